@@ -1,0 +1,201 @@
+// Boot, hash router, top bar (site switcher, sign out) and keyboard shortcuts.
+import {h, replace, isTypingTarget} from './dom.js';
+import {api, itemsOf, onUnauthorized, ApiError} from './api.js';
+import {session, signOut} from './state.js';
+import {announce, createDialog, topDialog, errorBox} from './ui.js';
+import {renderSignIn} from './signin.js';
+import {UsersView} from './users.js';
+import {UserPage} from './user/page.js';
+import {parseHash, usersHash, userHash} from './routes.js';
+
+const main = document.getElementById('main');
+const topbar = document.getElementById('topbar');
+let current = null; // {key, view}
+
+/* ---------- routing ---------- */
+function routeKey(route) {
+  if (route.name === 'user') return `user|${route.site}|${route.uuid}`;
+  if (route.name === 'users') return `users|${route.site}`;
+  return route.name;
+}
+
+async function route() {
+  if (!session.token) {
+    unmount();
+    renderTopbar(null);
+    replace(main, renderSignIn({onSignedIn: afterSignIn, loadIdentity}));
+    return;
+  }
+  const r = parseHash();
+  if (r.canonical) {
+    const target = r.name === 'user' ? userHash(r.site, r.uuid, r.tab) : usersHash(r.site, r.query);
+    history.replaceState(null, '', target);
+  }
+  if (r.name === 'home') {
+    const site = defaultSite();
+    if (site) {
+      location.replace(usersHash(site));
+      return;
+    }
+    unmount();
+    renderTopbar(null);
+    replace(main, h('section', {class: 'page narrow'}, h('h1', {class: 'page-title'}, 'Choose a site'),
+      h('p', {class: 'muted'}, 'Type a site id in the Site field above to open its users.')));
+    return;
+  }
+  renderTopbar(r.site);
+  const key = routeKey(r);
+  if (current && current.key === key && current.view.update) {
+    current.view.update(r);
+    return;
+  }
+  unmount();
+  const view = r.name === 'users' ? new UsersView(r) : new UserPage(r);
+  current = {key, view};
+  replace(main, view.el);
+  view.mount();
+}
+
+function unmount() {
+  if (current && current.view.unmount) current.view.unmount();
+  current = null;
+}
+
+function defaultSite() {
+  if (session.keySite) return session.keySite;
+  if (session.sites && session.sites.length) return session.sites[0].id;
+  return sessionStorage.getItem('gami.lastSite') || '';
+}
+
+/* ---------- session ---------- */
+/** Learn the token's role and sites. Throws ApiError on 401. */
+export async function loadIdentity(token) {
+  try {
+    const who = await api.get('/whoami', {token});
+    session.role = who && who.role ? who.role : null;
+    session.keySite = who && who.site ? who.site : null;
+  } catch (e) {
+    if (e.status === 401) throw e;
+    // An older API without /whoami: the role is learned from 403s instead.
+    session.role = null;
+    session.keySite = null;
+  }
+  try {
+    session.sites = itemsOf(await api.get('/sites', {token, query: {limit: 100}}));
+  } catch (e) {
+    if (e.status === 401) throw e;
+    session.sites = null; // a site-scoped key: the user types the site id
+  }
+}
+
+async function afterSignIn() {
+  await route();
+}
+
+onUnauthorized((error) => {
+  signOut();
+  route().then(() => {
+    const slot = document.getElementById('signin-error');
+    if (slot) replace(slot, errorBox(error));
+  });
+});
+
+/* ---------- top bar ---------- */
+function renderTopbar(site) {
+  if (!session.token) {
+    replace(topbar, h('div', {class: 'topbar-inner'}, brand()));
+    return;
+  }
+  if (site) sessionStorage.setItem('gami.lastSite', site);
+  let switcher;
+  if (session.sites && session.sites.length) {
+    const select = h('select', {id: 'site-switcher', class: 'input input-compact', onchange: () => {
+      location.hash = usersHash(select.value);
+    }});
+    const ids = session.sites.map((s) => s.id);
+    if (site && !ids.includes(site)) select.append(h('option', {value: site}, site));
+    session.sites.forEach((s) => select.append(h('option', {value: s.id}, s.name && s.name !== s.id ? `${s.name} (${s.id})` : s.id)));
+    select.value = site || '';
+    switcher = h('div', {class: 'site-switcher'}, h('label', {for: 'site-switcher'}, 'Site'), select);
+  } else {
+    const input = h('input', {id: 'site-switcher', class: 'input input-compact', type: 'text', value: site || session.keySite || '',
+      placeholder: 'site id', autocomplete: 'off', spellcheck: 'false'});
+    const form = h('form', {class: 'site-switcher', onsubmit: (e) => {
+      e.preventDefault();
+      const v = input.value.trim();
+      if (v) location.hash = usersHash(v);
+    }}, h('label', {for: 'site-switcher'}, 'Site'), input, h('button', {type: 'submit', class: 'btn btn-small'}, 'Open'));
+    switcher = form;
+  }
+  const roleLabel = session.role ? session.role : 'role unknown';
+  replace(topbar, h('div', {class: 'topbar-inner'},
+    brand(),
+    switcher,
+    h('div', {class: 'topbar-right'},
+      h('span', {class: 'role-pill', title: 'Your key\u2019s role'}, roleLabel),
+      h('button', {type: 'button', class: 'btn btn-ghost btn-small', 'aria-keyshortcuts': 'Shift+?', onclick: openShortcuts},
+        h('span', {'aria-hidden': 'true'}, '?'), h('span', {class: 'sr-only'}, 'Show keyboard shortcuts')),
+      h('button', {type: 'button', class: 'btn btn-ghost btn-small', onclick: () => {
+        signOut();
+        sessionStorage.removeItem('gami.lastSite');
+        location.hash = '#/';
+        route();
+        announce('Signed out');
+      }}, 'Sign out'))));
+}
+
+function brand() {
+  return h('a', {class: 'brand', href: '#/'}, h('span', {class: 'brand-mark', 'aria-hidden': 'true'}), 'Gamification console');
+}
+
+/* ---------- shortcuts ---------- */
+export const SHORTCUTS = [
+  ['E', 'Edit the user'],
+  ['L', 'Log activity'],
+  ['B', 'Block the user'],
+  ['U', 'Unblock the user'],
+  ['1 – 8', 'Open tab: Overview, Activity, Points, Rewards, KPIs, Coupons, Leaderboards, Settings'],
+  ['← → Home End', 'Move between tabs when a tab has focus'],
+  ['?', 'Show keyboard shortcuts'],
+  ['Esc', 'Close the top dialog'],
+];
+
+function openShortcuts() {
+  if (document.querySelector('dialog.shortcuts-dialog[open]')) return;
+  const dlg = createDialog({title: 'Keyboard shortcuts', className: 'shortcuts-dialog'});
+  dlg.body.append(
+    h('p', {class: 'muted'}, 'Shortcuts work on the user details page when focus is not in a field or another dialog.'),
+    h('dl', {class: 'shortcut-list'}, SHORTCUTS.map(([k, d]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, d)])));
+  dlg.show();
+}
+
+document.addEventListener('keydown', (e) => {
+  if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (isTypingTarget(e.target)) return;
+  // A shortcut never fires from inside a dialog it does not belong to (none belong to dialogs).
+  if (topDialog() || (e.target instanceof Element && e.target.closest('dialog, [role=menu]'))) return;
+  if (e.key === '?') {
+    e.preventDefault();
+    openShortcuts();
+    return;
+  }
+  if (!session.token || !current || !current.view.shortcut) return;
+  if (current.view.shortcut(e.key)) e.preventDefault();
+});
+
+/* ---------- boot ---------- */
+async function boot() {
+  if (session.token) {
+    replace(main, h('div', {class: 'page'}, h('p', {class: 'muted'}, 'Signing in…')));
+    try {
+      await loadIdentity(session.token);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) signOut();
+    }
+  }
+  window.addEventListener('hashchange', route);
+  await route();
+}
+
+boot();
+

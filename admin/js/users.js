@@ -1,0 +1,212 @@
+// The user table: search, sortable columns, cursor paging, blocked highlight, Create user.
+import {h, replace, debounce, field} from './dom.js';
+import {api, path, itemsOf} from './api.js';
+import {can} from './state.js';
+import {getSite} from './site.js';
+import {timeEl, displayNameOf, fullName} from './format.js';
+import {avatar, loading, empty, errorBox, sortableTh, createDialog, announce, pill} from './ui.js';
+import {usersHash, userHash} from './routes.js';
+import {userForm} from './userform.js';
+
+const SORTS = ['uuid', 'displayName', 'email', 'createdAt'];
+
+export class UsersView {
+  constructor(route) {
+    this.site = route.site;
+    this.state = this.stateFrom(route.query);
+    this.cursors = [null]; // cursor of each page visited; last = current page
+    this.timeZone = 'UTC';
+    this.seq = 0;
+    this.build();
+  }
+
+  stateFrom(query) {
+    return {
+      q: query.q || '',
+      sort: SORTS.includes(query.sort) ? query.sort : 'uuid',
+      order: query.order === 'desc' ? 'desc' : 'asc',
+      blocked: ['true', 'false'].includes(query.blocked) ? query.blocked : '',
+    };
+  }
+
+  build() {
+    this.search = h('input', {type: 'search', class: 'input', name: 'q', value: this.state.q, autocomplete: 'off',
+      placeholder: 'Name, email or UUID', spellcheck: 'false'});
+    this.search.addEventListener('input', debounce(() => {
+      this.state.q = this.search.value.trim();
+      this.reload(true);
+    }, 300));
+    const searchField = field('Search', this.search);
+    searchField.wrap.classList.add('toolbar-search');
+
+    this.blockedSelect = h('select', {class: 'input', name: 'blocked', onchange: () => {
+      this.state.blocked = this.blockedSelect.value;
+      this.reload(true);
+    }}, h('option', {value: ''}, 'All users'), h('option', {value: 'true'}, 'Blocked only'), h('option', {value: 'false'}, 'Not blocked'));
+    this.blockedSelect.value = this.state.blocked;
+    const statusField = field('Status', this.blockedSelect);
+
+    this.createBtn = can('write') ? h('button', {type: 'button', class: 'btn btn-primary', onclick: () => this.openCreate()}, 'Create user') : null;
+    this.subtitle = h('p', {class: 'page-subtitle'}, `Site ${this.site}`);
+    this.tableWrap = h('div', {class: 'table-wrap', 'aria-live': 'off'});
+    this.errorSlot = h('div', {class: 'status-slot'});
+    this.prevBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.page(-1)}, '← Previous');
+    this.nextBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.page(1)}, 'Next →');
+    this.pageLabel = h('span', {class: 'muted pager-label', 'aria-live': 'polite'}, '');
+
+    this.el = h('section', {class: 'page', 'aria-labelledby': 'users-title'},
+      h('nav', {class: 'breadcrumbs', 'aria-label': 'Breadcrumbs'}, h('ol', {},
+        h('li', {}, h('a', {href: '#/'}, 'Sites')),
+        h('li', {}, h('span', {'aria-current': 'page'}, `${this.site} · Users`)))),
+      h('div', {class: 'page-header'},
+        h('div', {class: 'page-heading'}, h('h1', {id: 'users-title', class: 'page-title'}, 'Users'), this.subtitle),
+        h('div', {class: 'page-actions'}, this.createBtn)),
+      h('div', {class: 'toolbar'}, searchField.wrap, statusField.wrap),
+      this.errorSlot,
+      this.tableWrap,
+      h('div', {class: 'pager'}, this.prevBtn, this.pageLabel, this.nextBtn));
+    replace(this.tableWrap, this.table(null));
+  }
+
+  mount() {
+    getSite(this.site).then((info) => {
+      this.timeZone = (info && info.timezone) || 'UTC';
+      this.subtitle.textContent = `${(info && info.name) || this.site} · times in ${this.timeZone}`;
+      if (this.items) this.renderRows();
+    }).catch((e) => replace(this.errorSlot, errorBox(e)));
+    this.load();
+  }
+
+  update(route) {
+    const next = this.stateFrom(route.query);
+    if (JSON.stringify(next) === JSON.stringify(this.state)) return;
+    this.state = next;
+    this.search.value = next.q;
+    this.blockedSelect.value = next.blocked;
+    this.cursors = [null];
+    this.load();
+  }
+
+  unmount() {
+    this.seq += 1;
+  }
+
+  /** Put the table state in the URL (no hashchange) and load page one. */
+  reload(replaceHistory) {
+    const hash = usersHash(this.site, {q: this.state.q, sort: this.state.sort === 'uuid' ? '' : this.state.sort,
+      order: this.state.order === 'asc' ? '' : this.state.order, blocked: this.state.blocked});
+    if (replaceHistory) history.replaceState(null, '', hash);
+    else history.pushState(null, '', hash);
+    this.cursors = [null];
+    this.load();
+  }
+
+  page(delta) {
+    if (delta > 0 && this.nextCursor) this.cursors.push(this.nextCursor);
+    else if (delta < 0 && this.cursors.length > 1) this.cursors.pop();
+    this.load();
+  }
+
+  async load() {
+    const seq = ++this.seq;
+    this.tableWrap.setAttribute('aria-busy', 'true');
+    this.tableWrap.classList.add('is-loading');
+    replace(this.errorSlot);
+    const cursor = this.cursors[this.cursors.length - 1];
+    try {
+      const data = await api.get(path('sites', this.site, 'users'), {query: {
+        q: this.state.q, sort: this.state.sort, order: this.state.order, blocked: this.state.blocked, limit: 25, cursor}});
+      if (seq !== this.seq) return;
+      this.items = itemsOf(data);
+      this.nextCursor = data && data.nextCursor;
+      this.renderRows();
+    } catch (e) {
+      if (seq !== this.seq) return;
+      replace(this.errorSlot, errorBox(e, {retry: () => this.load()}));
+      if (!this.items) replace(this.tableWrap, this.table([]));
+    } finally {
+      if (seq === this.seq) {
+        this.tableWrap.removeAttribute('aria-busy');
+        this.tableWrap.classList.remove('is-loading');
+      }
+    }
+  }
+
+  renderRows() {
+    replace(this.tableWrap, this.table(this.items));
+    const pageNo = this.cursors.length;
+    this.prevBtn.disabled = pageNo <= 1;
+    this.nextBtn.disabled = !this.nextCursor;
+    this.pageLabel.textContent = `Page ${pageNo}${this.items.length ? ` · ${this.items.length} users` : ''}`;
+  }
+
+  table(items) {
+    const onSort = (key, order) => {
+      this.state.sort = key;
+      this.state.order = order;
+      this.reload(false);
+    };
+    const head = h('thead', {}, h('tr', {},
+      sortableTh('Display name', 'displayName', this.state, onSort),
+      sortableTh('UUID', 'uuid', this.state, onSort),
+      sortableTh('Email', 'email', this.state, onSort, {className: 'hide-sm'}),
+      sortableTh(`Created (${this.timeZone})`, 'createdAt', this.state, onSort, {className: 'hide-sm'}),
+      h('th', {scope: 'col'}, 'Status'),
+      h('th', {scope: 'col', class: 'col-actions'}, h('span', {}, 'Actions'))));
+    const body = h('tbody', {});
+    if (items === null) {
+      for (let i = 0; i < 8; i += 1) {
+        body.append(h('tr', {class: 'skeleton-row', 'aria-hidden': 'true'}, Array.from({length: 6}, () => h('td', {}, h('span', {class: 'skeleton-line'})))));
+      }
+    } else if (!items.length) {
+      body.append(h('tr', {}, h('td', {colspan: '6'}, empty(this.state.q ? `No users match “${this.state.q}”.` : 'No users on this site yet.'))));
+    } else {
+      for (const u of items) {
+        const href = userHash(this.site, u.uuid);
+        body.append(h('tr', {class: u.blocked ? 'row-blocked' : '', dataset: {uuid: u.uuid}},
+          h('td', {}, h('div', {class: 'user-cell'}, avatar(u, 'sm'),
+            h('div', {class: 'user-cell-text'}, h('span', {class: 'user-cell-name'}, displayNameOf(u)),
+              fullName(u) && fullName(u) !== displayNameOf(u) ? h('span', {class: 'muted small'}, fullName(u)) : null))),
+          h('td', {class: 'mono'}, u.uuid),
+          h('td', {class: 'hide-sm'}, u.email || h('span', {class: 'muted'}, '—')),
+          h('td', {class: 'hide-sm nowrap'}, timeEl(u.createdAt, this.timeZone)),
+          h('td', {}, u.blocked ? pill('Blocked', 'bad') : (u.member === false ? pill('Not a member', 'muted') : pill('Active', 'ok'))),
+          h('td', {class: 'col-actions'}, h('a', {class: 'btn btn-small', href, 'aria-label': `View ${displayNameOf(u)}`}, 'View'))));
+      }
+    }
+    return h('table', {class: 'table users-table'}, h('caption', {class: 'sr-only'}, 'Users'), head, body);
+  }
+
+  openCreate() {
+    const dlg = createDialog({title: 'Create user'});
+    const form = userForm({}, {withUuid: true});
+    const errorSlot = h('div', {class: 'status-slot'});
+    const submit = h('button', {type: 'submit', class: 'btn btn-primary'}, 'Create');
+    const el = h('form', {class: 'form', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      replace(errorSlot);
+      const body = form.values();
+      if (!body.uuid) {
+        form.fields.uuid.setError('A UUID is required.');
+        form.fields.uuid.input.focus();
+        return;
+      }
+      submit.disabled = true;
+      try {
+        const user = await api.post(path('sites', this.site, 'users'), body);
+        dlg.close();
+        announce(`User ${user.uuid || body.uuid} created`);
+        location.hash = userHash(this.site, user.uuid || body.uuid);
+      } catch (err) {
+        const rest = form.showErrors(err);
+        if (!err.details.length || rest.length) replace(errorSlot, errorBox(err));
+        if (err.type === 'AlreadyExists') form.fields.uuid.setError(err.message);
+      } finally {
+        submit.disabled = false;
+      }
+    }}, form.el, errorSlot, h('div', {class: 'dialog-actions'},
+      h('button', {type: 'button', class: 'btn', onclick: () => dlg.close()}, 'Cancel'), submit));
+    dlg.body.append(el);
+    dlg.show(form.fields.uuid.input);
+  }
+}

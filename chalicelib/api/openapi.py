@@ -1,0 +1,106 @@
+"""The OpenAPI 3 document, generated from the route registry and the pydantic models."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.api.routing import ROUTES
+from chalicelib.models.base import ErrorBody
+
+_ERRORS_BY_STATUS = {
+    400: "Malformed request (ValidationError)",
+    401: "No or invalid token (Unauthorized)",
+    403: "The token does not grant this site or action (Forbidden)",
+    404: "Unknown site, user or resource",
+    409: "Conflict",
+    413: "Body too large (PayloadTooLarge)",
+    429: "Too many requests (RateLimited)",
+}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    wanted: set[tuple[type[BaseModel], str]] = {(ErrorBody, "serialization")}
+    for spec in ROUTES:
+        if spec.body is not None:
+            wanted.add((spec.body, "validation"))
+        if spec.response is not None:
+            wanted.add((spec.response, "serialization"))
+    keys: list[tuple[type[BaseModel], Any]] = sorted(wanted, key=lambda k: (k[0].__name__, k[1]))
+    refs, schema = models_json_schema(keys, by_alias=True, ref_template="#/components/schemas/{model}")
+    components = schema.get("$defs", {})
+
+    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return refs[(model, mode)]  # type: ignore[index]
+
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in ROUTES:
+        op: dict[str, Any] = {
+            "operationId": _operation_id(spec.method, spec.path),
+            "summary": spec.summary,
+            "tags": [spec.tag],
+            "parameters": [
+                {"name": name, "in": "path", "required": True,
+                 "schema": _path_schema(name)}
+                for name in re.findall(r"{(\w+)}", spec.path)
+            ] + [
+                {"name": name, "in": "query", "required": False, "schema": schema_}
+                for name, schema_ in spec.query.items()
+            ],
+            "responses": {},
+        }
+        if spec.role is not None:
+            op["security"] = [{"bearer": []}]
+        if spec.body is not None:
+            op["requestBody"] = {"required": True,
+                                 "content": {"application/json": {"schema": ref(spec.body, "validation")}}}
+        if spec.response is not None:
+            op["responses"][str(spec.status)] = {
+                "description": "OK", "content": {"application/json": {"schema": ref(spec.response, "serialization")}}}
+        elif spec.status == 204 or spec.method == "DELETE":
+            op["responses"]["204"] = {"description": "Done"}
+        else:
+            op["responses"][str(spec.status)] = {"description": "OK"}
+        statuses = [400]
+        if spec.role is not None:
+            statuses += [401, 403]
+        if "{" in spec.path:
+            statuses.append(404)
+        if spec.method in ("POST", "PUT", "DELETE", "PATCH"):
+            statuses.append(409)
+        if spec.body is not None:
+            statuses.append(413)
+        for status in statuses:
+            op["responses"][str(status)] = {
+                "description": _ERRORS_BY_STATUS[status],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+            }
+        paths.setdefault(spec.path, {})[spec.method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Gamification engine API", "version": "1.0.0",
+                 "description": "Activities in, points, rewards, coupons, KPIs and leaderboards out."},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _path_schema(name: str) -> dict[str, Any]:
+    if name == "site":
+        return {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,62}$"}
+    if name == "uuid":
+        return {"type": "string", "minLength": 1, "maxLength": 128}
+    return {"type": "string", "minLength": 1, "maxLength": 128}
+
+
+def _operation_id(method: str, path: str) -> str:
+    words = [p.strip("{}") for p in path.split("/") if p]
+    return method.lower() + "".join(w[:1].upper() + w[1:].replace("-", "") for w in words)

@@ -1,0 +1,249 @@
+"""Route declaration: auth, existence checks, body parsing and error mapping in one place.
+
+`@route(...)` registers a Chalice route and records what OpenAPI needs to describe it. The
+checks run in the contract's order: 401, 403, 404 (site, then user), 400 (the body), then
+the handler. Handlers receive a `Call` and return a response model, a dict or a `Reply`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from chalicelib import errors
+from chalicelib.auth import Principal, authenticate
+from chalicelib.config import settings
+from chalicelib.models.base import ResponseModel, validate_uuid
+from chalicelib.observability import logger
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass
+class RouteSpec:
+    path: str
+    method: str
+    role: str | None  # None: public
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+
+
+ROUTES: list[RouteSpec] = []
+
+
+@dataclass
+class Reply:
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the caller, path parameters, parsed body, query, site and user."""
+
+    principal: Principal | None
+    params: dict[str, str]
+    body: Any
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    site: dict[str, Any] | None = None
+    user: dict[str, Any] | None = None
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def args(self, name: str) -> list[str]:
+        return self.query.get(name, [])
+
+    @property
+    def by(self) -> str:
+        return self.principal.by if self.principal else "anonymous"
+
+
+def error_response(err: errors.ApiError) -> Response:
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+    if isinstance(err, errors.RateLimited):
+        headers["Retry-After"] = str(err.retry_after)
+    return Response(body=json.dumps(err.body()), status_code=err.status, headers=headers)
+
+
+def pydantic_details(exc: PydanticValidationError, prefix: str = "") -> list[dict[str, str]]:
+    details = []
+    for problem in exc.errors():
+        loc = [str(p) for p in problem["loc"] if p not in ("function-after", "function-before")]
+        # Discriminated unions put the tag value in the path; the client's field has none.
+        dotted = ".".join(p for p in loc if not p.startswith(("tagged-union", "function-")))
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown field"
+        details.append({"field": (prefix + dotted) if dotted else prefix.rstrip(".") or "body",
+                        "message": message})
+    return details
+
+
+def parse_model(model: type[BaseModel], raw: Any, prefix: str = "") -> Any:
+    try:
+        return model.model_validate(raw)
+    except PydanticValidationError as exc:
+        details = pydantic_details(exc, prefix)
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
+        raise errors.ValidationError(f"invalid request: {summary}", details) from exc
+
+
+def parse_json_body(raw: bytes | None) -> Any:
+    if raw is None or raw == b"":
+        raise errors.ValidationError("a JSON body is required", [{"field": "body", "message": "required"}])
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.ValidationError(
+            f"the body is not valid JSON: {exc}", [{"field": "body", "message": "invalid JSON"}]
+        ) from exc
+
+
+def _serialise(result: Any) -> Reply:
+    reply = result if isinstance(result, Reply) else Reply(result)
+    if isinstance(reply.body, ResponseModel):
+        reply.body = reply.body.wire()
+    elif isinstance(reply.body, BaseModel):
+        reply.body = reply.body.model_dump(by_alias=True, mode="json")
+    return reply
+
+
+def route(
+    bp: Blueprint,
+    path: str,
+    method: str,
+    *,
+    role: str | None,
+    summary: str,
+    tag: str,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    query: dict[str, dict[str, Any]] | None = None,
+    load_user: bool = True,
+) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
+    spec = RouteSpec(path, method, role, summary, tag, body, response, status, query or {})
+    ROUTES.append(spec)
+
+    def decorate(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
+        def view(**params: str) -> Response:
+            request = bp.current_request
+            started = time.perf_counter()
+            context = request.context or {}
+            request_id = context.get("requestId") or str(uuidlib.uuid4())
+            logger.append_keys(request_id=request_id, route=f"{method} {path}", site=None, user=None)
+            try:
+                call = _prepare(spec, request, params, load_user)
+                reply = _serialise(fn(call))
+            except errors.ApiError as err:
+                level = logger.warning if err.status >= 500 else logger.info
+                level("request refused", extra={"status": err.status, "error_type": err.type})
+                return error_response(err)
+            except Exception:
+                logger.exception("unhandled error")
+                return error_response(_internal())
+            headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **reply.headers}
+            payload = json.dumps(reply.body) if reply.body is not None else ""
+            logger.info("request done", extra={
+                "status": reply.status or spec.status,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            })
+            return Response(body=payload, status_code=reply.status if reply.status != 200 else spec.status,
+                            headers=headers)
+
+        view.__name__ = fn.__name__
+        view.__doc__ = fn.__doc__
+        bp.route(path, methods=[method], content_types=["*/*"])(view)
+        return fn
+
+    return decorate
+
+
+class InternalError(errors.ApiError):
+    status, type = 500, "InternalError"
+
+
+def _internal() -> errors.ApiError:
+    return InternalError("internal error; it has been logged with the request id")
+
+
+def _prepare(spec: RouteSpec, request: Any, params: dict[str, str], load_user: bool) -> Call:
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    principal = authenticate(headers.get("authorization")) if spec.role else None
+    decoded = {k: (unquote(v) if settings().decode_path_params else v) for k, v in params.items()}
+    site_id = decoded.get("site")
+    if principal is not None and spec.role is not None:
+        principal.require(site_id, spec.role)
+    logger.append_keys(site=site_id, user=decoded.get("uuid"), by=principal.by if principal else None)
+    query: dict[str, list[str]] = {}
+    if request.query_params:
+        query = {k: request.query_params.getlist(k) for k in request.query_params}
+    call = Call(principal, decoded, None, query, headers)
+    if site_id is not None:
+        from chalicelib.store import sites
+
+        call.site = sites.get_site(site_id)
+        if call.site is None:
+            raise errors.SiteNotFound(f"site '{site_id}' does not exist")
+    if "uuid" in decoded and site_id is not None and load_user:
+        try:
+            validate_uuid(decoded["uuid"])
+        except ValueError:
+            raise errors.UserNotFound("no user has this uuid") from None
+        from chalicelib.store import users
+
+        call.user = users.get_user(site_id, decoded["uuid"])
+        if call.user is None:
+            raise errors.UserNotFound(f"user '{decoded['uuid']}' does not exist")
+    if spec.body is not None:
+        raw = parse_json_body(request.raw_body)
+        call.body = parse_model(spec.body, raw)
+    return call
+
+
+def page_args(call: Call) -> tuple[int, str | None]:
+    """`limit` (1..100, default 25) and `cursor`, with the contract's 400s."""
+    raw = call.arg("limit")
+    limit = 25
+    if raw is not None:
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            raise errors.field_error("limit", "must be an integer from 1 to 100")
+        limit = int(raw)
+    cursor = call.arg("cursor")
+    if cursor is not None and len(cursor) > 2048:
+        raise errors.field_error("cursor", "is not a cursor this API issued")
+    return limit, cursor or None
+
+
+def choice_arg(call: Call, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = call.arg(name, default) or default
+    if value not in allowed:
+        raise errors.field_error(name, f"must be one of {', '.join(allowed)}")
+    return value
+
+
+def paging_query() -> dict[str, dict[str, Any]]:
+    return {
+        "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
+        "cursor": {"type": "string"},
+    }

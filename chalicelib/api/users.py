@@ -1,0 +1,81 @@
+"""Users: list, create, read, change, block, settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.routing import Call, choice_arg, page_args, paging_query, route
+from chalicelib.domain import users
+from chalicelib.models.users import User, UserCreate, UserList, UserPatch, UserSettings
+
+bp = Blueprint(__name__)
+
+USER = "/sites/{site}/users/{uuid}"
+
+
+@route(bp, "/sites/{site}/users", "GET", role="viewer", summary="List and search users", tag="users",
+       response=UserList, query={
+           **paging_query(),
+           "q": {"type": "string", "maxLength": 200},
+           "sort": {"type": "string", "enum": ["uuid", "displayName", "email", "createdAt"]},
+           "order": {"type": "string", "enum": ["asc", "desc"]},
+           "blocked": {"type": "string", "enum": ["true", "false"]},
+           "tag": {"type": "string", "maxLength": 64},
+       })
+def list_users(call: Call) -> Any:
+    limit, cursor = page_args(call)
+    items, next_cursor = users.list_users(
+        call.params["site"],
+        sort=choice_arg(call, "sort", ("uuid", "displayName", "email", "createdAt"), "uuid"),
+        order=choice_arg(call, "order", ("asc", "desc"), "asc"),
+        q=call.arg("q"), blocked=call.arg("blocked"), tag=call.arg("tag"), limit=limit, cursor=cursor,
+    )
+    return {"items": items, "nextCursor": next_cursor}
+
+
+@route(bp, "/sites/{site}/users", "POST", role="editor", summary="Create a user", tag="users",
+       body=UserCreate, response=User, status=201)
+def create_user(call: Call) -> Any:
+    return users.create_user(call.params["site"], call.body, call.by)
+
+
+@route(bp, USER, "GET", role="viewer", summary="Get a user", tag="users", response=User)
+def get_user(call: Call) -> Any:
+    assert call.user is not None
+    return users.user_view(call.user)
+
+
+@route(bp, USER, "PATCH", role="editor", summary="Change a user's profile", tag="users",
+       body=UserPatch, response=User)
+def patch_user(call: Call) -> Any:
+    assert call.user is not None
+    return users.patch_user(call.params["site"], call.user, call.body)
+
+
+@route(bp, USER + "/block", "POST", role="admin", summary="Block a user (data kept, nothing earned)",
+       tag="users", response=User, load_user=False)
+def block_user(call: Call) -> Any:
+    return users.set_blocked(call.params["site"], call.params["uuid"], True, call.by)
+
+
+@route(bp, USER + "/unblock", "POST", role="admin", summary="Unblock a user", tag="users",
+       response=User, load_user=False)
+def unblock_user(call: Call) -> Any:
+    return users.set_blocked(call.params["site"], call.params["uuid"], False, call.by)
+
+
+@route(bp, USER + "/settings", "GET", role="viewer", summary="A user's settings", tag="users",
+       response=UserSettings)
+def get_settings(call: Call) -> Any:
+    assert call.user is not None
+    return users.settings_view(call.user)
+
+
+@route(bp, USER + "/settings", "PUT", role="editor", summary="Replace a user's settings", tag="users",
+       body=UserSettings, response=UserSettings)
+def put_settings(call: Call) -> Any:
+    return users.put_settings(call.params["site"], call.params["uuid"], call.body)
+
+

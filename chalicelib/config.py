@@ -1,0 +1,33 @@
+"""Runtime settings, parsed once from the environment at cold start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    state_machine_arn: str
+    # sha256 hex of the operator token; empty means no operator can sign in.
+    operator_token_sha256: str
+    # chalice's local gateway hands path parameters over still percent-encoded, API Gateway
+    # decodes them; this says which of the two we run behind.
+    decode_path_params: bool
+    console_origin: str
+    stage: str
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    env = os.environ
+    return Settings(
+        table_name=env.get("TABLE_NAME", "gamification"),
+        state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+        operator_token_sha256=env.get("OPERATOR_TOKEN_SHA256", ""),
+        decode_path_params=env.get("DECODE_PATH_PARAMS", "true") == "true",
+        console_origin=env.get("CONSOLE_ORIGIN", "*"),
+        stage=env.get("STAGE", "local"),
+    )

@@ -1,0 +1,35 @@
+"""`python -m local`: start the local stack and serve until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+from local.stack import LocalStack
+
+
+def main() -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stack = LocalStack(
+        port=int(os.environ.get("PORT", "8000")),
+        token=os.environ.get("LOCAL_TOKEN", ""),
+        seed=os.environ.get("SEED", "1") != "0",
+    )
+    stack.start()
+    print(f"Local stack ready on {stack.url}", flush=True)
+    print(f"  Console: {stack.console_url}", flush=True)
+    print(f"  Token:   {stack.token}", flush=True)
+    print(f"  API:     curl -H 'Authorization: Bearer {stack.token}' {stack.url}/sites", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    stop.wait()
+    print("Stopping...", flush=True)
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Chalice's local request handler, plus the console at /console/ and the API's error shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from chalice.local import ChaliceRequestHandler, LocalGatewayException
+
+ADMIN_DIR = Path(__file__).resolve().parent.parent / "admin"
+_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+          ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
+          ".json": "application/json", ".ico": "image/x-icon"}
+
+
+class ConsoleAwareHandler(ChaliceRequestHandler):
+    def _generic_handle(self) -> None:
+        path = urlparse(self.path).path
+        if self.command in ("GET", "HEAD") and (path == "/" or path == "/console"):
+            self._send_http_response(302, {"Location": "/console/"}, None)
+            return
+        if self.command in ("GET", "HEAD") and path.startswith("/console/"):
+            self._serve_static(path[len("/console/"):])
+            return
+        super()._generic_handle()
+
+    def _serve_static(self, relative: str) -> None:
+        target = (ADMIN_DIR / unquote(relative or "index.html")).resolve()
+        if ADMIN_DIR.resolve() not in target.parents or not target.is_file():
+            body = json.dumps({"error": {"type": "NotFound", "message": "no such file", "details": []}})
+            self._send_http_response(404, {"Content-Type": "application/json"}, body)
+            return
+        content = target.read_bytes()
+        headers = {"Content-Type": _TYPES.get(target.suffix, "application/octet-stream"),
+                   "Cache-Control": "no-cache"}
+        if self.command == "HEAD":
+            headers["Content-Length"] = str(len(content))
+            self.send_response(200)
+            self._send_headers(headers)
+            return
+        self._send_http_response(200, headers, content)
+
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        """Chalice's gateway refusals (no route, wrong method) in the API's error shape."""
+        code = error.CODE
+        kind = {404: "NotFound", 403: "NotFound", 405: "MethodNotAllowed"}.get(code, "ValidationError")
+        status = 404 if code == 403 else code  # API Gateway says 403 for an unknown path
+        body = json.dumps({"error": {"type": kind, "message": "no such route", "details": []}})
+        self._send_http_response(status, {"Content-Type": "application/json"}, body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Request lines go through the app's structured logger instead of stderr."""

@@ -1,0 +1,93 @@
+"""Patches that make moto behave like AWS for this app.
+
+- DynamoDB request handling is serialized: moto evaluates a condition and applies the write
+  without a lock, so two racing conditional writes could both succeed. Only DynamoDB is
+  locked: a Step Functions execution invokes Lambda, whose handler calls DynamoDB, so a lock
+  held across an invoke would deadlock.
+- Lambda invokes call the app's own functions in this process, so the real state machine
+  definition runs the real handlers. An exception becomes a function error whose
+  `errorType` is the exception's class name, which is what the ASL's Retry/Catch match.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from moto.core import config as moto_config
+
+_dynamodb_lock = threading.RLock()
+_patched: set[str] = set()
+_handlers: dict[str, Callable[[Any, Any], Any]] = {}
+
+
+def configure_moto() -> None:
+    """Step Functions executes definitions; Lambda runs without Docker (our patch runs it)."""
+    moto_config.default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    moto_config.default_user_config["lambda"] = {"use_docker": False}
+
+
+def serialize_dynamodb() -> None:
+    if "dynamodb" in _patched:
+        return
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+
+    @functools.wraps(original)
+    def locked(self: Any) -> Any:
+        with _dynamodb_lock:
+            return original(self)
+
+    DynamoHandler.call_action = locked  # type: ignore[method-assign]
+    _patched.add("dynamodb")
+
+
+class _Context:
+    """The bits of a Lambda context our handlers read."""
+
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.aws_request_id = "local"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def register_functions(handlers: dict[str, Callable[[Any, Any], Any]]) -> None:
+    """Map deployed function names to the app's handlers."""
+    _handlers.update(handlers)
+
+
+def route_lambda_invokes() -> None:
+    if "lambda" in _patched:
+        return
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(self: Any, function_name: str, qualifier: str | None, body: Any,
+               headers: Any, response_headers: Any) -> bytes:
+        name = function_name.split(":function:")[-1].split(":")[0]
+        handler = _handlers.get(name)
+        if handler is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "ResourceNotFound", "errorMessage": f"no function {name}"}).encode()
+        event = json.loads(body) if body else {}
+        try:
+            result = handler(event, _Context(name))
+        except Exception as exc:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_exception(exc)[-3:],
+            }).encode()
+        return json.dumps(result).encode()
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    _patched.add("lambda")

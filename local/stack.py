@@ -1,0 +1,148 @@
+"""The local stack: one process, moto as AWS, the Chalice app and console on one port."""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_DIR = ROOT / "admin"
+APP_NAME = "gamification"
+STAGE = "local"
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def aws_environment(moto_port: int, token: str) -> dict[str, str]:
+    """Everything the app reads from the environment, pointing at the embedded moto."""
+    import hashlib
+
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+        "MOTO_PORT": str(moto_port),
+        "TABLE_NAME": "gamification-local",
+        "OPERATOR_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest(),
+        "DECODE_PATH_PARAMS": "true",
+        "STAGE": STAGE,
+        "POWERTOOLS_METRICS_NAMESPACE": "Gamification",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+
+
+@dataclass
+class LocalStack:
+    port: int = 0
+    token: str = ""
+    moto_port: int = 0
+    seed: bool = True
+    schedules: bool = True
+    host: str = "127.0.0.1"
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _moto: Any = None
+    _http: Any = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.url}/console/"
+
+    def start(self) -> LocalStack:
+        self.port = self.port or free_port()
+        self.moto_port = self.moto_port or free_port()
+        self.token = self.token or secrets.token_urlsafe(24)
+        os.environ.update(aws_environment(self.moto_port, self.token))
+
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+        from local import patches
+
+        patches.configure_moto()
+        patches.serialize_dynamodb()
+        patches.route_lambda_invokes()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto.start()
+
+        from local.runtime import provision_all
+
+        provision_all()
+        self._serve_http()
+        if self.seed:
+            from local.demo import seed_demo
+
+            seed_demo()
+        if self.schedules:
+            from local.runtime import start_schedules
+
+            self._threads.append(start_schedules(self._stop))
+        return self
+
+    def _serve_http(self) -> None:
+        from chalice.config import Config
+        from chalice.local import LocalDevServer
+
+        import app as app_module
+        from local.http import ConsoleAwareHandler
+
+        config = Config.create(chalice_stage=STAGE, app_name=APP_NAME)
+        from chalice.local import CustomLocalChalice, LocalChalice
+
+        app_obj = app_module.app
+        if not isinstance(app_obj, LocalChalice):
+            CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
+            app_obj.__class__ = CustomLocalChalice
+        self._http = LocalDevServer(app_obj, config, self.host, self.port,
+                                    handler_cls=ConsoleAwareHandler)
+        thread = threading.Thread(target=self._http.server.serve_forever, name="http", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._http is not None:
+            self._http.server.shutdown()
+            self._http.server.server_close()
+        if self._moto is not None:
+            self._moto.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def running(**kwargs: Any) -> Iterator[LocalStack]:
+    stack = LocalStack(**kwargs).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def guess_type(path: Path) -> str:
+    if path.suffix == ".js":
+        return "text/javascript; charset=utf-8"
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
