@@ -82,7 +82,7 @@ def document() -> dict[str, Any]:
             }
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "Gamification engine API", "version": "1.0.0",
                  "description": "Activities in, points, rewards, coupons, KPIs and leaderboards out."},
         "paths": paths,

@@ -202,7 +202,11 @@ def _blocked_by(
             f"'{behaviour.name}' can be awarded at most {limits.overall} times",
             behaviour.id,
         )
-    if limits.periodic is not None and period is not None and usage.by_period.get(period, 0) >= limits.periodic.max:
+    if (
+        limits.periodic is not None
+        and period is not None
+        and usage.by_period.get(period, 0) >= limits.periodic.max
+    ):
         return BehaviourException(
             behaviour.verb,
             "LimitReached",
@@ -240,7 +244,9 @@ def evaluate_behaviour(
         raise UnknownBehaviour(f"no behaviour with verb '{verb}'")
     local_date(now, tz)  # fail early on a naive `now`
     candidates: list[SimpleBehaviour | FlexibleBehaviour] = [simple]
-    candidates.extend(b for b in site.flexible_by_verb.get(verb, ()) if condition_matches(b.conditions, metadata, tz))
+    candidates.extend(
+        b for b in site.flexible_by_verb.get(verb, ()) if condition_matches(b.conditions, metadata, tz)
+    )
 
     awarded: list[AwardedBehaviour] = []
     exceptions: list[BehaviourException] = []

@@ -57,7 +57,9 @@ def local_midnight_utc(day: dt.date, tz: str) -> dt.datetime:
     return local.astimezone(dt.UTC)
 
 
-def period_bounds_of_date(kind: str, day: dt.date, week_start: WeekStart = "monday") -> tuple[dt.date, dt.date]:
+def period_bounds_of_date(
+    kind: str, day: dt.date, week_start: WeekStart = "monday"
+) -> tuple[dt.date, dt.date]:
     """First and last local date (both inclusive) of the period of `kind` containing `day`."""
     k = PERIOD_OF[kind]
     if k == "day":

@@ -167,7 +167,9 @@ def _level_value(site: SiteMechanics, level: Level, progress: UserProgress, poin
     return earned
 
 
-def _criterion_held(site: SiteMechanics, reward_id: str, progress: UserProgress, now: dt.datetime, tz: str) -> bool:
+def _criterion_held(
+    site: SiteMechanics, reward_id: str, progress: UserProgress, now: dt.datetime, tz: str
+) -> bool:
     reward = site.rewards.get(reward_id)
     if reward is None:
         return False
@@ -227,7 +229,11 @@ def criteria_progress(
         for pc in reward.criteria:
             pt = site.point_types.get(pc.point_id)
             value = max(0, _level_value(site, reward, progress, pc.point_id))
-            out.append(CriterionProgress(pt.name if pt else pc.point_id, min(value, pc.points), pc.points, value >= pc.points))
+            out.append(
+                CriterionProgress(
+                    pt.name if pt else pc.point_id, min(value, pc.points), pc.points, value >= pc.points
+                )
+            )
     elif isinstance(reward, Mission):
         for rc, done in zip(reward.criteria, _mission_done(site, reward, progress, now, tz), strict=True):
             other = site.rewards.get(rc.reward_id)
@@ -274,7 +280,9 @@ def _can_unlock(
 
 
 def _level_lost(site: SiteMechanics, level: Level, progress: UserProgress, now: dt.datetime, tz: str) -> bool:
-    if not site.ladder_can_demote(level.ladder) or not is_held(level, progress.rewards.get(level.id), now, tz):
+    if not site.ladder_can_demote(level.ladder) or not is_held(
+        level, progress.rewards.get(level.id), now, tz
+    ):
         return False
     return not all(_level_value(site, level, progress, c.point_id) >= c.points for c in level.criteria)
 
@@ -347,7 +355,11 @@ def evaluate_rewards(
             if not _can_unlock(site, reward, snap, now, tz, week_start):
                 continue
             done.add(rid)
-            counts = {v: c.total for v, c in work.base.behaviour_counts.items()} if isinstance(reward, Achievement) else {}
+            counts = (
+                {c.verb: work.base.behaviour_counts.get(c.verb, VerbCount()).total for c in reward.criteria}
+                if isinstance(reward, Achievement)
+                else {}
+            )
             record = work.rewards.get(rid) or RewardRecord(rid)
             work.rewards[rid] = RewardRecord(rid, (*record.completions, Completion(now, counts)), None)
             unlocked.append(Unlock(rid, reward.kind, reward.name, now, reward.prizes, counts))
@@ -415,13 +427,25 @@ def classify_rewards(
     board = RewardBoard([], [], [])
     for reward in site.rewards.values():
         record = progress.rewards.get(reward.id)
-        held = is_held(reward, record, now, tz) or (isinstance(reward, Gift) and _gift_held(reward.id, progress))
+        held = is_held(reward, record, now, tz) or (
+            isinstance(reward, Gift) and _gift_held(reward.id, progress)
+        )
         if held:
-            criteria = [replace(c, current=c.required, done=True) for c in criteria_progress(site, reward, progress, now, tz, week_start)]
+            criteria = [
+                replace(c, current=c.required, done=True)
+                for c in criteria_progress(site, reward, progress, now, tz, week_start)
+            ]
             last = record.last if record else None
-            board.completed.append(RewardStatus(reward.id, reward.kind, reward.name, criteria, last.at if last else None))
+            board.completed.append(
+                RewardStatus(reward.id, reward.kind, reward.name, criteria, last.at if last else None)
+            )
             continue
-        if reward.hidden or isinstance(reward, Gift) or not visible_to(reward, progress.tags) or not in_window(reward, today):
+        if (
+            reward.hidden
+            or isinstance(reward, Gift)
+            or not visible_to(reward, progress.tags)
+            or not in_window(reward, today)
+        ):
             continue
         criteria = criteria_progress(site, reward, progress, now, tz, week_start)
         status = RewardStatus(reward.id, reward.kind, reward.name, criteria, None)
@@ -457,6 +481,26 @@ class Revocation:
     """Tags added by revoked prizes, to take away."""
     coupons: list[str]
     progress: UserProgress
+
+
+def _mission_held_at(mission: Mission, progress: UserProgress, at: dt.datetime) -> bool:
+    """Whether every criterion had a (surviving) completion by `at`, in order if ordered.
+
+    Later loss or lapse of a criterion does not matter: it held when the mission completed.
+    """
+    previous: dt.datetime | None = None
+    for c in mission.criteria:
+        record = progress.rewards.get(c.reward_id)
+        times = [x.at for x in record.completions] if record else []
+        if mission.ordered and previous is not None:
+            times = [t for t in times if t >= previous]
+        times = [t for t in times if t <= at]
+        if not times:
+            if _gift_held(c.reward_id, progress):
+                continue
+            return False
+        previous = min(times)
+    return True
 
 
 def revoke_after_reject(
@@ -496,8 +540,12 @@ def revoke_after_reject(
         if isinstance(reward, Achievement):
             if isinstance(reward.repeat, RepeatEvery):
                 key = period_key(reward.repeat.period, last.at, tz, week_start)
-                counts_by = [snap.behaviour_counts.get(c.verb, VerbCount()).by_period.get(key) for c in reward.criteria]
-                return any(n is not None and n < c.times for n, c in zip(counts_by, reward.criteria, strict=True))
+                counts_by = [
+                    snap.behaviour_counts.get(c.verb, VerbCount()).by_period.get(key) for c in reward.criteria
+                ]
+                return any(
+                    n is not None and n < c.times for n, c in zip(counts_by, reward.criteria, strict=True)
+                )
             prev = record.completions[-2] if len(record.completions) > 1 else None
             for c in reward.criteria:
                 baseline = prev.verb_counts.get(c.verb, 0) if prev else 0
@@ -509,7 +557,7 @@ def revoke_after_reject(
         if isinstance(reward, Level):
             return not all(_level_value(site, reward, snap, c.point_id) >= c.points for c in reward.criteria)
         if isinstance(reward, Mission):
-            return not all(_mission_done(site, reward, snap, last.at, tz))
+            return not _mission_held_at(reward, snap, last.at)
         return False
 
     changed = True

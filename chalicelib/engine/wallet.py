@@ -170,7 +170,13 @@ class _Change:
         f = {name: w.figure(name) for name in FIGURES}
         f[fig] += moved
         self.wallet = Wallet(
-            w.point_id, w.balance + entry.amount, f["earned"], f["spent"], f["redeemed"], f["expired"], f["adjusted"]
+            w.point_id,
+            w.balance + entry.amount,
+            f["earned"],
+            f["spent"],
+            f["redeemed"],
+            f["expired"],
+            f["adjusted"],
         )
         self.entries.append(entry)
 
@@ -187,7 +193,9 @@ class _Change:
             return
         for batch in sorted(self.batches.values(), key=lambda b: (b.expires_at, b.batch_id)):
             if batch.expires_at <= now and batch.remaining > 0:
-                self.book(LedgerEntry(self.pt.id, -batch.remaining, "expiry", "expired", batch_id=batch.batch_id))
+                self.book(
+                    LedgerEntry(self.pt.id, -batch.remaining, "expiry", "expired", batch_id=batch.batch_id)
+                )
                 self._update(batch, expired=batch.remaining)
 
     def consume(self, amount: int, first: str | None = None) -> None:
@@ -203,7 +211,9 @@ class _Change:
                 self._update(batch, consumed=take)
                 amount -= take
 
-    def credit(self, amount: int, kind: EntryKind, booked: Figure, now: dt.datetime, tz: str, batch_id: str) -> None:
+    def credit(
+        self, amount: int, kind: EntryKind, booked: Figure, now: dt.datetime, tz: str, batch_id: str
+    ) -> None:
         expires_at = None
         if self.pt.expirable:
             days = self.pt.expires_after_days or 0
@@ -222,12 +232,12 @@ class _Change:
     def debit(self, amount: int, kind: EntryKind, booked: Figure) -> None:
         """A debit that must be covered by the balance (condition `balance >= amount`)."""
         if self.wallet.balance < amount:
-            raise InsufficientPoints(
-                f"{self.pt.name}: balance {self.wallet.balance} is less than {amount}"
-            )
+            raise InsufficientPoints(f"{self.pt.name}: balance {self.wallet.balance} is less than {amount}")
         # The stored balance must still cover what this change takes, counted from the
         # balance as read (expiry entries in the same change have already lowered ours).
-        self.conditions.append(FigureCondition("balance", "gte", self.before.balance - self.wallet.balance + amount))
+        self.conditions.append(
+            FigureCondition("balance", "gte", self.before.balance - self.wallet.balance + amount)
+        )
         self.consume(amount)
         self.book(LedgerEntry(self.pt.id, -amount, kind, booked))
 
@@ -319,7 +329,12 @@ def set_balance(point_type: PointType, wallet: Wallet, amount: int, now: dt.date
 
 
 def redeem(
-    point_type: PointType, wallet: Wallet, amount: int, now: dt.datetime, *, batches: Sequence[CreditBatch] = ()
+    point_type: PointType,
+    wallet: Wallet,
+    amount: int,
+    now: dt.datetime,
+    *,
+    batches: Sequence[CreditBatch] = (),
 ) -> WalletChange:
     """The point action `redeem`: books `redeemed`; needs a redeemable type and the points."""
     _positive(amount, "points")
@@ -389,7 +404,12 @@ def _give_back(
 
 
 def gift_send(
-    point_type: PointType, wallet: Wallet, amount: int, now: dt.datetime, *, batches: Sequence[CreditBatch] = ()
+    point_type: PointType,
+    wallet: Wallet,
+    amount: int,
+    now: dt.datetime,
+    *,
+    batches: Sequence[CreditBatch] = (),
 ) -> WalletChange:
     """The sender's side of a gift: books `spent`."""
     if not point_type.giftable:
@@ -407,7 +427,12 @@ def gift_receive(
 
 
 def bounty_escrow(
-    point_type: PointType, wallet: Wallet, amount: int, now: dt.datetime, *, batches: Sequence[CreditBatch] = ()
+    point_type: PointType,
+    wallet: Wallet,
+    amount: int,
+    now: dt.datetime,
+    *,
+    batches: Sequence[CreditBatch] = (),
 ) -> WalletChange:
     """Bounty `start`: the offerer's points go into escrow, booked `spent`."""
     if not point_type.bountiable:
@@ -441,7 +466,12 @@ def bounty_payout(
 
 
 def coupon_buy(
-    point_type: PointType, wallet: Wallet, price: int, now: dt.datetime, *, batches: Sequence[CreditBatch] = ()
+    point_type: PointType,
+    wallet: Wallet,
+    price: int,
+    now: dt.datetime,
+    *,
+    batches: Sequence[CreditBatch] = (),
 ) -> WalletChange:
     """Buying a priced coupon: books `spent` (prices are on redeemable types only)."""
     if not point_type.redeemable:
@@ -466,7 +496,9 @@ def coupon_refund(
 # ---------------------------------------------------------------- expiry and reversal
 
 
-def expire(point_type: PointType, wallet: Wallet, batches: Sequence[CreditBatch], now: dt.datetime) -> WalletChange:
+def expire(
+    point_type: PointType, wallet: Wallet, batches: Sequence[CreditBatch], now: dt.datetime
+) -> WalletChange:
     """The expiry job: every batch due by `now` loses its unconsumed remainder (`expired`)."""
     change = _Change(point_type, wallet, batches)
     change.expire_due(now)
@@ -503,7 +535,9 @@ def reverse(
             continue
         amount = -original.amount
         if amount > 0:
-            change.credit(amount, "reversal", original.booked_under, now, tz, f"{batch_id}#{len(change.entries)}")
+            change.credit(
+                amount, "reversal", original.booked_under, now, tz, f"{batch_id}#{len(change.entries)}"
+            )
             continue
         take = -amount
         lapsed = 0
@@ -521,7 +555,13 @@ def reverse(
             change.book(LedgerEntry(point_type.id, lapsed, "reversal", "expired"))
         change.consume(balance_drop, first=original.batch_id)
         change.book(
-            LedgerEntry(point_type.id, -(lapsed + balance_drop), "reversal", original.booked_under, shortfall=shortfall)
+            LedgerEntry(
+                point_type.id,
+                -(lapsed + balance_drop),
+                "reversal",
+                original.booked_under,
+                shortfall=shortfall,
+            )
         )
     taken = wallet.balance - change.wallet.balance
     if point_type.stop_at_zero and taken > 0:

@@ -156,7 +156,13 @@ class OrCondition(MechanicModel):
 
 def _condition_tag(value: Any) -> str:
     if isinstance(value, dict):
-        return "and" if "and" in value or "and_" in value else "or" if "or" in value or "or_" in value else "leaf"
+        return (
+            "and"
+            if "and" in value or "and_" in value
+            else "or"
+            if "or" in value or "or_" in value
+            else "leaf"
+        )
     if isinstance(value, AndCondition):
         return "and"
     if isinstance(value, OrCondition):
@@ -165,7 +171,9 @@ def _condition_tag(value: Any) -> str:
 
 
 Condition: TypeAlias = Annotated[
-    Annotated[AndCondition, Tag("and")] | Annotated[OrCondition, Tag("or")] | Annotated[ConditionLeaf, Tag("leaf")],
+    Annotated[AndCondition, Tag("and")]
+    | Annotated[OrCondition, Tag("or")]
+    | Annotated[ConditionLeaf, Tag("leaf")],
     Discriminator(_condition_tag),
 ]
 AndCondition.model_rebuild()
@@ -337,7 +345,9 @@ class AssignEveryone(MechanicModel):
 
 
 class AssignUsers(MechanicModel):
-    users: Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(min_length=1, max_length=1000)]
+    users: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=128)]], Field(min_length=1, max_length=1000)
+    ]
 
 
 class AssignTags(MechanicModel):
@@ -438,7 +448,18 @@ class Leaderboard(MechanicModel):
 
 # ---------------------------------------------------------------- the site's mechanics
 
-Mechanic: TypeAlias = PointType | SimpleBehaviour | FlexibleBehaviour | Achievement | Level | Mission | Gift | Kpi | Coupon | Leaderboard
+Mechanic: TypeAlias = (
+    PointType
+    | SimpleBehaviour
+    | FlexibleBehaviour
+    | Achievement
+    | Level
+    | Mission
+    | Gift
+    | Kpi
+    | Coupon
+    | Leaderboard
+)
 MechanicKind = Literal["point-types", "behaviours", "rewards", "kpis", "coupons", "leaderboards"]
 
 BEHAVIOUR_ADAPTER: TypeAdapter[SimpleBehaviour | FlexibleBehaviour] = TypeAdapter(Behaviour)

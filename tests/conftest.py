@@ -1,0 +1,129 @@
+"""Shared fixtures: moto in-process with the app's table, the Chalice test client, helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+OPERATOR_TOKEN = "test-operator-token"
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "TABLE_NAME": "gamification-test",
+    "OPERATOR_TOKEN_SHA256": hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest(),
+    "DECODE_PATH_PARAMS": "true", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@dataclass
+class RequestCounter:
+    """DynamoDB requests seen through botocore events, by operation name."""
+
+    calls: list[str] = field(default_factory=list)
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        self.calls.append(event_name.rsplit(".", 1)[-1])
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    @property
+    def count(self) -> int:
+        return len(self.calls)
+
+
+class ScanOnRequestPath(AssertionError):
+    pass
+
+
+def _refuse_scan(**_: Any) -> None:
+    raise ScanOnRequestPath("a Scan was issued on a request path")
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    from chalicelib.config import settings
+    from chalicelib.store import db, sites
+    from local import patches, provision
+
+    patches.serialize_dynamodb()
+    patches.route_lambda_invokes()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+        settings.cache_clear()
+        db.reset_client()
+        sites._cache.clear()
+        import boto3
+
+        provision.create_table(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+        yield
+        db.reset_client()
+
+
+@pytest.fixture
+def requests_counter(aws: None) -> Iterator[RequestCounter]:
+    from chalicelib.store import db
+
+    counter = RequestCounter()
+    events = db.client().meta.events
+    events.register("before-call.dynamodb.*", counter)
+    events.register("before-call.dynamodb.Scan", _refuse_scan)
+    yield counter
+    events.unregister("before-call.dynamodb.*", counter)
+
+
+@dataclass
+class Api:
+    """The Chalice test client with JSON in and out."""
+
+    http: Any
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = OPERATOR_TOKEN,
+             headers: dict[str, str] | None = None, raw: bytes | str | None = None) -> tuple[int, Any, dict[str, str]]:
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        res = getattr(self.http, method.lower())(path, headers=hdrs, body=payload)
+        data = json.loads(res.body) if res.body else None
+        return res.status_code, data, dict(res.headers)
+
+    def get(self, path: str, **kw: Any) -> tuple[int, Any, dict[str, str]]:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any, dict[str, str]]:
+        return self.call("POST", path, body, **kw)
+
+    def ok(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        status, data, _ = self.call(method, path, body, **kw)
+        assert status < 300, (status, data)
+        return data
+
+
+@pytest.fixture
+def api(requests_counter: RequestCounter) -> Iterator[Api]:
+    from chalice.test import Client
+
+    import app as app_module
+
+    with Client(app_module.app, stage_name="local") as client:
+        yield Api(client.http)
+
+
+@pytest.fixture
+def site(api: Api) -> str:
+    api.ok("POST", "/sites", {"id": "acme", "name": "Acme", "timezone": "Europe/London", "weekStart": "monday"})
+    return "acme"
+
+
+def make_key(api: Api, site: str, role: str) -> str:
+    return str(api.ok("POST", f"/sites/{site}/api-keys", {"name": f"{role}-key", "role": role})["key"])
