@@ -25,6 +25,9 @@ class ConsoleAwareHandler(ChaliceRequestHandler):
             return
         super()._generic_handle()
 
+    # The base class binds its do_* names to its own _generic_handle; rebind them to ours.
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
     def _serve_static(self, relative: str) -> None:
         target = (ADMIN_DIR / unquote(relative or "index.html")).resolve()
         if ADMIN_DIR.resolve() not in target.parents or not target.is_file():

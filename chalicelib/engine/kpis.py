@@ -25,7 +25,13 @@ from chalicelib.models.mechanics import (
 )
 
 # The wire names of KPI periods, keyed by period kind, for TargetValues.
-_VALUE_FIELD = {"day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly", "year": "yearly"}
+_VALUE_FIELD = {
+    "day": "daily",
+    "week": "weekly",
+    "month": "monthly",
+    "quarter": "quarterly",
+    "year": "yearly",
+}
 
 
 def _priority(target: KpiTarget, uuid: str, tags: Iterable[str]) -> int | None:
@@ -40,9 +46,7 @@ def _priority(target: KpiTarget, uuid: str, tags: Iterable[str]) -> int | None:
     return 2
 
 
-def choose_target(
-    kpi: Kpi, uuid: str, tags: Iterable[str], period_start: dt.date, period: str
-) -> int | None:
+def choose_target(kpi: Kpi, uuid: str, tags: Iterable[str], period_start: dt.date, period: str) -> int | None:
     """The target value for a user's period: the target valid on the period's first day.
 
     User beats tag beats everyone; between two tag targets the one listed earlier in the KPI's
@@ -162,7 +166,9 @@ def kpi_deltas(
             else:
                 delta = int(tracks.behaviour in awarded)
         elif isinstance(tracks, TracksRewardKind):
-            delta = sum(1 for rid in unlocked if rid in site.rewards and site.rewards[rid].kind == tracks.reward_kind)
+            delta = sum(
+                1 for rid in unlocked if rid in site.rewards and site.rewards[rid].kind == tracks.reward_kind
+            )
         elif isinstance(tracks, TracksReward):
             delta = sum(1 for rid in unlocked if rid == tracks.reward)
         if delta:

@@ -67,12 +67,8 @@ class FinalRank:
 
 def previous_rank(history: Sequence[FinalRank], current_period_start: dt.date) -> int | None:
     """The last known final rank with a score above zero in an earlier period, however long ago."""
-    best: FinalRank | None = None
-    for f in history:
-        if f.period_start < current_period_start and f.score > 0 and f.rank is not None:
-            if best is None or f.period_start > best.period_start:
-                best = f
-    return best.rank if best else None
+    earlier = [f for f in history if f.period_start < current_period_start and f.score > 0 and f.rank is not None]
+    return max(earlier, key=lambda f: f.period_start).rank if earlier else None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from chalicelib.models.mechanics import (
     AssignUsers,
     Coupon,
     FlexibleBehaviour,
+    Gift,
     Kpi,
     KpiTarget,
     Leaderboard,
@@ -68,7 +69,7 @@ def validate_mechanic(
         problems += _point_type(mechanic, candidate)
     elif isinstance(mechanic, SimpleBehaviour | FlexibleBehaviour):
         problems += _behaviour(mechanic, existing, site, candidate)
-    elif isinstance(mechanic, Achievement | Level | Mission) or kind == "rewards":
+    elif isinstance(mechanic, Achievement | Level | Mission | Gift):
         problems += _reward(mechanic, candidate)
     elif isinstance(mechanic, Kpi):
         problems += _kpi(mechanic, candidate)
@@ -82,7 +83,8 @@ def validate_mechanic(
 def validate_delete(kind: MechanicKind, mechanic_id: str, site: SiteMechanics) -> list[Problem]:
     """A 409 ReferencedBy per mechanic still referring to the one to delete."""
     return [
-        Problem("id", f"referred to by {ref}", 409, "ReferencedBy") for ref in referrers(kind, mechanic_id, site)
+        Problem("id", f"referred to by {ref}", 409, "ReferencedBy")
+        for ref in referrers(kind, mechanic_id, site)
     ]
 
 
@@ -104,7 +106,9 @@ def _point_type(p: PointType, site: SiteMechanics) -> list[Problem]:
     if not p.redeemable:
         for coupon in site.coupons.values():
             if coupon.price is not None and coupon.price.point_id == p.id:
-                out.append(_invalid("redeemable", f"coupons/{coupon.id} is priced in it, so it must stay redeemable"))
+                out.append(
+                    _invalid("redeemable", f"coupons/{coupon.id} is priced in it, so it must stay redeemable")
+                )
     return out
 
 
@@ -120,7 +124,11 @@ def _verb_users(verb: str, site: SiteMechanics) -> list[str]:
     """Mechanics that depend on a verb existing (flexible children, criteria, KPIs, boards)."""
     refs = [f"behaviours/{b.id}" for b in site.flexible_by_verb.get(verb, [])]
     refs += [f"rewards/{r.id}" for r in site.achievements_by_verb.get(verb, [])]
-    refs += [f"kpis/{k.id}" for k in site.kpis.values() if isinstance(k.tracks, TracksBehaviour) and k.tracks.behaviour == verb]
+    refs += [
+        f"kpis/{k.id}"
+        for k in site.kpis.values()
+        if isinstance(k.tracks, TracksBehaviour) and k.tracks.behaviour == verb
+    ]
     refs += [
         f"leaderboards/{b.id}"
         for b in site.leaderboards.values()
@@ -130,35 +138,41 @@ def _verb_users(verb: str, site: SiteMechanics) -> list[str]:
 
 
 def _behaviour(
-    b: SimpleBehaviour | FlexibleBehaviour, existing: Mechanic | None, site: SiteMechanics, candidate: SiteMechanics
+    b: SimpleBehaviour | FlexibleBehaviour,
+    existing: Mechanic | None,
+    site: SiteMechanics,
+    candidate: SiteMechanics,
 ) -> list[Problem]:
     out = _points_exist("prizes.points", (p.point_id for p in b.prizes.points), candidate)
     if isinstance(b, SimpleBehaviour):
         for other in candidate.behaviours.values():
             if isinstance(other, SimpleBehaviour) and other.id != b.id and other.verb == b.verb:
-                out.append(Problem("verb", f"verb '{b.verb}' is already behaviours/{other.id}", 409, "AlreadyExists"))
+                out.append(
+                    Problem("verb", f"verb '{b.verb}' is already behaviours/{other.id}", 409, "AlreadyExists")
+                )
     elif not candidate.has_verb(b.verb):
-        out.append(_invalid("verb", f"a flexible behaviour extends a simple one: no simple behaviour has verb '{b.verb}'"))
+        out.append(
+            _invalid(
+                "verb", f"a flexible behaviour extends a simple one: no simple behaviour has verb '{b.verb}'"
+            )
+        )
     if isinstance(existing, SimpleBehaviour) and not candidate.has_verb(existing.verb):
         # Renaming the verb (or turning it flexible) would strand what counts the old verb.
         refs = [r for r in _verb_users(existing.verb, site) if r != f"behaviours/{b.id}"]
         if refs:
-            out.append(Problem("verb", f"verb '{existing.verb}' is used by {', '.join(refs)}", 409, "ReferencedBy"))
+            out.append(
+                Problem("verb", f"verb '{existing.verb}' is used by {', '.join(refs)}", 409, "ReferencedBy")
+            )
     return out
 
 
-def _reward(r: Mechanic, site: SiteMechanics) -> list[Problem]:
-    if not isinstance(r, Achievement | Level | Mission) and not hasattr(r, "prizes"):
-        return []
-    prizes = getattr(r, "prizes", None)
-    out: list[Problem] = []
-    if prizes is not None:
-        out += _points_exist("prizes.points", (p.point_id for p in prizes.points), site)
-        out += [
-            _invalid(f"prizes.coupons.{i}", f"unknown coupon '{cid}'")
-            for i, cid in enumerate(prizes.coupons)
-            if cid not in site.coupons
-        ]
+def _reward(r: Achievement | Level | Mission | Gift, site: SiteMechanics) -> list[Problem]:
+    out = _points_exist("prizes.points", (p.point_id for p in r.prizes.points), site)
+    out += [
+        _invalid(f"prizes.coupons.{i}", f"unknown coupon '{cid}'")
+        for i, cid in enumerate(r.prizes.coupons)
+        if cid not in site.coupons
+    ]
     if isinstance(r, Achievement):
         out += [
             _invalid(f"criteria.{i}.verb", f"no simple behaviour has verb '{c.verb}'")
@@ -167,10 +181,15 @@ def _reward(r: Mechanic, site: SiteMechanics) -> list[Problem]:
         ]
     elif isinstance(r, Level):
         out += _points_exist("criteria", (c.point_id for c in r.criteria), site)
-        others = [lv for lv in site.ladders.get(r.ladder, []) if lv.id != r.id and lv.can_demote != r.can_demote]
+        others = [
+            lv for lv in site.ladders.get(r.ladder, []) if lv.id != r.id and lv.can_demote != r.can_demote
+        ]
         if others:
             out.append(
-                _invalid("canDemote", f"every level of ladder '{r.ladder}' must agree: rewards/{others[0].id} differs")
+                _invalid(
+                    "canDemote",
+                    f"every level of ladder '{r.ladder}' must agree: rewards/{others[0].id} differs",
+                )
             )
     elif isinstance(r, Mission):
         for i, c in enumerate(r.criteria):
@@ -253,13 +272,17 @@ def _coupon(c: Coupon, site: SiteMechanics) -> list[Problem]:
             out.append(_invalid("price.pointId", f"point type '{pt.id}' is not redeemable"))
     field_of = (lambda i: "code") if c.code_type == "single" else (lambda i: f"codes.{i}")
     seen: set[str] = set()
-    taken = {code: other.id for other in site.coupons.values() if other.id != c.id for code in other.all_codes()}
+    taken = {
+        code: other.id for other in site.coupons.values() if other.id != c.id for code in other.all_codes()
+    }
     for i, code in enumerate(c.all_codes()):
         if code in seen:
             out.append(_invalid(field_of(i), f"code '{code}' is listed twice"))
         seen.add(code)
         if code in taken:
-            out.append(Problem(field_of(i), f"code '{code}' belongs to coupons/{taken[code]}", 409, "AlreadyExists"))
+            out.append(
+                Problem(field_of(i), f"code '{code}' belongs to coupons/{taken[code]}", 409, "AlreadyExists")
+            )
     return out
 
 
@@ -287,8 +310,16 @@ def referrers(kind: MechanicKind, mechanic_id: str, site: SiteMechanics) -> list
                 isinstance(r, Level) and any(c.point_id == mechanic_id for c in r.criteria)
             ):
                 refs.append(f"rewards/{r.id}")
-        refs += [f"kpis/{k.id}" for k in site.kpis.values() if isinstance(k.tracks, TracksPoints) and k.tracks.points == mechanic_id]
-        refs += [f"coupons/{c.id}" for c in site.coupons.values() if c.price is not None and c.price.point_id == mechanic_id]
+        refs += [
+            f"kpis/{k.id}"
+            for k in site.kpis.values()
+            if isinstance(k.tracks, TracksPoints) and k.tracks.points == mechanic_id
+        ]
+        refs += [
+            f"coupons/{c.id}"
+            for c in site.coupons.values()
+            if c.price is not None and c.price.point_id == mechanic_id
+        ]
         refs += [
             f"leaderboards/{b.id}"
             for b in site.leaderboards.values()
@@ -305,7 +336,11 @@ def referrers(kind: MechanicKind, mechanic_id: str, site: SiteMechanics) -> list
         ]
     elif kind == "rewards":
         refs += [f"rewards/{m.id}" for m in site.missions_by_reward.get(mechanic_id, [])]
-        refs += [f"kpis/{k.id}" for k in site.kpis.values() if isinstance(k.tracks, TracksReward) and k.tracks.reward == mechanic_id]
+        refs += [
+            f"kpis/{k.id}"
+            for k in site.kpis.values()
+            if isinstance(k.tracks, TracksReward) and k.tracks.reward == mechanic_id
+        ]
     elif kind == "coupons":
         refs += [f"rewards/{r.id}" for r in site.rewards.values() if mechanic_id in r.prizes.coupons]
     return list(dict.fromkeys(refs))
