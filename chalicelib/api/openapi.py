@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.routing import ROUTES
@@ -26,16 +26,29 @@ _ERRORS_BY_STATUS = {
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     wanted: set[tuple[type[BaseModel], str]] = {(ErrorBody, "serialization")}
+    unions: dict[tuple[int, str], dict[str, Any]] = {}
     for spec in ROUTES:
-        if spec.body is not None:
-            wanted.add((spec.body, "validation"))
-        if spec.response is not None:
-            wanted.add((spec.response, "serialization"))
+        for kind, mode in ((spec.body, "validation"), (spec.response, "serialization")):
+            if kind is None:
+                continue
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                wanted.add((kind, mode))
+            else:
+                unions[(id(kind), mode)] = {}
     keys: list[tuple[type[BaseModel], Any]] = sorted(wanted, key=lambda k: (k[0].__name__, k[1]))
     refs, schema = models_json_schema(keys, by_alias=True, ref_template="#/components/schemas/{model}")
     components = schema.get("$defs", {})
+    for spec in ROUTES:
+        for kind, mode in ((spec.body, "validation"), (spec.response, "serialization")):
+            if kind is not None and (id(kind), mode) in unions and not unions[(id(kind), mode)]:
+                union_schema = TypeAdapter(kind).json_schema(
+                    by_alias=True, mode=mode, ref_template="#/components/schemas/{model}")
+                components.update(union_schema.pop("$defs", {}))
+                unions[(id(kind), mode)] = union_schema
 
-    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+    def ref(model: Any, mode: str) -> dict[str, Any]:
+        if (id(model), mode) in unions:
+            return unions[(id(model), mode)]
         return refs[(model, mode)]  # type: ignore[index]
 
     paths: dict[str, dict[str, Any]] = {}

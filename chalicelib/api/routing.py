@@ -12,11 +12,12 @@ import time
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib import errors
@@ -35,8 +36,8 @@ class RouteSpec:
     role: str | None  # None: public
     summary: str
     tag: str
-    body: type[BaseModel] | None
-    response: type[BaseModel] | None
+    body: Any  # a pydantic model or any type a TypeAdapter takes (e.g. a discriminated union)
+    response: Any
     status: int
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
@@ -83,13 +84,21 @@ def error_response(err: errors.ApiError) -> Response:
     return Response(body=json.dumps(err.body()), status_code=err.status, headers=headers)
 
 
-def pydantic_details(exc: PydanticValidationError, prefix: str = "") -> list[dict[str, str]]:
+def pydantic_details(exc: PydanticValidationError, prefix: str = "", union_tag: str | None = None
+                     ) -> list[dict[str, str]]:
+    """One detail per problem, with the client's dotted field path.
+
+    A discriminated union reports locations under the tag value (`mission.criteria.0`);
+    the client's field has no such segment, so `union_tag` is dropped from the front.
+    """
     details = []
     for problem in exc.errors():
         loc = [str(p) for p in problem["loc"] if p not in ("function-after", "function-before")]
+        if union_tag is not None and loc and loc[0] == union_tag:
+            loc = loc[1:]
         # Discriminated unions put the tag value in the path; the client's field has none.
         dotted = ".".join(p for p in loc if not p.startswith(("tagged-union", "function-")))
-        message = problem["msg"]
+        message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown field"
         details.append({"field": (prefix + dotted) if dotted else prefix.rstrip(".") or "body",
@@ -97,11 +106,19 @@ def pydantic_details(exc: PydanticValidationError, prefix: str = "") -> list[dic
     return details
 
 
-def parse_model(model: type[BaseModel], raw: Any, prefix: str = "") -> Any:
+@lru_cache(maxsize=64)
+def adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def parse_model(model: Any, raw: Any, prefix: str = "") -> Any:
     try:
-        return model.model_validate(raw)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model.model_validate(raw)
+        return adapter(model).validate_python(raw)
     except PydanticValidationError as exc:
-        details = pydantic_details(exc, prefix)
+        tag = raw.get("kind") or raw.get("type") if isinstance(raw, dict) else None
+        details = pydantic_details(exc, prefix, union_tag=tag if isinstance(tag, str) else None)
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
         raise errors.ValidationError(f"invalid request: {summary}", details) from exc
 
@@ -136,8 +153,8 @@ def route(
     role: str | None,
     summary: str,
     tag: str,
-    body: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
+    body: Any = None,
+    response: Any = None,
     status: int = 200,
     query: dict[str, dict[str, Any]] | None = None,
     load_user: bool = True,

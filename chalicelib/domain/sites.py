@@ -17,7 +17,7 @@ def site_view(item: dict[str, Any]) -> dict[str, Any]:
 
 def create_site(body: SiteCreate, principal: Principal) -> dict[str, Any]:
     item = {"id": body.id, "name": body.name, "timezone": body.timezone, "weekStart": body.week_start,
-            "createdAt": now_iso(), "createdBy": principal.by}
+            "createdAt": now_iso(), "createdBy": principal.by, "mechanicsVersion": 0}
     if not sites.create_site(item):
         raise errors.AlreadyExists(f"site '{body.id}' already exists",
                                    [{"field": "id", "message": "is taken"}])

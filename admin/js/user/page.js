@@ -109,7 +109,7 @@ export class UserPage {
         replace(this.actionError);
         this.loadSummary();
       }}));
-      if (e.status === 404) {
+      if (e.type === 'UserNotFound') {
         this.title.textContent = 'User not found';
         replace(this.hero, h('p', {class: 'empty'}, `There is no user “${this.uuid}” on site ${this.site}.`));
         replace(this.stats);

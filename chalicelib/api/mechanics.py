@@ -1,0 +1,71 @@
+"""Mechanics configuration: the same five routes for each kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.routing import Call, Reply, route
+from chalicelib.domain import mechanics
+from chalicelib.models.base import ResponseModel
+from chalicelib.models.mechanics import (
+    Behaviour,
+    Coupon,
+    Kpi,
+    Leaderboard,
+    MechanicKind,
+    PointType,
+    Reward,
+)
+
+bp = Blueprint(__name__)
+
+MODELS: dict[MechanicKind, Any] = {
+    "point-types": PointType, "behaviours": Behaviour, "rewards": Reward, "kpis": Kpi,
+    "coupons": Coupon, "leaderboards": Leaderboard,
+}
+
+
+class MechanicList(ResponseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+def _register(kind: MechanicKind, model: Any) -> None:
+    base = f"/sites/{{site}}/{kind}"
+    one = base + "/{id}"
+    name = kind.replace("-", "_")
+
+    def list_(call: Call) -> Any:
+        return {"items": mechanics.list_mechanics(call.params["site"], kind), "nextCursor": None}
+
+    def create(call: Call) -> Any:
+        return Reply(mechanics.save_mechanic(call.params["site"], kind, call.body, call.by, creating=True),
+                     status=201)
+
+    def get(call: Call) -> Any:
+        return mechanics.get_mechanic(call.params["site"], kind, call.params["id"])
+
+    def replace(call: Call) -> Any:
+        return mechanics.save_mechanic(call.params["site"], kind, call.body, call.by, creating=False,
+                                       path_id=call.params["id"])
+
+    def delete(call: Call) -> Any:
+        mechanics.delete_mechanic(call.params["site"], kind, call.params["id"], call.by)
+        return Reply(None, status=204)
+
+    for fn, suffix in ((list_, "list"), (create, "create"), (get, "get"), (replace, "replace"), (delete, "delete")):
+        fn.__name__ = f"{name}_{suffix}"
+    route(bp, base, "GET", role="viewer", summary=f"List {kind}", tag="mechanics", response=MechanicList)(list_)
+    route(bp, base, "POST", role="admin", summary=f"Create one of the {kind}", tag="mechanics",
+          body=model, response=model, status=201)(create)
+    route(bp, one, "GET", role="viewer", summary=f"Get one of the {kind}", tag="mechanics", response=model)(get)
+    route(bp, one, "PUT", role="admin", summary=f"Replace one of the {kind}", tag="mechanics",
+          body=model, response=model)(replace)
+    route(bp, one, "DELETE", role="admin", summary=f"Delete one of the {kind} (409 while referred to)",
+          tag="mechanics")(delete)
+
+
+for _kind, _model in MODELS.items():
+    _register(_kind, _model)

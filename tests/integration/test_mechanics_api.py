@@ -1,0 +1,116 @@
+"""Mechanics configuration through the API: CRUD, and every refusal naming its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, make_key
+
+COINS = {"id": "coins", "name": "Coins", "redeemable": True, "giftable": True, "bountiable": True}
+XP = {"id": "xp", "name": "XP"}
+STARS = {"id": "stars", "name": "Stars", "expirable": True, "expiresAfterDays": 30}
+WATCH = {"id": "watch_video", "kind": "simple", "verb": "watch_video", "name": "Watch a video",
+         "prizes": {"points": [{"pointId": "xp", "points": 10}]}}
+WATCH_TV = {"id": "watch_tv", "kind": "flexible", "verb": "watch_video", "name": "Watch TV",
+            "conditions": {"and": [{"key": "category", "op": "in", "value": ["tv"]}]},
+            "prizes": {"points": [{"pointId": "xp", "points": 5}]}}
+BINGE = {"id": "binge", "kind": "achievement", "name": "Binge", "criteria": [{"verb": "watch_video", "times": 3}]}
+SILVER = {"id": "silver", "kind": "level", "ladder": "status", "name": "Silver",
+          "criteria": [{"pointId": "xp", "points": 100}]}
+STARTER = {"id": "starter", "kind": "mission", "name": "Starter",
+           "criteria": [{"rewardId": "binge"}, {"rewardId": "silver"}]}
+KPI = {"id": "xp_goal", "name": "XP", "tracks": {"points": "xp"},
+       "targets": [{"validFrom": "2026-01-01", "validTo": "2026-12-31", "assignTo": {"everyone": True},
+                    "values": {"weekly": 50}}]}
+TSHIRT = {"id": "tshirt", "name": "T-shirt", "codeType": "single", "code": "TSHIRT",
+          "price": {"pointId": "coins", "points": 30}, "redemption": "twoStep", "active": True}
+BOARD = {"id": "xp_board", "name": "XP", "ranksBy": {"points": "xp"}, "periods": ["weekly", "allTime"]}
+
+
+def configure(api: Api, site: str) -> None:
+    for kind, body in (("point-types", COINS), ("point-types", XP), ("point-types", STARS),
+                       ("behaviours", WATCH), ("behaviours", WATCH_TV), ("rewards", BINGE), ("rewards", SILVER),
+                       ("rewards", STARTER), ("kpis", KPI), ("coupons", TSHIRT), ("leaderboards", BOARD)):
+        status, data, _ = api.post(f"/sites/{site}/{kind}", body)
+        assert status == 201, (kind, data)
+
+
+def test_crud(api: Api, site: str) -> None:
+    configure(api, site)
+    assert [m["id"] for m in api.ok("GET", f"/sites/{site}/behaviours")["items"]] == ["watch_tv", "watch_video"]
+    assert api.ok("GET", f"/sites/{site}/rewards/binge")["criteria"] == [{"verb": "watch_video", "times": 3}]
+    changed = {**BINGE, "criteria": [{"verb": "watch_video", "times": 5}]}
+    assert api.ok("PUT", f"/sites/{site}/rewards/binge", changed)["criteria"][0]["times"] == 5
+    status, data, _ = api.call("PUT", f"/sites/{site}/rewards/nope", {**BINGE, "id": "nope"})
+    assert status == 404
+    status, _, _ = api.call("DELETE", f"/sites/{site}/leaderboards/xp_board")
+    assert status == 204
+    assert api.get(f"/sites/{site}/leaderboards/xp_board")[0] == 404
+    viewer = make_key(api, site, "viewer")
+    assert api.get(f"/sites/{site}/rewards", token=viewer)[0] == 200
+    assert api.post(f"/sites/{site}/rewards", {**BINGE, "id": "b2"}, token=viewer)[0] == 403
+
+
+def refused(api: Api, site: str, kind: str, body: dict[str, Any], status: int, type_: str, field: str,
+            method: str = "POST") -> None:
+    path = f"/sites/{site}/{kind}" + (f"/{body['id']}" if method == "PUT" else "")
+    got, data, _ = api.call(method, path, body)
+    assert got == status, data
+    assert data["error"]["type"] == type_
+    fields = [d["field"] for d in data["error"]["details"]]
+    assert any(f == field or f.startswith(field + ".") for f in fields), (field, data)
+
+
+@pytest.mark.parametrize(("kind", "body", "status", "type_", "field"), [
+    ("rewards", {**BINGE, "id": "b2", "criteria": [{"verb": "dance", "times": 1}]}, 400, "ValidationError",
+     "criteria.0.verb"),
+    ("rewards", {**STARTER, "id": "m2", "criteria": [{"rewardId": "ghost"}]}, 400, "ValidationError",
+     "criteria.0.rewardId"),
+    ("rewards", {**STARTER, "id": "m3", "criteria": [{"rewardId": "m3"}]}, 400, "ValidationError", "criteria"),
+    ("coupons", {**TSHIRT, "id": "mug", "code": "MUG", "price": {"pointId": "xp", "points": 5}}, 400,
+     "ValidationError", "price.pointId"),
+    ("coupons", {**TSHIRT, "id": "mug", "code": "TSHIRT"}, 409, "AlreadyExists", "code"),
+    ("behaviours", {**WATCH, "id": "watch2"}, 409, "AlreadyExists", "verb"),
+    ("behaviours", {**WATCH_TV, "id": "flex2", "verb": "no_such_verb"}, 400, "ValidationError", "verb"),
+    ("behaviours", {**WATCH, "id": "w3", "verb": "w3", "prizes": {"points": [{"pointId": "gold", "points": 1}]}},
+     400, "ValidationError", "prizes.points.0.pointId"),
+    ("kpis", {**KPI, "id": "k2", "targets": KPI["targets"] * 2}, 409, "TargetsOverlap", "targets"),
+    ("point-types", {"id": "gems", "name": "Gems", "expirable": True}, 400, "ValidationError", "expiresAfterDays"),
+    ("point-types", {"id": "gems", "name": "Gems", "colour": "red"}, 400, "ValidationError", "colour"),
+    ("leaderboards", {**BOARD, "id": "b2", "periods": ["hourly"]}, 400, "ValidationError", "periods.0"),
+    ("rewards", {**BINGE}, 409, "AlreadyExists", "id"),
+])
+def test_configuration_refusals(api: Api, site: str, kind: str, body: dict[str, Any], status: int,
+                                type_: str, field: str) -> None:
+    configure(api, site)
+    refused(api, site, kind, body, status, type_, field)
+
+
+def test_mission_cycle_through_put_is_refused(api: Api, site: str) -> None:
+    configure(api, site)
+    api.ok("POST", f"/sites/{site}/rewards", {"id": "outer", "kind": "mission", "name": "Outer",
+                                              "criteria": [{"rewardId": "starter"}]})
+    cyclic = {**STARTER, "criteria": [{"rewardId": "binge"}, {"rewardId": "outer"}]}
+    refused(api, site, "rewards", cyclic, 400, "ValidationError", "criteria", method="PUT")
+
+
+def test_price_on_type_made_non_redeemable_is_refused(api: Api, site: str) -> None:
+    configure(api, site)
+    status, data, _ = api.call("PUT", f"/sites/{site}/point-types/coins", {**COINS, "redeemable": False})
+    assert status in (400, 409), data
+    assert data["error"]["details"]
+
+
+def test_delete_of_referenced_mechanic_names_referrers(api: Api, site: str) -> None:
+    configure(api, site)
+    status, data, _ = api.call("DELETE", f"/sites/{site}/rewards/binge")
+    assert status == 409
+    assert data["error"]["type"] == "ReferencedBy"
+    assert "rewards/starter" in str(data["error"]["details"])
+    status, data, _ = api.call("DELETE", f"/sites/{site}/point-types/xp")
+    assert status == 409
+    named = str(data["error"]["details"])
+    assert "behaviours/watch_video" in named and "kpis/xp_goal" in named and "leaderboards/xp_board" in named
+    assert api.get(f"/sites/{site}/point-types/xp")[0] == 200
