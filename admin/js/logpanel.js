@@ -55,7 +55,7 @@ export class LogPanel {
     this.page = page;
     this.type = sessionStorage.getItem('gami.logpanel.type') || 'behaviour';
     if (!TYPES.some((t) => t.id === this.type)) this.type = 'behaviour';
-    this.dlg = createDialog({title: 'Log activity', className: 'slideover', keep: true});
+    this.dlg = createDialog({title: 'Log activity', className: 'slideover', keep: true, returnFocus: () => page.actionButton('Log activity')});
     this.dlg.dialog.classList.add('logpanel');
     this.forms = {};
     this.fields = {};

@@ -154,7 +154,7 @@ export const SHORTCUTS = [
   ['L', 'Log activity'],
   ['B', 'Block the user'],
   ['U', 'Unblock the user'],
-  ['1 – 8', 'Open tab: Overview, Activity, Points, Rewards, KPIs, Coupons, Leaderboards, Settings'],
+  ['1–8', 'Open tab: Overview, Activity, Points, Rewards, KPIs, Coupons, Leaderboards, Settings'],
   ['← → Home End', 'Move between tabs when a tab has focus'],
   ['?', 'Show keyboard shortcuts'],
   ['Esc', 'Close the top dialog'],

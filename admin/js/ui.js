@@ -114,7 +114,7 @@ function focusables(root) {
  * Escape closes it (the top one only), focus returns to the opener on close.
  * Returns {dialog, body, footer, close, show}. Set keep=true to reuse it after closing.
  */
-export function createDialog({title, className = '', keep = false, onClose, describedBy} = {}) {
+export function createDialog({title, className = '', keep = false, onClose, describedBy, returnFocus} = {}) {
   const titleId = uid('dlg-title');
   const body = h('div', {class: 'dialog-body'});
   const closeBtn = h('button', {type: 'button', class: 'btn-icon dialog-close', 'aria-label': 'Close'}, '×');
@@ -130,8 +130,10 @@ export function createDialog({title, className = '', keep = false, onClose, desc
   dialog.addEventListener('close', () => {
     if (onClose) onClose(dialog.returnValue);
     if (!keep) dialog.remove();
-    const back = opener;
+    let back = opener;
     opener = null;
+    // Focus returns to the opener; when that was the page itself (a shortcut), to returnFocus().
+    if (!back || back === document.body || !back.isConnected || back.closest('dialog:not([open])')) back = returnFocus ? returnFocus() : null;
     if (back && back.isConnected && typeof back.focus === 'function') back.focus();
   });
   // Escape: the browser fires `cancel` on the top modal dialog only.

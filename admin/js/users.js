@@ -56,8 +56,8 @@ export class UsersView {
 
     this.el = h('section', {class: 'page', 'aria-labelledby': 'users-title'},
       h('nav', {class: 'breadcrumbs', 'aria-label': 'Breadcrumbs'}, h('ol', {},
-        h('li', {}, h('a', {href: '#/'}, 'Sites')),
-        h('li', {}, h('span', {'aria-current': 'page'}, `${this.site} · Users`)))),
+        h('li', {}, h('span', {}, `Site ${this.site}`)),
+        h('li', {}, h('span', {'aria-current': 'page'}, 'Users')))),
       h('div', {class: 'page-header'},
         h('div', {class: 'page-heading'}, h('h1', {id: 'users-title', class: 'page-title'}, 'Users'), this.subtitle),
         h('div', {class: 'page-actions'}, this.createBtn)),

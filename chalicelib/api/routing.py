@@ -8,6 +8,7 @@ the handler. Handlers receive a `Call` and return a response model, a dict or a 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid as uuidlib
 from collections.abc import Callable
@@ -84,26 +85,44 @@ def error_response(err: errors.ApiError) -> Response:
     return Response(body=json.dumps(err.body()), status_code=err.status, headers=headers)
 
 
-def pydantic_details(exc: PydanticValidationError, prefix: str = "", union_tag: str | None = None
-                     ) -> list[dict[str, str]]:
+def pydantic_details(exc: PydanticValidationError, prefix: str = "", raw: Any = None) -> list[dict[str, str]]:
     """One detail per problem, with the client's dotted field path.
 
-    A discriminated union reports locations under the tag value (`mission.criteria.0`);
-    the client's field has no such segment, so `union_tag` is dropped from the front.
+    A discriminated union reports locations under its tag value (`attrs.point.points.0`);
+    the client's field has no such segment, so tag segments are dropped by walking the raw
+    body. A model-level check may name its field as `field.path: message`.
     """
     details = []
     for problem in exc.errors():
-        loc = [str(p) for p in problem["loc"] if p not in ("function-after", "function-before")]
-        if union_tag is not None and loc and loc[0] == union_tag:
-            loc = loc[1:]
-        # Discriminated unions put the tag value in the path; the client's field has none.
-        dotted = ".".join(p for p in loc if not p.startswith(("tagged-union", "function-")))
+        loc: list[str] = []
+        node = raw
+        for part in problem["loc"]:
+            text = str(part)
+            if text.startswith(("function-", "tagged-union")):
+                continue
+            if isinstance(node, dict) and text not in node and text in (node.get("type"), node.get("kind")):
+                continue  # the discriminator's tag value, not a field
+            loc.append(text)
+            if isinstance(node, dict):
+                node = node.get(text)
+            elif isinstance(node, list) and text.isdigit() and int(text) < len(node):
+                node = node[int(text)]
+            else:
+                node = None
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown field"
+        named = _NAMED.match(message) if problem["type"] == "value_error" else None
+        if named:
+            loc.append(named.group(1))
+            message = named.group(2)
+        dotted = ".".join(loc)
         details.append({"field": (prefix + dotted) if dotted else prefix.rstrip(".") or "body",
                         "message": message})
     return details
+
+
+_NAMED = re.compile(r"^([A-Za-z][A-Za-z0-9_.]*): (.+)$", re.S)
 
 
 @lru_cache(maxsize=64)
@@ -117,8 +136,7 @@ def parse_model(model: Any, raw: Any, prefix: str = "") -> Any:
             return model.model_validate(raw)
         return adapter(model).validate_python(raw)
     except PydanticValidationError as exc:
-        tag = raw.get("kind") or raw.get("type") if isinstance(raw, dict) else None
-        details = pydantic_details(exc, prefix, union_tag=tag if isinstance(tag, str) else None)
+        details = pydantic_details(exc, prefix, raw)
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
         raise errors.ValidationError(f"invalid request: {summary}", details) from exc
 

@@ -67,7 +67,9 @@ class FinalRank:
 
 def previous_rank(history: Sequence[FinalRank], current_period_start: dt.date) -> int | None:
     """The last known final rank with a score above zero in an earlier period, however long ago."""
-    earlier = [f for f in history if f.period_start < current_period_start and f.score > 0 and f.rank is not None]
+    earlier = [
+        f for f in history if f.period_start < current_period_start and f.score > 0 and f.rank is not None
+    ]
     return max(earlier, key=lambda f: f.period_start).rank if earlier else None
 
 

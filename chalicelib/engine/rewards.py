@@ -251,10 +251,11 @@ def _can_unlock(
     now: dt.datetime,
     tz: str,
     week_start: WeekStart,
+    today: dt.date,
 ) -> bool:
     if isinstance(reward, Gift):
         return False  # gifts are sent by users, never unlocked by a cascade
-    if not visible_to(reward, progress.tags) or not in_window(reward, local_date(now, tz)):
+    if not visible_to(reward, progress.tags) or not in_window(reward, today):
         return False
     record = progress.rewards.get(reward.id)
     held = is_held(reward, record, now, tz)
@@ -298,9 +299,18 @@ class _Working:
         self.rewards = dict(progress.rewards)
         self.earned = dict(progress.earned)
         self.tags = list(progress.tags)
+        self._snapshot: UserProgress | None = None
+
+    def changed(self) -> None:
+        self._snapshot = None
 
     def snapshot(self) -> UserProgress:
-        return replace(self.base, rewards=self.rewards, earned=self.earned, tags=tuple(self.tags))
+        # Rebuilt only after a change: most checks in a cascade change nothing.
+        if self._snapshot is None:
+            self._snapshot = replace(
+                self.base, rewards=dict(self.rewards), earned=dict(self.earned), tags=tuple(self.tags)
+            )
+        return self._snapshot
 
 
 def evaluate_rewards(
@@ -322,7 +332,8 @@ def evaluate_rewards(
     checks all, e.g. after an expiry run or a mechanics change). Achievements feed prizes,
     prizes feed levels, anything feeds missions; each reward unlocks at most once per call.
     """
-    order = {rid: i for i, rid in enumerate(site.rewards)}
+    order = site.reward_order
+    today = local_date(now, tz)
     work = _Working(progress)
     dirty: set[str] = set(site.rewards) if everything else set(changed_rewards)
     for verb in changed_verbs:
@@ -349,12 +360,14 @@ def evaluate_rewards(
             if isinstance(reward, Level) and _level_lost(site, reward, snap, now, tz):
                 record = work.rewards[rid]
                 work.rewards[rid] = replace(record, lost_at=now)
+                work.changed()
                 lost.append(rid)
                 dirty.update(m.id for m in site.missions_by_reward.get(rid, ()))
                 continue
-            if not _can_unlock(site, reward, snap, now, tz, week_start):
+            if not _can_unlock(site, reward, snap, now, tz, week_start, today):
                 continue
             done.add(rid)
+            work.changed()
             counts = (
                 {c.verb: work.base.behaviour_counts.get(c.verb, VerbCount()).total for c in reward.criteria}
                 if isinstance(reward, Achievement)
@@ -455,6 +468,39 @@ def classify_rewards(
             board.available.append(status)
     board.completed.sort(key=lambda s: s.completed_at or now, reverse=True)
     return board
+
+
+@dataclass(frozen=True)
+class CompletionStat:
+    count: int
+    recent: bool
+
+
+RECENT = dt.timedelta(hours=720)
+
+
+def completion_stats(
+    site: SiteMechanics, progress: UserProgress, now: dt.datetime
+) -> dict[str, CompletionStat]:
+    """The stats bar's reward counts: `rewards` (every completion, repeats counted) and one
+    per kind (`achievements`, `levels`, `missions`); `recent` when one came in the last 720 h.
+
+    Levels count every level reached (Gold past Bronze and Silver is 3); lost or lapsed
+    completions still count, revoked ones are gone from the snapshot. Gifts are counted from
+    the gifts received (their own stat), not here.
+    """
+    keys = ("rewards", "achievements", "levels", "missions")
+    counts = dict.fromkeys(keys, 0)
+    recent = dict.fromkeys(keys, False)
+    for rid, record in progress.rewards.items():
+        reward = site.rewards.get(rid)
+        if reward is None or isinstance(reward, Gift):
+            continue
+        for c in record.completions:
+            for key in ("rewards", f"{reward.kind}s"):
+                counts[key] += 1
+                recent[key] = recent[key] or now - c.at < RECENT
+    return {k: CompletionStat(counts[k], recent[k]) for k in keys}
 
 
 # ---------------------------------------------------------------- reject
@@ -572,6 +618,7 @@ def revoke_after_reject(
                 continue
             last = record.completions[-1]
             work.rewards[rid] = replace(record, completions=record.completions[:-1])
+            work.changed()
             forced.discard(rid)
             revoked.append(RevokedReward(rid, reward.kind, last.at, reward.prizes))
             for prize in reward.prizes.points:

@@ -270,7 +270,10 @@ def _coupon(c: Coupon, site: SiteMechanics) -> list[Problem]:
             out.append(_invalid("price.pointId", f"unknown point type '{c.price.point_id}'"))
         elif not pt.redeemable:
             out.append(_invalid("price.pointId", f"point type '{pt.id}' is not redeemable"))
-    field_of = (lambda i: "code") if c.code_type == "single" else (lambda i: f"codes.{i}")
+
+    def field_of(i: int) -> str:
+        return "code" if c.code_type == "single" else f"codes.{i}"
+
     seen: set[str] = set()
     taken = {
         code: other.id for other in site.coupons.values() if other.id != c.id for code in other.all_codes()

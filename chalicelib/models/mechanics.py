@@ -481,6 +481,25 @@ def parse_mechanic(kind: MechanicKind, body: Any) -> Mechanic:
     return Leaderboard.model_validate(body)
 
 
+_UNION_TAGS = frozenset({"simple", "flexible", "achievement", "level", "mission", "gift"})
+
+
+def error_field(loc: tuple[int | str, ...]) -> str:
+    """The dotted wire path of a pydantic error location, without the union tags pydantic adds
+    (`achievement.criteria.0.times` -> `criteria.0.times`, `conditions.and.and.0.leaf.op` ->
+    `conditions.and.0.op`)."""
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        text = str(part)
+        if i == 0 and text in _UNION_TAGS:
+            continue
+        # A condition node's tag comes right before its own `and`/`or` field.
+        if text == "leaf" or (text in ("and", "or") and i + 1 < len(loc) and loc[i + 1] == text):
+            continue
+        parts.append(text)
+    return ".".join(parts)
+
+
 class SiteMechanics:
     """All mechanics of one site, with the lookups the engine needs precomputed.
 
@@ -531,6 +550,10 @@ class SiteMechanics:
             elif isinstance(r, Mission):
                 for rc in r.criteria:
                     self.missions_by_reward.setdefault(rc.reward_id, []).append(r)
+        self.reward_order: dict[str, int] = {rid: i for i, rid in enumerate(self.rewards)}
+        self.demoting_ladders: frozenset[str] = frozenset(
+            name for name, levels in self.ladders.items() if any(level.can_demote for level in levels)
+        )
 
     @classmethod
     def from_wire(cls, bodies: Mapping[MechanicKind, Iterable[Any]]) -> SiteMechanics:
@@ -593,7 +616,7 @@ class SiteMechanics:
         return verb in self.simple_by_verb
 
     def ladder_can_demote(self, ladder: str) -> bool:
-        return any(level.can_demote for level in self.ladders.get(ladder, []))
+        return ladder in self.demoting_ladders
 
     def __iter__(self) -> Iterator[tuple[MechanicKind, Mechanic]]:
         for kind, coll in self._collections().items():

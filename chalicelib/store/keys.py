@@ -36,7 +36,78 @@ def user_pk(site: str, uuid: str) -> str:
     return f"USER#{site}#{uuid}"
 
 
-PROFILE_SK = "PROFILE"
+PROFILE_SK = "S#PROFILE"
+
+# Sort-key prefixes inside a user's partition. Everything under `S#` is the user's current
+# state (profile, wallets, counters, rewards, coupons, bounties, leaderboard scores): one
+# Query of `S#` is what the rewards cascade and most tabs read, bounded by the number of
+# mechanics, never by the length of the user's history.
+STATE = "S#"
+ACTIVITY = "A#"
+LEDGER = "L#"
+BUCKET = "B#"
+PENDING = "P#"
+CREDIT = "E#"  # unconsumed expirable credits, read only for debits of expirable types
+
+
+def wallet_sk(point_id: str) -> str:
+    return f"S#W#{point_id}"
+
+
+def verb_count_sk(verb: str) -> str:
+    return f"S#C#{verb}"
+
+
+def usage_sk(behaviour_id: str) -> str:
+    return f"S#U#{behaviour_id}"
+
+
+def reward_sk(reward_id: str) -> str:
+    return f"S#R#{reward_id}"
+
+
+def user_coupon_sk(user_coupon_id: str) -> str:
+    return f"S#Q#{user_coupon_id}"
+
+
+def bounty_sk(bounty_id: str) -> str:
+    return f"S#Y#{bounty_id}"
+
+
+def board_score_sk(board_id: str, period_key: str) -> str:
+    return f"S#K#{board_id}#{period_key}"
+
+
+STATS_SK = "S#STATS"
+
+
+def activity_sk(activity_id: str) -> str:
+    return f"A#{activity_id}"
+
+
+def ledger_sk(entry_id: str) -> str:
+    return f"L#{entry_id}"
+
+
+def bucket_sk(period_key: str) -> str:
+    return f"B#{period_key}"
+
+
+def pending_sk(activity_id: str) -> str:
+    return f"P#{activity_id}"
+
+
+def credit_sk(point_id: str, expires_at: str, batch_id: str) -> str:
+    return f"E#{point_id}#{expires_at}#{batch_id}"
+
+
+def board_index_pk(site: str, board_id: str, period_key: str) -> str:
+    return f"{site}#LB#{board_id}#{period_key}"
+
+
+def coupon_stock_sk(coupon_id: str) -> str:
+    """Site-level counter of a coupon's copies handed out (series and code allocation)."""
+    return f"STOCK#{coupon_id}"
 
 
 def users_index_pk(site: str) -> str:
@@ -47,5 +118,11 @@ def activity_pointer_pk(site: str, activity_id: str) -> str:
     return f"ACTID#{site}#{activity_id}"
 
 
+POINTER_SK = "A"
+
+
 def idempotency_pk(site: str, idempotency_key: str) -> str:
     return f"IDEM#{site}#{idempotency_key}"
+
+
+IDEMPOTENCY_SK = "K"

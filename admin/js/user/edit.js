@@ -6,7 +6,7 @@ import {userForm} from '../userform.js';
 
 export function openEditDialog(page, onSaved) {
   if (document.querySelector('dialog.edit-dialog[open]')) return;
-  const dlg = createDialog({title: 'Edit user', className: 'edit-dialog'});
+  const dlg = createDialog({title: 'Edit user', className: 'edit-dialog', returnFocus: () => page.actionButton('Edit')});
   const form = userForm(page.user || {uuid: page.uuid});
   const errorSlot = h('div', {class: 'status-slot'});
   const save = h('button', {type: 'submit', class: 'btn btn-primary'}, 'Save');

@@ -103,6 +103,7 @@ export class UserPage {
       this.renderHero();
       this.renderStats(data.stats || {});
       this.renderActions();
+      performance.mark('gami:summary');
     } catch (e) {
       if (!this.alive) return;
       replace(this.actionError, errorBox(e, {retry: () => {
@@ -248,6 +249,11 @@ export class UserPage {
     if (k === 'b' && can('admin') && this.user && !this.user.blocked) { this.setBlocked(true); return true; }
     if (k === 'u' && can('admin') && this.user && this.user.blocked) { this.setBlocked(false); return true; }
     return false;
+  }
+
+  /** The header action button with this label (where focus returns after its dialog). */
+  actionButton(label) {
+    return [...this.actions.querySelectorAll('button')].find((b) => b.firstChild && b.firstChild.textContent === label) || null;
   }
 
   edit() {

@@ -47,6 +47,8 @@ class Tab {
       replace(this.error);
       this.render(data);
       this.loaded = true;
+      // For bench/console.py: when each tab's content is on screen.
+      performance.mark(`gami:tab:${this.id}`);
     } catch (e) {
       if (seq !== this.seq) return;
       replace(this.error, errorBox(e, {retry: () => this.load()}));
@@ -152,33 +154,40 @@ class ActivityTab extends Tab {
     this.buildFilters();
   }
 
-  checkGroup(legend, name, values) {
-    return h('fieldset', {class: 'filter-group'}, h('legend', {}, legend),
+  checkGroup(legend, name, values, {lower = true} = {}) {
+    return h('fieldset', {class: 'filter-group', dataset: {filter: name}}, h('legend', {}, legend),
       h('div', {class: 'chips'}, values.map((v) => h('label', {class: 'chip'},
         h('input', {type: 'checkbox', name, value: v, onchange: () => this.applyFilters()}),
-        h('span', {}, v.toLowerCase())))));
+        h('span', {}, lower ? v.toLowerCase() : v)))));
   }
 
   buildFilters() {
-    this.verbSelect = h('select', {class: 'input', multiple: true, size: '3', name: 'verb', onchange: () => this.applyFilters()});
+    this.verbGroup = h('div', {class: 'filter-slot'}, this.checkGroup('Verb', 'verb', []));
     this.fromInput = h('input', {type: 'date', class: 'input', name: 'from', onchange: () => this.applyFilters()});
     this.toInput = h('input', {type: 'date', class: 'input', name: 'to', onchange: () => this.applyFilters()});
     this.filterForm = h('form', {class: 'filters', 'aria-label': 'Activity filters', onsubmit: (e) => e.preventDefault()},
       this.checkGroup('Type', 'type', TYPES),
       this.checkGroup('Status', 'status', STATUSES),
-      field('Verb', this.verbSelect, {hint: 'Ctrl/⌘-click for several'}).wrap,
-      field('From', this.fromInput).wrap,
-      field('To', this.toInput).wrap,
-      h('button', {type: 'button', class: 'btn btn-small btn-ghost', onclick: () => {
-        this.filterForm.reset();
-        this.applyFilters();
-      }}, 'Clear filters'));
+      this.verbGroup,
+      h('div', {class: 'filter-dates'},
+        field(`From (${this.tz})`, this.fromInput).wrap,
+        field('To', this.toInput).wrap,
+        h('button', {type: 'button', class: 'btn btn-small btn-ghost', onclick: () => {
+          this.filterForm.reset();
+          this.applyFilters();
+        }}, 'Clear filters')));
+    this.fromLabel = this.fromInput.previousSibling;
     this.el.insertBefore(h('details', {class: 'filters-disclosure', open: true},
       h('summary', {}, 'Filters'), this.filterForm), this.error);
     getMechanics(this.site, 'behaviours').then((behaviours) => {
       const verbs = [...new Set(behaviours.map((b) => b.verb).filter(Boolean))].sort();
-      verbs.forEach((v) => this.verbSelect.append(h('option', {value: v}, v)));
-    }).catch(() => {});
+      replace(this.verbGroup, verbs.length ? this.checkGroup('Verb', 'verb', verbs, {lower: false}) : null);
+    }).catch(() => replace(this.verbGroup));
+  }
+
+  setTimeZone() {
+    if (this.fromLabel) this.fromLabel.textContent = `From (${this.tz})`;
+    super.setTimeZone();
   }
 
   applyFilters() {
@@ -186,7 +195,7 @@ class ActivityTab extends Tab {
     this.filters = {
       type: checked('type'),
       status: checked('status'),
-      verb: [...this.verbSelect.selectedOptions].map((o) => o.value),
+      verb: checked('verb'),
       from: this.fromInput.value,
       to: this.toInput.value,
     };
@@ -421,7 +430,9 @@ class LeaderboardsTab extends Tab {
 }
 
 /* ---------------- 8. Settings ---------------- */
+const LABELS = {kpis: 'KPIs', optIns: 'Opt-ins', showOnLeaderboards: 'Show on leaderboards'};
 function humanize(key) {
+  if (LABELS[key]) return LABELS[key];
   const s = key.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/_/g, ' ').toLowerCase();
   return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -36,7 +36,9 @@ def simple(id: str, verb: str | None = None, points: dict[str, int] | None = Non
     return BEHAVIOUR_ADAPTER.validate_python(body)
 
 
-def flexible(id: str, verb: str, conditions: dict[str, Any], points: dict[str, int] | None = None, **extra: Any) -> Any:
+def flexible(
+    id: str, verb: str, conditions: dict[str, Any], points: dict[str, int] | None = None, **extra: Any
+) -> Any:
     body = {
         "id": id,
         "kind": "flexible",

@@ -89,7 +89,14 @@ def test_dotted_keys_reach_nested_metadata() -> None:
 
 
 def test_and_or_trees() -> None:
-    tree = cond({"and": [{"key": "a", "op": "eq", "value": 1}, {"or": [{"key": "b", "op": "gt", "value": 5}, {"key": "c", "op": "in", "value": ["x"]}]}]})
+    tree = cond(
+        {
+            "and": [
+                {"key": "a", "op": "eq", "value": 1},
+                {"or": [{"key": "b", "op": "gt", "value": 5}, {"key": "c", "op": "in", "value": ["x"]}]},
+            ]
+        }
+    )
     assert condition_matches(tree, {"a": 1, "b": 6})
     assert condition_matches(tree, {"a": 1, "c": "x"})
     assert not condition_matches(tree, {"a": 1, "b": 5, "c": "y"})
@@ -115,8 +122,18 @@ def video_site(**simple_extra: Any) -> Any:
         point_types=[XP, COINS],
         behaviours=[
             simple("watch_video", points={"xp": 10}, **simple_extra),
-            flexible("watch_tv", "watch_video", {"and": [{"key": "category", "op": "in", "value": ["tv"]}]}, {"xp": 5, "coins": 1}),
-            flexible("watch_long", "watch_video", {"and": [{"key": "minutes", "op": "gte", "value": 30}]}, {"xp": 7}),
+            flexible(
+                "watch_tv",
+                "watch_video",
+                {"and": [{"key": "category", "op": "in", "value": ["tv"]}]},
+                {"xp": 5, "coins": 1},
+            ),
+            flexible(
+                "watch_long",
+                "watch_video",
+                {"and": [{"key": "minutes", "op": "gte", "value": 30}]},
+                {"xp": 7},
+            ),
             simple("other", points={"coins": 100}),
         ],
     )
@@ -146,7 +163,9 @@ def test_periodic_limit_resets_at_local_midnight_not_utc_midnight() -> None:
     # 22:59 UTC is 23:59 in Berlin: still 1 March, limit reached.
     late = evaluate_behaviour(s, "watch_video", {}, utc(2026, 3, 1, 22, 59), "Europe/Berlin", usage)
     assert late.awarded == []
-    assert [(e.type, e.behaviour_id, e.verb) for e in late.exceptions] == [("LimitReached", "watch_video", "watch_video")]
+    assert [(e.type, e.behaviour_id, e.verb) for e in late.exceptions] == [
+        ("LimitReached", "watch_video", "watch_video")
+    ]
     assert late.points == {}
     # 23:00 UTC is 00:00 on 2 March in Berlin: a new day.
     after = evaluate_behaviour(s, "watch_video", {}, utc(2026, 3, 1, 23, 0), "Europe/Berlin", usage)
@@ -173,7 +192,9 @@ def test_overall_limit() -> None:
     out = evaluate_behaviour(s, "watch_video", {}, NOW, "UTC", {"watch_video": BehaviourUsage(3)})
     assert out.exceptions[0].type == "LimitReached"
     assert "at most 3 times" in out.exceptions[0].message
-    assert evaluate_behaviour(s, "watch_video", {}, NOW, "UTC", {"watch_video": BehaviourUsage(2)}).points == {"xp": 10}
+    assert evaluate_behaviour(
+        s, "watch_video", {}, NOW, "UTC", {"watch_video": BehaviourUsage(2)}
+    ).points == {"xp": 10}
 
 
 def test_cool_off() -> None:
@@ -187,7 +208,9 @@ def test_cool_off() -> None:
 
 def test_a_limited_parent_does_not_hold_back_a_matching_child() -> None:
     s = video_site(limits={"overall": 1})
-    out = evaluate_behaviour(s, "watch_video", {"category": "tv"}, NOW, "UTC", {"watch_video": BehaviourUsage(1)})
+    out = evaluate_behaviour(
+        s, "watch_video", {"category": "tv"}, NOW, "UTC", {"watch_video": BehaviourUsage(1)}
+    )
     assert [a.behaviour_id for a in out.awarded] == ["watch_tv"]
     assert [e.behaviour_id for e in out.exceptions] == ["watch_video"]
     assert out.points == {"xp": 5, "coins": 1}
@@ -199,7 +222,13 @@ def test_tag_prizes_later_behaviour_wins() -> None:
         point_types=[XP],
         behaviours=[
             BEHAVIOUR_ADAPTER.validate_python(
-                {"id": "login", "kind": "simple", "verb": "login", "name": "Log in", "prizes": {"addTags": ["active", "new"]}}
+                {
+                    "id": "login",
+                    "kind": "simple",
+                    "verb": "login",
+                    "name": "Log in",
+                    "prizes": {"addTags": ["active", "new"]},
+                }
             ),
             BEHAVIOUR_ADAPTER.validate_python(
                 {

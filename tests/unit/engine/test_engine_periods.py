@@ -39,7 +39,10 @@ def test_week_containing_dst_end_is_169_hours_long_in_london() -> None:
     assert end == utc(2026, 10, 26, 0)  # next Monday 00:00 GMT
     assert end - start == dt.timedelta(hours=169)
     # The last hour of Sunday local time still belongs to that week.
-    assert period_bounds("week", utc(2026, 10, 25, 23, 30), "Europe/London") == (D(2026, 10, 19), D(2026, 10, 25))
+    assert period_bounds("week", utc(2026, 10, 25, 23, 30), "Europe/London") == (
+        D(2026, 10, 19),
+        D(2026, 10, 25),
+    )
 
 
 def test_week_containing_dst_start_is_167_hours_long() -> None:
@@ -80,7 +83,13 @@ def test_month_and_year_bounds_and_keys() -> None:
 
 def test_current_and_four_before() -> None:
     months = last_n_periods("monthly", utc(2026, 1, 15), "UTC")
-    assert [s for s, _ in months] == [D(2026, 1, 1), D(2025, 12, 1), D(2025, 11, 1), D(2025, 10, 1), D(2025, 9, 1)]
+    assert [s for s, _ in months] == [
+        D(2026, 1, 1),
+        D(2025, 12, 1),
+        D(2025, 11, 1),
+        D(2025, 10, 1),
+        D(2025, 9, 1),
+    ]
     assert months[1] == (D(2025, 12, 1), D(2025, 12, 31))
     weeks = last_n_periods("weekly", utc(2026, 11, 29, 12), "UTC", "sunday", n=3)
     assert weeks == [

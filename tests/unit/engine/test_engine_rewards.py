@@ -5,11 +5,13 @@ from _engine_fixtures import point, reward, simple, site, utc
 
 from chalicelib.engine.rewards import (
     Completion,
+    CompletionStat,
     CriterionProgress,
     RewardRecord,
     UserProgress,
     VerbCount,
     classify_rewards,
+    completion_stats,
     criteria_progress,
     evaluate_rewards,
     is_held,
@@ -25,11 +27,30 @@ def starter_site() -> Any:
         point_types=[XP],
         behaviours=[simple("watch_video", points={"xp": 10}), simple("comment", points={"xp": 1})],
         rewards=[
-            reward({"id": "binge", "kind": "achievement", "criteria": [{"verb": "watch_video", "times": 3}],
-                    "prizes": {"points": [{"pointId": "xp", "points": 50}], "addTags": ["bingers"]}}),
-            reward({"id": "silver", "kind": "level", "ladder": "status", "criteria": [{"pointId": "xp", "points": 80}]}),
-            reward({"id": "starter", "kind": "mission", "criteria": [{"rewardId": "binge"}, {"rewardId": "silver"}],
-                    "prizes": {"coupons": ["tshirt"]}}),
+            reward(
+                {
+                    "id": "binge",
+                    "kind": "achievement",
+                    "criteria": [{"verb": "watch_video", "times": 3}],
+                    "prizes": {"points": [{"pointId": "xp", "points": 50}], "addTags": ["bingers"]},
+                }
+            ),
+            reward(
+                {
+                    "id": "silver",
+                    "kind": "level",
+                    "ladder": "status",
+                    "criteria": [{"pointId": "xp", "points": 80}],
+                }
+            ),
+            reward(
+                {
+                    "id": "starter",
+                    "kind": "mission",
+                    "criteria": [{"rewardId": "binge"}, {"rewardId": "silver"}],
+                    "prizes": {"coupons": ["tshirt"]},
+                }
+            ),
         ],
     )
 
@@ -37,7 +58,9 @@ def starter_site() -> Any:
 def test_a_mission_completes_by_cascade_in_one_activity() -> None:
     # Third video: the activity's own 10 xp make 30; binge's 50 make 80 = silver; both make starter.
     progress = UserProgress("alice", behaviour_counts={"watch_video": VerbCount(3)}, earned={"xp": 30})
-    out = evaluate_rewards(starter_site(), progress, NOW, "UTC", changed_verbs=["watch_video"], changed_points=["xp"])
+    out = evaluate_rewards(
+        starter_site(), progress, NOW, "UTC", changed_verbs=["watch_video"], changed_points=["xp"]
+    )
     assert [u.reward_id for u in out.unlocked] == ["binge", "silver", "starter"]
     assert out.points == {"xp": 50}
     assert out.coupons == ["tshirt"]
@@ -49,7 +72,9 @@ def test_a_mission_completes_by_cascade_in_one_activity() -> None:
 
 def test_nothing_unlocks_below_the_criteria() -> None:
     progress = UserProgress("alice", behaviour_counts={"watch_video": VerbCount(2)}, earned={"xp": 20})
-    out = evaluate_rewards(starter_site(), progress, NOW, "UTC", changed_verbs=["watch_video"], changed_points=["xp"])
+    out = evaluate_rewards(
+        starter_site(), progress, NOW, "UTC", changed_verbs=["watch_video"], changed_points=["xp"]
+    )
     assert out.unlocked == []
     assert out.points == {}
 
@@ -68,7 +93,17 @@ def repeat_site(repeat: dict[str, Any], **extra: Any) -> Any:
     return site(
         point_types=[XP],
         behaviours=[simple("run", points={"xp": 1})],
-        rewards=[reward({"id": "runner", "kind": "achievement", "criteria": [{"verb": "run", "times": 3}], "repeat": repeat, **extra})],
+        rewards=[
+            reward(
+                {
+                    "id": "runner",
+                    "kind": "achievement",
+                    "criteria": [{"verb": "run", "times": 3}],
+                    "repeat": repeat,
+                    **extra,
+                }
+            )
+        ],
     )
 
 
@@ -78,7 +113,9 @@ def test_max_times_repeats_at_most_once_per_cycle_and_restarts_progress() -> Non
     first = evaluate_rewards(s, progress, NOW, "UTC", changed_verbs=["run"])
     assert [u.reward_id for u in first.unlocked] == ["runner"]
     # Progress restarts from the completion: 7 - 7 = 0 of 3.
-    assert criteria_progress(s, s.rewards["runner"], first.progress, NOW, "UTC") == [CriterionProgress("Run", 0, 3, False)]
+    assert criteria_progress(s, s.rewards["runner"], first.progress, NOW, "UTC") == [
+        CriterionProgress("Run", 0, 3, False)
+    ]
     later = UserProgress("bob", behaviour_counts={"run": VerbCount(10)}, rewards=first.progress.rewards)
     second = evaluate_rewards(s, later, NOW, "UTC", changed_verbs=["run"])
     assert [u.reward_id for u in second.unlocked] == ["runner"]
@@ -90,19 +127,40 @@ def test_period_repeat_counts_within_the_period_once_per_period() -> None:
     s = repeat_site({"period": "day"})
     today = {"run": VerbCount(10, {"day:2026-03-10": 3})}
     done_today = {"runner": RewardRecord("runner", (Completion(utc(2026, 3, 10, 8)),))}
-    assert evaluate_rewards(s, UserProgress("bob", behaviour_counts=today, rewards=done_today), NOW, "UTC", everything=True).unlocked == []
+    assert (
+        evaluate_rewards(
+            s, UserProgress("bob", behaviour_counts=today, rewards=done_today), NOW, "UTC", everything=True
+        ).unlocked
+        == []
+    )
     done_yesterday = {"runner": RewardRecord("runner", (Completion(utc(2026, 3, 9, 8)),))}
-    out = evaluate_rewards(s, UserProgress("bob", behaviour_counts=today, rewards=done_yesterday), NOW, "UTC", everything=True)
+    out = evaluate_rewards(
+        s, UserProgress("bob", behaviour_counts=today, rewards=done_yesterday), NOW, "UTC", everything=True
+    )
     assert [u.reward_id for u in out.unlocked] == ["runner"]
     only_two = {"run": VerbCount(10, {"day:2026-03-10": 2})}
-    assert evaluate_rewards(s, UserProgress("bob", behaviour_counts=only_two), NOW, "UTC", everything=True).unlocked == []
+    assert (
+        evaluate_rewards(
+            s, UserProgress("bob", behaviour_counts=only_two), NOW, "UTC", everything=True
+        ).unlocked
+        == []
+    )
 
 
 def test_an_expiring_achievement_lapses_at_local_midnight_and_can_be_earned_again() -> None:
     s = site(
         point_types=[XP],
         behaviours=[simple("run")],
-        rewards=[reward({"id": "fit", "kind": "achievement", "criteria": [{"verb": "run", "times": 2}], "expiresAfterDays": 7})],
+        rewards=[
+            reward(
+                {
+                    "id": "fit",
+                    "kind": "achievement",
+                    "criteria": [{"verb": "run", "times": 2}],
+                    "expiresAfterDays": 7,
+                }
+            )
+        ],
     )
     record = RewardRecord("fit", (Completion(utc(2026, 3, 1, 10), {"run": 2}),))
     fit = s.rewards["fit"]
@@ -113,37 +171,84 @@ def test_an_expiring_achievement_lapses_at_local_midnight_and_can_be_earned_agai
     assert board.completed == []
     assert [(r.reward_id, r.criteria[0].current) for r in board.in_progress] == [("fit", 1)]
     again = UserProgress("c", behaviour_counts={"run": VerbCount(4)}, rewards={"fit": record})
-    assert [u.reward_id for u in evaluate_rewards(s, again, utc(2026, 3, 8), "UTC", changed_verbs=["run"]).unlocked] == ["fit"]
+    assert [
+        u.reward_id
+        for u in evaluate_rewards(s, again, utc(2026, 3, 8), "UTC", changed_verbs=["run"]).unlocked
+    ] == ["fit"]
 
 
 def ladder_site(can_demote: bool) -> Any:
     return site(
         point_types=[XP],
         rewards=[
-            reward({"id": "gold", "kind": "level", "ladder": "status", "canDemote": can_demote, "criteria": [{"pointId": "xp", "points": 100}]}),
-            reward({"id": "bronze", "kind": "level", "ladder": "status", "canDemote": can_demote, "criteria": [{"pointId": "xp", "points": 10}]}),
-            reward({"id": "silver", "kind": "level", "ladder": "status", "canDemote": can_demote, "criteria": [{"pointId": "xp", "points": 50}]}),
+            reward(
+                {
+                    "id": "gold",
+                    "kind": "level",
+                    "ladder": "status",
+                    "canDemote": can_demote,
+                    "criteria": [{"pointId": "xp", "points": 100}],
+                }
+            ),
+            reward(
+                {
+                    "id": "bronze",
+                    "kind": "level",
+                    "ladder": "status",
+                    "canDemote": can_demote,
+                    "criteria": [{"pointId": "xp", "points": 10}],
+                }
+            ),
+            reward(
+                {
+                    "id": "silver",
+                    "kind": "level",
+                    "ladder": "status",
+                    "canDemote": can_demote,
+                    "criteria": [{"pointId": "xp", "points": 50}],
+                }
+            ),
         ],
     )
 
 
 def test_levels_use_earned_not_balance_and_a_jump_reaches_every_level_passed() -> None:
-    out = evaluate_rewards(ladder_site(False), UserProgress("d", earned={"xp": 120}, expired={"xp": 90}), NOW, "UTC", changed_points=["xp"])
+    out = evaluate_rewards(
+        ladder_site(False),
+        UserProgress("d", earned={"xp": 120}, expired={"xp": 90}),
+        NOW,
+        "UTC",
+        changed_points=["xp"],
+    )
     assert sorted(u.reward_id for u in out.unlocked) == ["bronze", "gold", "silver"]
 
 
 def test_a_demoting_ladder_uses_earned_minus_expired_and_loses_levels() -> None:
     s = ladder_site(True)
-    out = evaluate_rewards(s, UserProgress("d", earned={"xp": 120}, expired={"xp": 90}), NOW, "UTC", changed_points=["xp"])
+    out = evaluate_rewards(
+        s, UserProgress("d", earned={"xp": 120}, expired={"xp": 90}), NOW, "UTC", changed_points=["xp"]
+    )
     assert [u.reward_id for u in out.unlocked] == ["bronze"]
     held = {rid: RewardRecord(rid, (Completion(utc(2026, 1, 1)),)) for rid in ("bronze", "silver")}
-    demoted = evaluate_rewards(s, UserProgress("d", earned={"xp": 60}, expired={"xp": 20}, rewards=held), NOW, "UTC", changed_points=["xp"])
+    demoted = evaluate_rewards(
+        s,
+        UserProgress("d", earned={"xp": 60}, expired={"xp": 20}, rewards=held),
+        NOW,
+        "UTC",
+        changed_points=["xp"],
+    )
     assert demoted.lost == ["silver"]
     assert demoted.points == {}
     assert not is_held(s.rewards["silver"], demoted.progress.rewards["silver"], NOW, "UTC")
     assert is_held(s.rewards["bronze"], demoted.progress.rewards["bronze"], NOW, "UTC")
     # Without demotion the same figures keep silver.
-    kept = evaluate_rewards(ladder_site(False), UserProgress("d", earned={"xp": 60}, expired={"xp": 20}, rewards=held), NOW, "UTC", changed_points=["xp"])
+    kept = evaluate_rewards(
+        ladder_site(False),
+        UserProgress("d", earned={"xp": 60}, expired={"xp": 20}, rewards=held),
+        NOW,
+        "UTC",
+        changed_points=["xp"],
+    )
     assert kept.lost == []
 
 
@@ -154,7 +259,14 @@ def ordered_site() -> Any:
         rewards=[
             reward({"id": "first", "kind": "achievement", "criteria": [{"verb": "a", "times": 1}]}),
             reward({"id": "second", "kind": "achievement", "criteria": [{"verb": "b", "times": 1}]}),
-            reward({"id": "path", "kind": "mission", "ordered": True, "criteria": [{"rewardId": "first"}, {"rewardId": "second"}]}),
+            reward(
+                {
+                    "id": "path",
+                    "kind": "mission",
+                    "ordered": True,
+                    "criteria": [{"rewardId": "first"}, {"rewardId": "second"}],
+                }
+            ),
         ],
     )
 
@@ -172,25 +284,49 @@ def test_an_ordered_mission_needs_its_criteria_in_order() -> None:
         "first": RewardRecord("first", (Completion(utc(2026, 3, 4)),)),
         "second": RewardRecord("second", (Completion(utc(2026, 3, 5)),)),
     }
-    assert [u.reward_id for u in evaluate_rewards(s, UserProgress("e", rewards=right), NOW, "UTC", everything=True).unlocked] == ["path"]
+    assert [
+        u.reward_id
+        for u in evaluate_rewards(s, UserProgress("e", rewards=right), NOW, "UTC", everything=True).unlocked
+    ] == ["path"]
     # Unordered, the wrong order is fine.
-    unordered = site(point_types=[XP], behaviours=[simple("a"), simple("b")], rewards=[*list(s.rewards.values())[:2],
-        reward({"id": "path", "kind": "mission", "criteria": [{"rewardId": "first"}, {"rewardId": "second"}]})])
-    assert [u.reward_id for u in evaluate_rewards(unordered, progress, NOW, "UTC", everything=True).unlocked] == ["path"]
+    unordered = site(
+        point_types=[XP],
+        behaviours=[simple("a"), simple("b")],
+        rewards=[
+            *list(s.rewards.values())[:2],
+            reward(
+                {"id": "path", "kind": "mission", "criteria": [{"rewardId": "first"}, {"rewardId": "second"}]}
+            ),
+        ],
+    )
+    assert [
+        u.reward_id for u in evaluate_rewards(unordered, progress, NOW, "UTC", everything=True).unlocked
+    ] == ["path"]
 
 
 def test_a_mission_can_need_a_received_gift() -> None:
-    s = site(rewards=[reward({"id": "thanks", "kind": "gift"}), reward({"id": "loved", "kind": "mission", "criteria": [{"rewardId": "thanks"}]})])
+    s = site(
+        rewards=[
+            reward({"id": "thanks", "kind": "gift"}),
+            reward({"id": "loved", "kind": "mission", "criteria": [{"rewardId": "thanks"}]}),
+        ]
+    )
     assert evaluate_rewards(s, UserProgress("f"), NOW, "UTC", everything=True).unlocked == []
-    out = evaluate_rewards(s, UserProgress("f", gifts_received={"thanks": 2}), NOW, "UTC", changed_rewards=["thanks"])
+    out = evaluate_rewards(
+        s, UserProgress("f", gifts_received={"thanks": 2}), NOW, "UTC", changed_rewards=["thanks"]
+    )
     assert [u.reward_id for u in out.unlocked] == ["loved"]
 
 
 def test_criteria_progress_labels_and_figures() -> None:
     s = starter_site()
     progress = UserProgress("g", behaviour_counts={"watch_video": VerbCount(2)}, earned={"xp": 95})
-    assert criteria_progress(s, s.rewards["binge"], progress, NOW, "UTC") == [CriterionProgress("Watch Video", 2, 3, False)]
-    assert criteria_progress(s, s.rewards["silver"], progress, NOW, "UTC") == [CriterionProgress("XP", 80, 80, True)]
+    assert criteria_progress(s, s.rewards["binge"], progress, NOW, "UTC") == [
+        CriterionProgress("Watch Video", 2, 3, False)
+    ]
+    assert criteria_progress(s, s.rewards["silver"], progress, NOW, "UTC") == [
+        CriterionProgress("XP", 80, 80, True)
+    ]
     assert criteria_progress(s, s.rewards["starter"], progress, NOW, "UTC") == [
         CriterionProgress("Binge", 0, 1, False),
         CriterionProgress("Silver", 0, 1, False),
@@ -203,11 +339,47 @@ def test_classification_hidden_tags_and_window() -> None:
         behaviours=[simple("run")],
         rewards=[
             reward({"id": "open", "kind": "achievement", "criteria": [{"verb": "run", "times": 5}]}),
-            reward({"id": "started", "kind": "level", "ladder": "l", "criteria": [{"pointId": "xp", "points": 100}]}),
-            reward({"id": "secret", "kind": "achievement", "hidden": True, "criteria": [{"verb": "run", "times": 1}]}),
-            reward({"id": "sales_only", "kind": "achievement", "tags": ["sales"], "criteria": [{"verb": "run", "times": 9}]}),
-            reward({"id": "summer", "kind": "achievement", "availableFrom": "2026-06-01", "availableTo": "2026-08-31", "criteria": [{"verb": "run", "times": 9}]}),
-            reward({"id": "done", "kind": "achievement", "hidden": True, "criteria": [{"verb": "run", "times": 1}]}),
+            reward(
+                {
+                    "id": "started",
+                    "kind": "level",
+                    "ladder": "l",
+                    "criteria": [{"pointId": "xp", "points": 100}],
+                }
+            ),
+            reward(
+                {
+                    "id": "secret",
+                    "kind": "achievement",
+                    "hidden": True,
+                    "criteria": [{"verb": "run", "times": 1}],
+                }
+            ),
+            reward(
+                {
+                    "id": "sales_only",
+                    "kind": "achievement",
+                    "tags": ["sales"],
+                    "criteria": [{"verb": "run", "times": 9}],
+                }
+            ),
+            reward(
+                {
+                    "id": "summer",
+                    "kind": "achievement",
+                    "availableFrom": "2026-06-01",
+                    "availableTo": "2026-08-31",
+                    "criteria": [{"verb": "run", "times": 9}],
+                }
+            ),
+            reward(
+                {
+                    "id": "done",
+                    "kind": "achievement",
+                    "hidden": True,
+                    "criteria": [{"verb": "run", "times": 1}],
+                }
+            ),
         ],
     )
     progress = UserProgress(
@@ -227,14 +399,30 @@ def test_tag_restricted_and_out_of_window_rewards_are_not_earned() -> None:
     s = site(
         behaviours=[simple("run")],
         rewards=[
-            reward({"id": "sales_only", "kind": "achievement", "tags": ["sales"], "criteria": [{"verb": "run", "times": 1}]}),
-            reward({"id": "summer", "kind": "achievement", "availableTo": "2026-03-09", "criteria": [{"verb": "run", "times": 1}]}),
+            reward(
+                {
+                    "id": "sales_only",
+                    "kind": "achievement",
+                    "tags": ["sales"],
+                    "criteria": [{"verb": "run", "times": 1}],
+                }
+            ),
+            reward(
+                {
+                    "id": "summer",
+                    "kind": "achievement",
+                    "availableTo": "2026-03-09",
+                    "criteria": [{"verb": "run", "times": 1}],
+                }
+            ),
         ],
     )
     progress = UserProgress("i", behaviour_counts={"run": VerbCount(1)})
     assert evaluate_rewards(s, progress, NOW, "UTC", changed_verbs=["run"]).unlocked == []
     tagged = UserProgress("i", tags=("sales",), behaviour_counts={"run": VerbCount(1)})
-    assert [u.reward_id for u in evaluate_rewards(s, tagged, NOW, "UTC", changed_verbs=["run"]).unlocked] == ["sales_only"]
+    assert [u.reward_id for u in evaluate_rewards(s, tagged, NOW, "UTC", changed_verbs=["run"]).unlocked] == [
+        "sales_only"
+    ]
 
 
 # ---------------------------------------------------------------- reject
@@ -253,9 +441,15 @@ def test_reject_revokes_what_no_longer_holds_cascading_to_the_mission() -> None:
     # The third video is rejected: its verb count and its own 10 xp are already removed;
     # binge's 50 xp prize is still in `earned` until the revocation takes it back.
     progress = UserProgress(
-        "alice", tags=("bingers",), behaviour_counts={"watch_video": VerbCount(2)}, earned={"xp": 70}, rewards=completed_starter(at)
+        "alice",
+        tags=("bingers",),
+        behaviour_counts={"watch_video": VerbCount(2)},
+        earned={"xp": 70},
+        rewards=completed_starter(at),
     )
-    out = revoke_after_reject(starter_site(), progress, at, utc(2026, 3, 11), "UTC", rejected_verb="watch_video")
+    out = revoke_after_reject(
+        starter_site(), progress, at, utc(2026, 3, 11), "UTC", rejected_verb="watch_video"
+    )
     assert [r.reward_id for r in out.revoked] == ["binge", "silver", "starter"]
     assert out.points == {"xp": 50}
     assert out.coupons == ["tshirt"]
@@ -267,22 +461,43 @@ def test_reject_revokes_what_no_longer_holds_cascading_to_the_mission() -> None:
 
 def test_reject_keeps_a_reward_a_later_activity_would_have_unlocked() -> None:
     at = utc(2026, 3, 10, 12)
-    progress = UserProgress("alice", behaviour_counts={"watch_video": VerbCount(3)}, earned={"xp": 80}, rewards=completed_starter(at))
-    out = revoke_after_reject(starter_site(), progress, at, utc(2026, 3, 11), "UTC", rejected_verb="watch_video")
+    progress = UserProgress(
+        "alice",
+        behaviour_counts={"watch_video": VerbCount(3)},
+        earned={"xp": 80},
+        rewards=completed_starter(at),
+    )
+    out = revoke_after_reject(
+        starter_site(), progress, at, utc(2026, 3, 11), "UTC", rejected_verb="watch_video"
+    )
     assert out.revoked == []
 
 
 def test_reject_of_an_activity_after_the_completion_revokes_nothing() -> None:
     at = utc(2026, 3, 10, 12)
-    progress = UserProgress("alice", behaviour_counts={"watch_video": VerbCount(2)}, earned={"xp": 70}, rewards=completed_starter(at))
-    out = revoke_after_reject(starter_site(), progress, at + dt.timedelta(hours=1), utc(2026, 3, 11), "UTC", rejected_verb="watch_video")
+    progress = UserProgress(
+        "alice",
+        behaviour_counts={"watch_video": VerbCount(2)},
+        earned={"xp": 70},
+        rewards=completed_starter(at),
+    )
+    out = revoke_after_reject(
+        starter_site(),
+        progress,
+        at + dt.timedelta(hours=1),
+        utc(2026, 3, 11),
+        "UTC",
+        rejected_verb="watch_video",
+    )
     assert out.revoked == []
 
 
 def test_reject_that_removes_the_points_behind_a_level_revokes_it() -> None:
     at = utc(2026, 3, 10, 12)
     # A 60 xp increment reached silver (80); rejecting it leaves 30.
-    progress = UserProgress("j", earned={"xp": 30}, rewards={"silver": RewardRecord("silver", (Completion(at),))})
+    progress = UserProgress(
+        "j", earned={"xp": 30}, rewards={"silver": RewardRecord("silver", (Completion(at),))}
+    )
     out = revoke_after_reject(starter_site(), progress, at, utc(2026, 3, 11), "UTC")
     assert [r.reward_id for r in out.revoked] == ["silver"]
 
@@ -293,3 +508,19 @@ def test_reject_of_a_gift_revokes_its_badge_when_named() -> None:
     progress = UserProgress("k", rewards={"thanks": RewardRecord("thanks", (Completion(at),))})
     out = revoke_after_reject(s, progress, at, NOW, "UTC", revoke=["thanks"])
     assert [r.reward_id for r in out.revoked] == ["thanks"]
+
+
+def test_completion_stats_count_repeats_and_every_level_reached() -> None:
+    s = ladder_site(False)
+    now = utc(2026, 3, 10)
+    records = {
+        "bronze": RewardRecord("bronze", (Completion(utc(2025, 1, 1)),)),
+        "silver": RewardRecord("silver", (Completion(utc(2025, 1, 2)),)),
+        "gold": RewardRecord("gold", (Completion(now - dt.timedelta(hours=719)),)),
+    }
+    stats = completion_stats(s, UserProgress("l", rewards=records), now)
+    assert stats["levels"] == CompletionStat(3, True)
+    assert stats["rewards"] == CompletionStat(3, True)
+    assert stats["achievements"] == CompletionStat(0, False)
+    old = {k: v for k, v in records.items() if k != "gold"}
+    assert completion_stats(s, UserProgress("l", rewards=old), now)["levels"] == CompletionStat(2, False)

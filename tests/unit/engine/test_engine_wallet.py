@@ -46,7 +46,12 @@ class Book:
         for u in change.batch_updates:
             b = self.batches[u.batch_id]
             self.batches[u.batch_id] = CreditBatch(
-                b.batch_id, b.earned_at, b.expires_at, b.amount, b.remaining - u.consumed - u.expired, b.expired + u.expired
+                b.batch_id,
+                b.earned_at,
+                b.expires_at,
+                b.amount,
+                b.remaining - u.consumed - u.expired,
+                b.expired + u.expired,
             )
         assert self.wallet.consistent()
         assert self.wallet.balance == sum(e.amount for e in self.ledger)
@@ -167,13 +172,17 @@ def test_debits_consume_earliest_expiry_first_and_only_the_remainder_expires() -
     book = Book("miles")
     first = book.apply(w.credit(EXP, book.wallet, 10, utc(2026, 1, 1, 12), "UTC", batch_id=book.bid()))
     assert first.entries[0].expires_at == utc(2026, 1, 31)
-    book.apply(w.credit(EXP, book.wallet, 20, utc(2026, 1, 10, 12), "UTC", batch_id=book.bid(), batches=book.live()))
+    book.apply(
+        w.credit(EXP, book.wallet, 20, utc(2026, 1, 10, 12), "UTC", batch_id=book.bid(), batches=book.live())
+    )
     book.apply(w.redeem(EXP, book.wallet, 15, utc(2026, 1, 15), batches=book.live()))
     assert {b.batch_id: b.remaining for b in book.live()} == {"b1": 0, "b2": 15}
     nothing = book.apply(w.expire(EXP, book.wallet, book.live(), utc(2026, 1, 31)))
     assert nothing.entries == []
     lapse = book.apply(w.expire(EXP, book.wallet, book.live(), utc(2026, 2, 9)))
-    assert [(e.amount, e.kind, e.booked_under, e.batch_id) for e in lapse.entries] == [(-15, "expiry", "expired", "b2")]
+    assert [(e.amount, e.kind, e.booked_under, e.batch_id) for e in lapse.entries] == [
+        (-15, "expiry", "expired", "b2")
+    ]
     assert figures(book.wallet) == (0, 30, 0, 15, 15, 0)
 
 
@@ -209,7 +218,9 @@ def test_reversal_of_spent_points_goes_negative() -> None:
     award = book.apply(w.credit(COINS, book.wallet, 100, NOW, "UTC"))
     book.apply(w.redeem(COINS, book.wallet, 80, NOW))
     change = book.apply(w.reverse(COINS, book.wallet, award.entries, NOW, "UTC"))
-    assert [(e.amount, e.kind, e.booked_under, e.shortfall) for e in change.entries] == [(-100, "reversal", "earned", 0)]
+    assert [(e.amount, e.kind, e.booked_under, e.shortfall) for e in change.entries] == [
+        (-100, "reversal", "earned", 0)
+    ]
     assert figures(book.wallet) == (-80, 0, 0, 80, 0, 0)
 
 
@@ -246,7 +257,11 @@ def test_reversing_an_expirable_credit_whose_remainder_lapsed() -> None:
     book.apply(w.redeem(EXP, book.wallet, 4, utc(2026, 1, 15), batches=book.live()))
     book.apply(w.expire(EXP, book.wallet, book.live(), utc(2026, 1, 31)))
     assert figures(book.wallet) == (0, 10, 0, 4, 6, 0)
-    change = book.apply(w.reverse(EXP, book.wallet, award.entries, utc(2026, 2, 1), "UTC", batches=list(book.batches.values())))
+    change = book.apply(
+        w.reverse(
+            EXP, book.wallet, award.entries, utc(2026, 2, 1), "UTC", batches=list(book.batches.values())
+        )
+    )
     # As if never earned: nothing earned, nothing expired; the redeem it paid for stays.
     assert figures(book.wallet) == (-4, 0, 0, 4, 0, 0)
     assert [(e.amount, e.booked_under) for e in change.entries] == [(6, "expired"), (-10, "earned")]
@@ -256,7 +271,11 @@ def test_a_credit_pays_off_a_negative_balance_before_it_can_expire() -> None:
     book = Book("miles")
     award = book.apply(w.credit(EXP, book.wallet, 10, utc(2026, 1, 1), "UTC", batch_id="a"))
     book.apply(w.redeem(EXP, book.wallet, 10, utc(2026, 1, 2), batches=book.live()))
-    book.apply(w.reverse(EXP, book.wallet, award.entries, utc(2026, 1, 3), "UTC", batches=list(book.batches.values())))
+    book.apply(
+        w.reverse(
+            EXP, book.wallet, award.entries, utc(2026, 1, 3), "UTC", batches=list(book.batches.values())
+        )
+    )
     assert book.wallet.balance == -10
     book.apply(w.credit(EXP, book.wallet, 25, utc(2026, 1, 4), "UTC", batch_id="b", batches=book.live()))
     assert book.batches["b"].remaining == 15

@@ -15,11 +15,24 @@ TYPES = {
     "plain": point("p", redeemable=True, giftable=True, bountiable=True),
     "negativeable": point("p", redeemable=True, negativeable=True),
     "stop_at_zero": point("p", redeemable=True, giftable=True, bountiable=True, stopAtZero=True),
-    "expirable": point("p", redeemable=True, giftable=True, bountiable=True, expirable=True, expiresAfterDays=3),
+    "expirable": point(
+        "p", redeemable=True, giftable=True, bountiable=True, expirable=True, expiresAfterDays=3
+    ),
 }
 OPS = [
-    "credit", "increment", "set", "redeem", "refund", "gift_send", "gift_receive", "bounty_escrow",
-    "bounty_cancel", "coupon_buy", "coupon_refund", "expire", "reverse",
+    "credit",
+    "increment",
+    "set",
+    "redeem",
+    "refund",
+    "gift_send",
+    "gift_receive",
+    "bounty_escrow",
+    "bounty_cancel",
+    "coupon_buy",
+    "coupon_refund",
+    "expire",
+    "reverse",
 ]
 START = utc(2026, 3, 1)
 
@@ -45,7 +58,12 @@ class Store:
             b = self.batches[u.batch_id]
             assert b.remaining - u.consumed - u.expired >= 0
             self.batches[u.batch_id] = CreditBatch(
-                b.batch_id, b.earned_at, b.expires_at, b.amount, b.remaining - u.consumed - u.expired, b.expired + u.expired
+                b.batch_id,
+                b.earned_at,
+                b.expires_at,
+                b.amount,
+                b.remaining - u.consumed - u.expired,
+                b.expired + u.expired,
             )
 
 
@@ -53,7 +71,8 @@ class Store:
 @given(
     kind=st.sampled_from(sorted(TYPES)),
     steps=st.lists(
-        st.tuples(st.sampled_from(OPS), st.integers(-30, 60), st.integers(0, 36), st.integers(0, 50)), max_size=40
+        st.tuples(st.sampled_from(OPS), st.integers(-30, 60), st.integers(0, 36), st.integers(0, 50)),
+        max_size=40,
     ),
 )
 def test_random_operations_keep_the_invariants(kind: str, steps: list[tuple[str, int, int, int]]) -> None:
@@ -83,11 +102,15 @@ def test_random_operations_keep_the_invariants(kind: str, steps: list[tuple[str,
             elif op == "bounty_escrow":
                 change = w.bounty_escrow(pt, before, amount, now, batches=batches)
             elif op == "bounty_cancel":
-                change = w.bounty_cancel(pt, before, min(amount, before.spent), now, "Europe/Paris", batch_id=bid)
+                change = w.bounty_cancel(
+                    pt, before, min(amount, before.spent), now, "Europe/Paris", batch_id=bid
+                )
             elif op == "coupon_buy":
                 change = w.coupon_buy(pt, before, amount, now, batches=batches)
             elif op == "coupon_refund":
-                change = w.coupon_refund(pt, before, min(amount, before.spent), now, "Europe/Paris", batch_id=bid)
+                change = w.coupon_refund(
+                    pt, before, min(amount, before.spent), now, "Europe/Paris", batch_id=bid
+                )
             elif op == "expire":
                 change = w.expire(pt, before, batches, now)
             else:

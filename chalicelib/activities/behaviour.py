@@ -1,0 +1,66 @@
+"""A behaviour activity: award the simple behaviour and every matching flexible one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.activities import common
+from chalicelib.activities.effects import Context
+from chalicelib.engine import wallet
+from chalicelib.engine.behaviours import apply_tags, evaluate_behaviour
+from chalicelib.engine.periods import period_key
+from chalicelib.store import db
+from chalicelib.store.keys import PROFILE_SK, usage_sk, user_pk, verb_count_sk
+
+# A verb's count is kept per day, week and month too, for achievements that repeat per period.
+COUNT_PERIODS = ("day", "week", "month")
+
+
+def process(ctx: Context) -> bool:
+    attrs: dict[str, Any] = ctx.activity["attrs"]
+    state = common.load_user(ctx, ctx.uuid)
+    common.require_member(state)
+    verb = attrs["verb"]
+    effects = common.new_effects(ctx, "behaviour")
+    if state.blocked:
+        if not ctx.mechanics.has_verb(verb):
+            from chalicelib.engine.errors import UnknownBehaviour
+
+            raise UnknownBehaviour(f"no behaviour with verb '{verb}'")
+        return effects.commit(common.empty_result(blocked=True))
+    outcome = evaluate_behaviour(ctx.mechanics, verb, attrs.get("metadata") or {}, ctx.now, ctx.tz,
+                                 state.usage, ctx.week_start)
+    points = dict(outcome.points)
+    for adhoc in attrs.get("adhocPoints") or []:
+        points[adhoc["pointId"]] = points.get(adhoc["pointId"], 0) + adhoc["points"]
+    for point_id, amount in points.items():
+        pt = common.point_type(ctx, point_id)
+        change = wallet.credit(pt, state.wallet(point_id), amount, ctx.now, ctx.tz,
+                               batch_id=common.batch_id(ctx, point_id))
+        effects.change_wallet(ctx.uuid, pt, change)
+    pk = user_pk(ctx.site_id, ctx.uuid)
+    for behaviour_id, usage in outcome.usage.items():
+        effects.ops.append(db.tx_update(
+            pk, usage_sk(behaviour_id), "SET #t = :t, byPeriod = :p, lastAwardedAt = :at",
+            values={":t": usage.total, ":p": {k: v for k, v in usage.by_period.items()
+                                              if k in outcome.usage_period_keys.values()},
+                    ":at": ctx.now_iso},
+            names={"#t": "total"}))
+    counter_keys = {f"p:{period_key(p, ctx.now, ctx.tz, ctx.week_start)}" for p in COUNT_PERIODS}
+    names = {"#t": "total", **{f"#k{i}": k for i, k in enumerate(sorted(counter_keys))}}
+    effects.ops.append(db.tx_update(
+        pk, verb_count_sk(verb), "ADD #t :one, " + ", ".join(f"#k{i} :one" for i in range(len(counter_keys))),
+        values={":one": 1}, names=names))
+    effects.measure(ctx.uuid, f"beh:{verb}", 1)
+    effects.extra_record["verb"] = verb
+    effects.extra_record["usage"] = {bid: outcome.usage_period_keys.get(bid) for bid in outcome.usage}
+    if outcome.add_tags or outcome.remove_tags:
+        tags = apply_tags(state.tags, outcome.add_tags, outcome.remove_tags)
+        effects.ops.append(db.tx_update(pk, PROFILE_SK, "SET tags = :t", values={":t": tags}))
+        effects.extra_record["tags"] = {"before": state.tags, "after": tags}
+    result = common.empty_result()
+    result["awarded"]["points"] = common.points_list(points)
+    result["awarded"]["behaviours"] = [a.behaviour_id for a in outcome.awarded]
+    result["exceptions"] = [{"verb": e.verb, "type": e.type, "message": e.message, "behaviourId": e.behaviour_id}
+                            for e in outcome.exceptions]
+    return effects.commit(result)

@@ -1,0 +1,238 @@
+"""Turning an activity's computed consequences into one conditional transaction.
+
+A step collects everything it changes (wallets with their conditions, ledger entries, credit
+batches, counters, KPI buckets, leaderboard scores, coupons...) in an `Effects`, then commits
+it as a single TransactWriteItems whose first operation marks the step done on the activity
+item. That marker makes the step idempotent: a redelivered or retried step finds it set,
+the whole transaction is cancelled, and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.clock import iso
+from chalicelib.engine.periods import period_key
+from chalicelib.engine.wallet import WalletChange
+from chalicelib.ids import new_id
+from chalicelib.models.mechanics import PointType, SiteMechanics
+from chalicelib.store import db
+from chalicelib.store.keys import (
+    activity_sk,
+    board_index_pk,
+    board_score_sk,
+    bucket_sk,
+    credit_sk,
+    ledger_sk,
+    user_pk,
+    wallet_sk,
+)
+
+# KPI and stats buckets are kept per day, week, month, quarter, year and all time, so that
+# any period's value is one item and a tab reads a handful of items, not a history.
+GRANULARITIES = ("day", "week", "month", "quarter", "year")
+BOARD_PERIODS = {"daily": "day", "weekly": "week", "monthly": "month"}
+MAX_TRANSACTION_ITEMS = 100
+
+
+class TransientError(Exception):
+    """Worth retrying as is (throttling, a transaction conflict): the ASL retries it."""
+
+
+class StepConflict(TransientError):
+    """A condition on the state we read failed: someone changed it; the step re-reads."""
+
+
+class ActivityRuleBroken(Exception):
+    """A rule of the domain refused the activity; the ASL catches it into FAILED.
+
+    The message is JSON `{type, message}` so that the failure keeps its API error type.
+    """
+
+    def __init__(self, type_: str, message: str) -> None:
+        super().__init__(json.dumps({"type": type_, "message": message}))
+        self.type = type_
+        self.message = message
+
+
+@dataclass
+class Context:
+    site_id: str
+    site: dict[str, Any]
+    mechanics: SiteMechanics
+    activity: dict[str, Any]
+    now: dt.datetime
+
+    @property
+    def tz(self) -> str:
+        return str(self.site.get("timezone", "UTC"))
+
+    @property
+    def week_start(self) -> Any:
+        return self.site.get("weekStart", "monday")
+
+    @property
+    def now_iso(self) -> str:
+        return iso(self.now)
+
+    @property
+    def activity_id(self) -> str:
+        return str(self.activity["id"])
+
+    @property
+    def uuid(self) -> str:
+        return str(self.activity["uuid"])
+
+
+def bucket_keys(ctx: Context, at: dt.datetime) -> list[str]:
+    return [period_key(g, at, ctx.tz, ctx.week_start) for g in GRANULARITIES] + ["all"]
+
+
+@dataclass
+class Effects:
+    ctx: Context
+    step: str
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    measures: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    extra_record: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ wallets and ledger
+
+    def change_wallet(self, uuid: str, point_type: PointType, change: WalletChange,
+                      batch_keys: dict[str, str] | None = None) -> None:
+        pk = user_pk(self.ctx.site_id, uuid)
+        deltas = change.deltas
+        conditions, values, names = [], {}, {}
+        for i, cond in enumerate(change.conditions):
+            names[f"#c{i}"] = cond.figure
+            values[f":c{i}"] = cond.value
+            op = ">=" if cond.op == "gte" else "="
+            test = f"#c{i} {op} :c{i}"
+            if (cond.op == "gte" and cond.value <= 0) or (cond.op == "eq" and cond.value == 0):
+                test = f"(attribute_not_exists(#c{i}) OR {test})"
+            conditions.append(test)
+        if deltas or conditions:
+            adds = []
+            for j, (figure, delta) in enumerate(deltas.items()):
+                names[f"#f{j}"] = figure
+                values[f":f{j}"] = delta
+                adds.append(f"#f{j} :f{j}")
+            values[":pid"] = point_type.id
+            expression = "SET pointId = :pid" + (" ADD " + ", ".join(adds) if adds else "")
+            self.ops.append(db.tx_update(pk, wallet_sk(point_type.id), expression, values=values, names=names,
+                                         condition=" AND ".join(conditions) or None))
+        for entry in change.entries:
+            row = {
+                "pointId": entry.point_id, "amount": entry.amount, "kind": entry.kind,
+                "bookedUnder": entry.booked_under, "activityId": self.ctx.activity_id, "at": self.ctx.now_iso,
+                "expiresAt": iso(entry.expires_at) if entry.expires_at else None,
+                "batchId": entry.batch_id, "shortfall": entry.shortfall, "uuid": uuid,
+            }
+            self.ops.append(db.tx_put({"PK": pk, "SK": ledger_sk(new_id()), **row}))
+            self.ledger.append(row)
+            if entry.booked_under == "earned":
+                self.measure(uuid, f"pts:{entry.point_id}", entry.amount)
+        for batch in change.new_batches:
+            self.ops.append(db.tx_put({
+                "PK": pk, "SK": credit_sk(point_type.id, iso(batch.expires_at), batch.batch_id),
+                "batchId": batch.batch_id, "pointId": point_type.id, "amount": batch.amount,
+                "remaining": batch.remaining, "expired": batch.expired, "earnedAt": iso(batch.earned_at),
+                "expiresAt": iso(batch.expires_at)}))
+        for update in change.batch_updates:
+            sk = (batch_keys or {}).get(update.batch_id)
+            if sk is None:
+                continue  # a batch created in this same change: its Put already holds the net figure
+            total = update.consumed + update.expired
+            self.ops.append(db.tx_update(
+                pk, sk, "ADD remaining :neg, expired :exp",
+                values={":neg": -total, ":exp": update.expired, ":total": total},
+                condition="remaining >= :total"))
+
+    # ------------------------------------------------------------ counters
+
+    def measure(self, uuid: str, name: str, amount: int) -> None:
+        """A KPI/leaderboard/stats measure moved by `amount` for `uuid` at the step's time."""
+        if amount:
+            self.measures[uuid][name] += amount
+
+    def _bucket_ops(self) -> None:
+        keys = bucket_keys(self.ctx, self.ctx.now)
+        for uuid, measures in self.measures.items():
+            live = {k: v for k, v in measures.items() if v}
+            if not live:
+                continue
+            names = {f"#m{i}": k for i, k in enumerate(live)}
+            values = {f":m{i}": v for i, v in enumerate(live.values())}
+            expression = "ADD " + ", ".join(f"#m{i} :m{i}" for i in range(len(live)))
+            for key in keys:
+                self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), bucket_sk(key), expression,
+                                             values=values, names=names))
+            self._board_ops(uuid, live)
+
+    def _board_ops(self, uuid: str, measures: dict[str, int]) -> None:
+        for board in self.ctx.mechanics.leaderboards.values():
+            ranks_by = board.ranks_by
+            measure = (f"pts:{ranks_by.points}" if hasattr(ranks_by, "points")
+                       else f"beh:{ranks_by.behaviour}")  # type: ignore[union-attr]
+            delta = measures.get(measure, 0)
+            if not delta:
+                continue
+            for period in board.periods:
+                key = "all" if period == "allTime" else period_key(BOARD_PERIODS[period], self.ctx.now,
+                                                                    self.ctx.tz, self.ctx.week_start)
+                values: dict[str, Any] = {":d": delta, ":uuid": uuid, ":b": board.id, ":k": key,
+                                          ":gpk": board_index_pk(self.ctx.site_id, board.id, key)}
+                expression = "ADD score :d SET #u = :uuid, boardId = :b, periodKey = :k, GSI2PK = :gpk, GSI2SK = :uuid"
+                if delta > 0:
+                    expression += ", reachedAt = :now"
+                    values[":now"] = self.ctx.now_iso
+                self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), board_score_sk(board.id, key),
+                                             expression, values=values, names={"#u": "uuid"}))
+
+    # ------------------------------------------------------------ commit
+
+    def record(self) -> dict[str, Any]:
+        """What reject needs to undo this step exactly."""
+        return {"ledger": self.ledger, "measures": {u: dict(m) for u, m in self.measures.items()},
+                "at": self.ctx.now_iso, **self.extra_record}
+
+    def commit(self, result: dict[str, Any], *, status_note: dict[str, Any] | None = None) -> bool:
+        """Apply everything at once. False when this step had already been applied."""
+        self._bucket_ops()
+        marker_values: dict[str, Any] = {":now": self.ctx.now_iso, ":r": result, ":e": self.record()}
+        expression = "SET steps.#step = :now, results.#step = :r, effects.#step = :e"
+        for i, (name, value) in enumerate((status_note or {}).items()):
+            expression += f", #n{i} = :n{i}"
+            marker_values[f":n{i}"] = value
+        names = {"#step": self.step, **{f"#n{i}": n for i, n in enumerate(status_note or {})}}
+        marker = db.tx_update(user_pk(self.ctx.site_id, self.ctx.uuid), activity_sk(self.ctx.activity_id),
+                              expression, values=marker_values, names=names,
+                              condition="attribute_exists(PK) AND attribute_not_exists(steps.#step)")
+        ops = [marker, *self.ops]
+        if len(ops) > MAX_TRANSACTION_ITEMS:
+            raise ActivityRuleBroken("TooManyEffects", f"this activity changes {len(ops)} items; the limit is "
+                                     f"{MAX_TRANSACTION_ITEMS}")
+        try:
+            db.transact(ops)
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code")
+            if code == "TransactionCanceledException":
+                reasons = db.cancellation_reasons(err)
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False
+                if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+                    raise StepConflict(f"state changed under step {self.step}: {reasons}") from err
+                if "ThrottlingError" in reasons or "ProvisionedThroughputExceeded" in reasons:
+                    raise TransientError(f"throttled: {reasons}") from err
+            if code in ("ProvisionedThroughputExceededException", "ThrottlingException",
+                        "TransactionInProgressException", "InternalServerError", "RequestLimitExceeded"):
+                raise TransientError(str(err)) from err
+            raise
+        return True

@@ -1,0 +1,45 @@
+"""A point activity: increment, set, redeem or refund on one or more wallets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.activities import common
+from chalicelib.activities.effects import Context
+from chalicelib.engine import errors as rules
+from chalicelib.engine import wallet
+
+EARNING = ("increment", "set")
+
+
+def process(ctx: Context) -> bool:
+    attrs: dict[str, Any] = ctx.activity["attrs"]
+    action = attrs["action"]
+    state = common.load_user(ctx, ctx.uuid)
+    common.require_member(state)
+    effects = common.new_effects(ctx, "point")
+    if state.blocked:
+        if action in EARNING:
+            return effects.commit(common.empty_result(blocked=True))
+        raise rules.UserBlocked(f"user '{ctx.uuid}' is blocked")
+    awarded: dict[str, int] = {}
+    for item in attrs["points"]:
+        pt = common.point_type(ctx, item["pointId"])
+        amount = int(item["points"])
+        current = state.wallet(pt.id)
+        batches, keys = common.credits_for(ctx, ctx.uuid, pt)
+        bid = common.batch_id(ctx, pt.id)
+        if action == "increment":
+            change = wallet.increment(pt, current, amount, ctx.now, ctx.tz, batch_id=bid, batches=batches)
+        elif action == "set":
+            change = wallet.set_balance(pt, current, amount, ctx.now)
+        elif action == "redeem":
+            change = wallet.redeem(pt, current, amount, ctx.now, batches=batches)
+        else:
+            change = wallet.refund(pt, current, amount, ctx.now, ctx.tz, batch_id=bid, batches=batches)
+        effects.change_wallet(ctx.uuid, pt, change, keys)
+        awarded[pt.id] = change.after.balance - change.before.balance
+    result = common.empty_result()
+    if action in EARNING:
+        result["awarded"]["points"] = common.points_list({k: v for k, v in awarded.items() if v > 0})
+    return effects.commit(result)

@@ -1,0 +1,111 @@
+"""The rewards step: unlock what the activity made reachable, cascading, and pay the prizes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.activities import common, coupon
+from chalicelib.activities.effects import Context, Effects
+from chalicelib.engine import wallet
+from chalicelib.engine.behaviours import apply_tags
+from chalicelib.engine.rewards import Completion, RewardRecord, UserProgress, VerbCount, evaluate_rewards
+from chalicelib.store import db
+from chalicelib.store.keys import PROFILE_SK, reward_sk, user_pk
+from chalicelib.store.userstate import UserState, parse_time
+
+
+def progress_of(state: UserState) -> UserProgress:
+    """The engine's view of a user, built from the `S#` items."""
+    counts = {
+        verb: VerbCount(int(item.get("total", 0)),
+                        {k[2:]: int(v) for k, v in item.items() if k.startswith("p:")})
+        for verb, item in state.verb_counts.items()
+    }
+    records = {}
+    for reward_id, item in state.rewards.items():
+        completions = []
+        for c in item.get("completions") or []:
+            at = parse_time(c["at"])
+            assert at is not None
+            completions.append(Completion(at, {k: int(v) for k, v in (c.get("verbCounts") or {}).items()}))
+        records[reward_id] = RewardRecord(reward_id, tuple(completions), parse_time(item.get("lostAt")))
+    gifts = {k[2:]: int(v) for k, v in state.stats.items() if k.startswith("g:")}
+    return UserProgress(
+        uuid=state.uuid, tags=tuple(state.tags), behaviour_counts=counts,
+        earned={pid: w.earned for pid, w in state.wallets.items()},
+        expired={pid: w.expired for pid, w in state.wallets.items()},
+        rewards=records, gifts_received=gifts,
+    )
+
+
+def process(ctx: Context, uuids: list[str], changed_verbs: list[str], changed_points: list[str],
+            changed_rewards: list[str]) -> bool:
+    effects = Effects(ctx, "rewards")
+    summary: dict[str, Any] = {"points": {}, "rewards": [], "coupons": [], "lost": []}
+    for uuid in uuids:
+        state = common.load_user(ctx, uuid)
+        if state.blocked or not state.member:
+            continue
+        unlock_for(ctx, effects, state, summary, changed_verbs if uuid == ctx.uuid else [],
+                   changed_points, changed_rewards if uuid != ctx.uuid else [])
+    result = {"points": common.points_list(summary["points"]), "rewards": summary["rewards"],
+              "coupons": summary["coupons"], "lost": summary["lost"]}
+    return effects.commit(result)
+
+
+def unlock_for(ctx: Context, effects: Effects, state: UserState, summary: dict[str, Any],
+               changed_verbs: list[str], changed_points: list[str], changed_rewards: list[str]) -> None:
+    outcome = evaluate_rewards(ctx.mechanics, progress_of(state), ctx.now, ctx.tz, ctx.week_start,
+                               changed_verbs=changed_verbs, changed_points=changed_points,
+                               changed_rewards=changed_rewards)
+    pk = user_pk(ctx.site_id, state.uuid)
+    unlocked: list[dict[str, Any]] = []
+    for unlock in outcome.unlocked:
+        existing = state.rewards.get(unlock.reward_id) or {}
+        count = len(existing.get("completions") or [])
+        completion = {"at": ctx.now_iso, "verbCounts": dict(unlock.verb_counts), "activityId": ctx.activity_id}
+        values: dict[str, Any] = {":c": [completion], ":empty": [], ":kind": unlock.kind, ":name": unlock.name,
+                                  ":now": ctx.now_iso}
+        condition = "attribute_not_exists(completions)"
+        if count:
+            values[":n"] = count
+            condition = "size(completions) = :n"
+        effects.ops.append(db.tx_update(
+            pk, reward_sk(unlock.reward_id),
+            "SET completions = list_append(if_not_exists(completions, :empty), :c), kind = :kind, "
+            "#n = :name, lastAt = :now REMOVE lostAt",
+            values=values, names={"#n": "name"}, condition=condition))
+        effects.measure(state.uuid, "n:rewards", 1)
+        effects.measure(state.uuid, f"n:{unlock.kind}s", 1)
+        effects.measure(state.uuid, f"rk:{unlock.kind}", 1)
+        effects.measure(state.uuid, f"rw:{unlock.reward_id}", 1)
+        summary["rewards"].append(unlock.reward_id)
+        unlocked.append({"uuid": state.uuid, "rewardId": unlock.reward_id, "kind": unlock.kind})
+    for reward_id in outcome.lost:
+        effects.ops.append(db.tx_update(pk, reward_sk(reward_id), "SET lostAt = :now",
+                                        values={":now": ctx.now_iso}))
+        summary["lost"].append(reward_id)
+    for point_id, amount in outcome.points.items():
+        pt = common.point_type(ctx, point_id)
+        change = wallet.credit(pt, state.wallet(point_id), amount, ctx.now, ctx.tz,
+                               batch_id=common.batch_id(ctx, point_id, ":prize"))
+        effects.change_wallet(state.uuid, pt, change)
+        summary["points"][point_id] = summary["points"].get(point_id, 0) + amount
+    for coupon_id in dict.fromkeys(outcome.coupons):
+        found = ctx.mechanics.coupons.get(coupon_id)
+        if found is None:
+            continue
+        try:
+            item = coupon.acquire(ctx, effects, state, found, "award", uuid=state.uuid)
+        except Exception as exc:  # a sold-out prize coupon must not undo the reward itself
+            from chalicelib.engine.errors import DomainError
+
+            if not isinstance(exc, DomainError):
+                raise
+            continue
+        summary["coupons"].append(item["userCouponId"])
+    if outcome.add_tags or outcome.remove_tags:
+        tags = apply_tags(state.tags, outcome.add_tags, outcome.remove_tags)
+        effects.ops.append(db.tx_update(pk, PROFILE_SK, "SET tags = :t", values={":t": tags}))
+        effects.extra_record.setdefault("tags", {})[state.uuid] = {"before": state.tags, "after": tags}
+    effects.extra_record.setdefault("unlocked", []).extend(unlocked)

@@ -1,0 +1,36 @@
+"""Activities: submit, poll, reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.routing import Call, Reply, route
+from chalicelib.domain import activities
+from chalicelib.models.activities import Accepted, Activity, ActivityCreate, RejectRequest
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/sites/{site}/activities", "POST", role="editor", summary="Submit an activity (processed asynchronously)",
+       tag="activities", body=ActivityCreate, response=Accepted, status=202)
+def submit_activity(call: Call) -> Any:
+    site = call.params["site"]
+    key = activities.check_idempotency_key(call.headers.get("idempotency-key"))
+    accepted = activities.accept(site, call.body, key, call.by)
+    return Reply(accepted, status=202, headers={"Location": f"/sites/{site}/activities/{accepted['id']}"})
+
+
+@route(bp, "/sites/{site}/activities/{id}", "GET", role="viewer", summary="An activity and its status",
+       tag="activities", response=Activity)
+def get_activity(call: Call) -> Any:
+    return activities.get(call.params["site"], call.params["id"])
+
+
+@route(bp, "/sites/{site}/activities/{id}/reject", "POST", role="admin",
+       summary="Reject a SUCCEEDED activity (reversed asynchronously)", tag="activities",
+       body=RejectRequest, response=Activity, status=202)
+def reject_activity(call: Call) -> Any:
+    return Reply(activities.request_reject(call.params["site"], call.params["id"], call.body.reason, call.by),
+                 status=202)

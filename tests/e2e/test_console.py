@@ -1,0 +1,836 @@
+"""The admin console in Debian's Chromium, against the local stack (`stack` fixture).
+
+One test (or a few) per sentence of shared/seed/user-details-page.txt, plus console.md's names,
+shortcuts and roles. Each test module builds its own site with known mechanics, so tests do not
+depend on the demo seed and mutate only users they create.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+pw = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SLOW = 30_000  # ms: activity processing through the local workflow
+
+
+# ---------------------------------------------------------------- API set-up helpers
+def ok(answer: tuple[int, Any], *codes: int) -> Any:
+    status, body = answer
+    assert status in (codes or (200, 201, 202, 204)), f"{status}: {body}"
+    return body
+
+
+def q(s: str) -> str:
+    return urllib.parse.quote(s, safe="")
+
+
+@dataclass
+class Site:
+    id: str
+    stack: Any
+
+    def api(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.stack.api(method, f"/sites/{self.id}{path}", body, **kw)
+
+    def user(self, uuid: str, **fields: Any) -> str:
+        body = {"uuid": uuid, "firstName": uuid.split("-")[0].title(), "lastName": "Tester",
+                "displayName": fields.pop("displayName", uuid), "email": f"{uuid}@example.com", **fields}
+        ok(self.api("POST", "/users", body), 201)
+        return uuid
+
+    def activity(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit an activity through the API and wait until it is processed."""
+        accepted = ok(self.api("POST", "/activities", body), 202)
+        deadline = time.monotonic() + SLOW / 1000
+        while time.monotonic() < deadline:
+            act = ok(self.api("GET", f"/activities/{accepted['id']}"))
+            if act["status"] in ("SUCCEEDED", "FAILED", "REJECTED"):
+                return act
+            time.sleep(0.1)
+        raise AssertionError(f"activity {accepted['id']} not processed in time")
+
+    def give(self, uuid: str, point_id: str, points: int) -> None:
+        act = self.activity({"uuid": uuid, "attrs": {"type": "point", "action": "increment",
+                                                     "points": [{"pointId": point_id, "points": points}]}})
+        assert act["status"] == "SUCCEEDED", act
+
+
+_counter = iter(range(1_000_000))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_counter)}-{os.urandom(2).hex()}"
+
+
+@pytest.fixture(scope="module")
+def site(stack: Any) -> Site:
+    """A fresh site with one mechanic of each kind and a few users (30+ for paging)."""
+    site_id = "ui-" + os.urandom(3).hex()
+    ok(stack.api("POST", "/sites", {"id": site_id, "name": "UI tests", "timezone": "America/New_York",
+                                    "weekStart": "monday"}), 201)
+    s = Site(site_id, stack)
+    for body in (
+        {"id": "xp", "name": "XP"},
+        {"id": "coins", "name": "Coins", "redeemable": True, "giftable": True, "bountiable": True},
+    ):
+        ok(s.api("POST", "/point-types", body), 201)
+    ok(s.api("POST", "/behaviours", {"id": "watch_video", "kind": "simple", "verb": "watch_video",
+                                     "name": "Watch a video",
+                                     "prizes": {"points": [{"pointId": "xp", "points": 10}]}}), 201)
+    ok(s.api("POST", "/behaviours", {"id": "watch_tv", "kind": "flexible", "verb": "watch_video",
+                                     "name": "Watch a TV video",
+                                     "conditions": {"and": [{"key": "category", "op": "in", "value": ["tv"]}]},
+                                     "prizes": {"points": [{"pointId": "xp", "points": 5}]}}), 201)
+    ok(s.api("POST", "/rewards", {"id": "thanks", "kind": "gift", "name": "Thank you"}), 201)
+    ok(s.api("POST", "/rewards", {"id": "binge", "kind": "achievement", "name": "Binge watcher",
+                                  "criteria": [{"verb": "watch_video", "times": 3}],
+                                  "prizes": {"points": [{"pointId": "coins", "points": 50}]}}), 201)
+    ok(s.api("POST", "/coupons", {"id": "tshirt", "name": "T-shirt", "codeType": "single", "code": "TSHIRT",
+                                  "price": {"pointId": "coins", "points": 30}, "redemption": "twoStep",
+                                  "active": True}), 201)
+    ok(s.api("POST", "/leaderboards", {"id": "xp_board", "name": "XP board", "ranksBy": {"points": "xp"},
+                                       "periods": ["weekly", "allTime"]}), 201)
+    ok(s.api("POST", "/kpis", {"id": "xp_goal", "name": "XP earned", "tracks": {"points": "xp"},
+                               "targets": [{"validFrom": "2020-01-01", "validTo": "2099-12-31",
+                                            "assignTo": {"everyone": True},
+                                            "values": {"daily": 10, "weekly": 50, "monthly": 200,
+                                                       "quarterly": 600, "yearly": 2400}}]}), 201)
+    s.user("alice", firstName="Alice", lastName="Liddell", displayName="Alice L.", tags=["sales", "beta"])
+    s.user("bob", displayName="Bob")
+    for i in range(28):
+        s.user(f"filler-{i:02d}")
+    return s
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's Chromium is not installed (make chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def console(stack: Any, hash_: str = "") -> str:
+    return f"{stack.url}/console/{hash_}"
+
+
+def sign_in(page: Page, stack: Any, hash_: str = "", token: str | None = None) -> None:
+    page.goto(console(stack, hash_))
+    page.get_by_label("Token").fill(token or stack.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def open_user(page: Page, stack: Any, site: Site, uuid: str, tab: str = "overview") -> None:
+    sign_in(page, stack, f"#/sites/{site.id}/users/{q(uuid)}/{tab}")
+    expect(page.get_by_role("tab", name="Overview", exact=True)).to_be_visible()
+    expect(page.locator(".stat-count").first).not_to_have_text("—")
+
+
+def tab(page: Page, name: str) -> Any:
+    return page.get_by_role("tab", name=name, exact=True)
+
+
+def panel_of(page: Page) -> Any:
+    return page.get_by_role("dialog", name="Log activity")
+
+
+def pfield(panel: Any, label: str) -> Any:
+    """A field of the panel's visible activity form (the hidden forms have fields of the same name)."""
+    return panel.locator("[role=tabpanel]:not([hidden])").get_by_label(label, exact=True)
+
+
+def open_panel(page: Page, kind: str) -> Any:
+    page.keyboard.press("l")
+    panel = panel_of(page)
+    expect(panel).to_be_visible()
+    panel.get_by_role("tab", name=kind, exact=True).click()
+    expect(panel.get_by_role("tab", name=kind, exact=True)).to_have_attribute("aria-selected", "true")
+    return panel
+
+
+def wait_final(panel: Any) -> Any:
+    """Wait for the newest submission's POLL entry to leave `pending`; return the log region."""
+    region = panel.get_by_role("region", name="Request log")
+    poll = region.locator("li[data-label=POLL]").first
+    expect(poll).to_be_visible(timeout=SLOW)
+    expect(poll).not_to_have_attribute("data-status", "pending", timeout=SLOW)
+    return region
+
+
+def close_panel(page: Page) -> None:
+    page.keyboard.press("Escape")
+    expect(panel_of(page)).to_be_hidden()
+
+
+# ---------------------------------------------------------------- sign-in, site, table
+def test_sign_in_keeps_token_in_session_storage_only(page: Page, stack: Any, site: Site) -> None:
+    page.goto(console(stack))
+    page.get_by_label("Token").fill("wrong-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Unauthorized")
+    sign_in(page, stack, f"#/sites/{site.id}/users")
+    assert page.evaluate("sessionStorage.getItem('gami.token')") == stack.token
+    assert page.evaluate("Object.keys(localStorage).length") == 0
+    assert page.evaluate("document.cookie") == ""
+    # The site switcher lists the sites and switches.
+    switcher = page.get_by_label("Site", exact=True)
+    expect(switcher).to_have_value(site.id)
+    page.reload()
+    expect(page.get_by_role("link", name="View Alice L.")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Token")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('gami.token')") is None
+
+
+def test_user_table_search_sort_paging_and_view(page: Page, stack: Any, site: Site) -> None:
+    sign_in(page, stack, f"#/sites/{site.id}/users")
+    rows = page.locator("table.users-table tbody tr")
+    expect(rows).to_have_count(25)
+    expect(page.get_by_text("times in America/New_York")).to_be_visible()
+    # Cursor paging.
+    page.get_by_role("button", name="Next").click()
+    expect(rows).not_to_have_count(25)
+    expect(page.get_by_role("button", name="Previous")).to_be_enabled()
+    page.get_by_role("button", name="Previous").click()
+    expect(rows).to_have_count(25)
+    # Sortable headers are buttons and say how they sort.
+    email_header = page.get_by_role("columnheader", name="Email")
+    expect(email_header).to_have_attribute("aria-sort", "none")
+    email_header.get_by_role("button").click()
+    expect(email_header).to_have_attribute("aria-sort", "ascending")
+    email_header.get_by_role("button").click()
+    expect(email_header).to_have_attribute("aria-sort", "descending")
+    first = rows.first.locator("td").nth(1)
+    expect(first).to_have_text("filler-27")  # emails sort after alice@/bob@ ... filler-27 is last ascending
+    # Search is debounced and matches the start of a word (lidd finds Liddell).
+    page.get_by_label("Search").fill("lidd")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("alice")
+    page.get_by_role("link", name="View Alice L.").click()
+    expect(page).to_have_url(re.compile(rf"#/sites/{site.id}/users/alice/overview$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Alice L.")
+    # Breadcrumbs lead back to the table; the back button works.
+    page.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name="Users").click()
+    expect(page).to_have_url(re.compile(rf"#/sites/{site.id}/users$"))
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Alice L.")
+
+
+def test_create_user_dialog(page: Page, stack: Any, site: Site) -> None:
+    sign_in(page, stack, f"#/sites/{site.id}/users")
+    page.get_by_role("button", name="Create user").click()
+    dialog = page.get_by_role("dialog", name="Create user")
+    expect(dialog).to_have_attribute("aria-modal", "true")
+    uuid = unique("new")
+    dialog.get_by_label("UUID").fill("alice")
+    dialog.get_by_role("button", name="Create").click()
+    expect(dialog.get_by_text("AlreadyExists")).to_be_visible()
+    dialog.get_by_label("UUID").fill(uuid)
+    dialog.get_by_label("Display name").fill("Newbie")
+    dialog.get_by_label("Tags").fill("x, y")
+    dialog.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Newbie")
+    expect(page.get_by_role("list", name="Tags")).to_contain_text("x")
+
+
+# ---------------------------------------------------------------- header, hero, stats
+def test_hero_shows_profile_and_placeholder_picture(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("hero"), displayName="Hero Person", firstName="Ada", lastName="Lovelace",
+                     tags=["vip", "beta"], pictureUrl="http://127.0.0.1:9/missing.png")
+    open_user(page, stack, site, uuid)
+    hero = page.get_by_role("region", name="Profile")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hero Person")
+    expect(hero).to_contain_text(uuid)
+    expect(hero).to_contain_text("Ada Lovelace")
+    expect(hero).to_contain_text(f"{uuid}@example.com")
+    expect(hero.get_by_role("list", name="Tags")).to_contain_text("vip")
+    # A picture that fails to load is replaced by initials on a colour derived from the uuid.
+    placeholder = hero.get_by_role("img", name=re.compile("Picture of Hero Person"))
+    expect(placeholder).to_have_text("AL")
+    expect(placeholder).to_have_attribute("data-placeholder", "true")
+    # Breadcrumbs back to the table.
+    expect(page.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name="Users")).to_have_attribute(
+        "href", f"#/sites/{site.id}/users")
+
+
+def test_stats_bar_counts_and_recent_badge(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("stats"))
+    stats = page.get_by_role("region", name="Stats")
+    open_user(page, stack, site, uuid)
+    for label in ("Activities", "Rewards", "Achievements", "Levels", "Gifts", "Missions", "KPIs", "Coupons"):
+        expect(stats.get_by_text(label, exact=True)).to_be_visible()
+    activities = stats.locator("[data-stat=activities]")
+    expect(activities.locator(".stat-count")).to_have_text("0")
+    expect(activities.locator(".recent-badge")).to_have_count(0)
+    site.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video"}})
+    page.reload()
+    expect(activities.locator(".stat-count")).to_contain_text("1")
+    expect(activities.locator(".recent-badge")).to_have_count(1)
+
+
+def test_block_and_unblock_with_keys_and_table_highlight(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("blocky"), displayName="Blocky McBlock")
+    open_user(page, stack, site, uuid)
+    expect(page.get_by_role("button", name="Block")).to_be_visible()
+    page.keyboard.press("b")
+    expect(page.get_by_role("button", name="Unblock")).to_be_visible()
+    expect(page.get_by_role("region", name="Profile")).to_contain_text("Blocked")
+    assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is True
+    # Blocked users are highlighted in the table and marked "Blocked" in text.
+    page.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name="Users").click()
+    page.get_by_label("Search").fill("Blocky")
+    row = page.locator("table.users-table tbody tr").filter(has_text=uuid)
+    expect(row).to_have_class(re.compile("row-blocked"))
+    expect(row).to_contain_text("Blocked")
+    bg = row.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert bg not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
+    row.get_by_role("link", name=re.compile("^View")).click()
+    expect(page.get_by_role("button", name="Unblock")).to_be_visible()
+    page.keyboard.press("b")  # already blocked: B does nothing
+    page.keyboard.press("u")
+    expect(page.get_by_role("button", name="Block")).to_be_visible()
+    assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is False
+    # Click works too.
+    page.get_by_role("button", name="Block").click()
+    expect(page.get_by_role("button", name="Unblock")).to_be_visible()
+    page.get_by_role("button", name="Unblock").click()
+    expect(page.get_by_role("button", name="Block")).to_be_visible()
+
+
+# ---------------------------------------------------------------- tabs and shortcuts
+TAB_NAMES = ["Overview", "Activity", "Points", "Rewards", "KPIs", "Coupons", "Leaderboards", "Settings"]
+
+
+def test_tabs_by_keys_click_arrows_deep_links_and_back(page: Page, stack: Any, site: Site) -> None:
+    open_user(page, stack, site, "alice")
+    for i, name in enumerate(TAB_NAMES, start=1):
+        page.keyboard.press(str(i))
+        expect(tab(page, name)).to_have_attribute("aria-selected", "true")
+        slug = name.lower()
+        expect(page).to_have_url(re.compile(rf"/alice/{slug}$"))
+        panel = page.get_by_role("tabpanel", name=name)
+        expect(panel).to_be_visible()
+        expect(panel.locator(".tab-body")).not_to_have_attribute("aria-busy", "true")
+        expect(panel.locator(".loading")).to_have_count(0)
+        assert page.get_by_role("tab", selected=True).count() == 1
+    tab(page, "Points").click()
+    expect(tab(page, "Points")).to_have_attribute("aria-selected", "true")
+    tab(page, "Points").press("ArrowRight")
+    expect(tab(page, "Rewards")).to_have_attribute("aria-selected", "true")
+    expect(tab(page, "Rewards")).to_be_focused()
+    tab(page, "Rewards").press("Home")
+    expect(tab(page, "Overview")).to_have_attribute("aria-selected", "true")
+    tab(page, "Overview").press("ArrowLeft")
+    expect(tab(page, "Settings")).to_have_attribute("aria-selected", "true")
+    page.reload()
+    expect(tab(page, "Settings")).to_have_attribute("aria-selected", "true")
+    page.go_back()
+    expect(tab(page, "Overview")).to_have_attribute("aria-selected", "true")
+
+
+def test_overview_cards_view_all_links(page: Page, stack: Any, site: Site) -> None:
+    open_user(page, stack, site, "alice")
+    overview = page.get_by_role("tabpanel", name="Overview")
+    for card, target in (("Recent activity", "Activity"), ("Point balances", "Points"), ("Coupons", "Coupons"),
+                         ("Rewards", "Rewards"), ("Leaderboards", "Leaderboards")):
+        region = overview.get_by_role("region", name=card, exact=True)
+        expect(region).to_be_visible()
+        region.get_by_role("link", name="View all").click()
+        expect(tab(page, target)).to_have_attribute("aria-selected", "true")
+        page.keyboard.press("1")
+        expect(tab(page, "Overview")).to_have_attribute("aria-selected", "true")
+
+
+def test_empty_tabs_say_they_are_empty(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("empty"))
+    open_user(page, stack, site, uuid, "activity")
+    expect(page.get_by_role("tabpanel", name="Activity")).to_contain_text("No activities yet")
+    page.keyboard.press("6")
+    expect(page.get_by_role("tabpanel", name="Coupons")).to_contain_text("holds no coupons")
+
+
+def test_shortcuts_dialog_escape_and_shortcuts_not_firing_in_fields_or_dialogs(page: Page, stack: Any,
+                                                                                site: Site) -> None:
+    uuid = site.user(unique("keys"))
+    open_user(page, stack, site, uuid)
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_have_attribute("aria-modal", "true")
+    for key in ("E", "L", "B", "U", "1\u20138", "?", "Esc"):
+        expect(dialog.get_by_text(key, exact=True)).to_be_visible()
+    page.keyboard.press("b")  # inside a dialog it does not belong to: nothing happens
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is False
+    # Not from a field: typing "b", "2", "l" in an Activity filter does nothing.
+    page.keyboard.press("2")
+    date = page.get_by_role("tabpanel", name="Activity").get_by_label("From")
+    date.focus()
+    page.keyboard.press("b")
+    page.keyboard.press("3")
+    page.keyboard.press("l")
+    expect(tab(page, "Activity")).to_have_attribute("aria-selected", "true")
+    expect(panel_of(page)).to_be_hidden()
+    assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is False
+    # E opens Edit; typing in it fires nothing; Escape closes and focus returns.
+    page.locator("body").click(position={"x": 5, "y": 300})
+    page.keyboard.press("e")
+    edit = page.get_by_role("dialog", name="Edit user")
+    expect(edit).to_be_visible()
+    edit.get_by_label("Display name").fill("bbb 123 lll")
+    edit.get_by_role("button", name="Cancel").focus()
+    page.keyboard.press("b")
+    page.keyboard.press("l")
+    expect(panel_of(page)).to_be_hidden()
+    page.keyboard.press("Escape")
+    expect(edit).to_be_hidden()
+    assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is False
+    # L opens the slide-over; Escape closes the top dialog only (the shortcuts dialog cannot open over it).
+    page.keyboard.press("l")
+    expect(panel_of(page)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(panel_of(page)).to_be_hidden()
+    expect(page.get_by_role("button", name="Log activity")).to_be_focused()
+
+
+def test_edit_user_saves_and_shows_field_errors(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("edit"), displayName="Before")
+    open_user(page, stack, site, uuid)
+    page.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit user")
+    for label in ("First name", "Last name", "Display name", "Email", "Picture URL", "Tags"):
+        expect(dialog.get_by_label(label, exact=True)).to_be_visible()
+    dialog.get_by_label("Email").fill("not-an-email")
+    dialog.get_by_role("button", name="Save").click()
+    email_error = dialog.locator(".field").filter(has=page.get_by_label("Email")).locator(".field-error")
+    expect(email_error).to_be_visible()
+    expect(dialog.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
+    dialog.get_by_label("Email").fill("after@example.com")
+    dialog.get_by_label("Display name").fill("After")
+    dialog.get_by_label("Tags").fill("one, two")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("heading", level=1)).to_have_text("After")
+    user = ok(site.api("GET", f"/users/{q(uuid)}"))
+    assert user["email"] == "after@example.com" and user["tags"] == ["one", "two"]
+
+
+# ---------------------------------------------------------------- the eight tabs' content
+def test_points_rewards_kpis_leaderboards_content(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("content"))
+    for _ in range(3):
+        site.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video",
+                                               "metadata": {"category": ["tv"]}}})
+    open_user(page, stack, site, uuid, "points")
+    points = page.get_by_role("tabpanel", name="Points")
+    xp = points.locator("tr[data-point-id=xp]")
+    expect(xp.locator("[data-figure=balance]")).to_have_text("45")
+    expect(xp.locator("[data-figure=earned]")).to_have_text("45")
+    expect(points.locator("table.ledger-table tbody tr").first).to_be_visible()
+    page.keyboard.press("4")
+    rewards = page.get_by_role("tabpanel", name="Rewards")
+    completed = rewards.get_by_role("region", name=re.compile("^Completed"))
+    expect(completed).to_contain_text("Binge watcher")
+    expect(completed).to_contain_text("3/3")
+    page.keyboard.press("5")
+    kpis = page.get_by_role("tabpanel", name="KPIs")
+    expect(kpis).to_contain_text("XP earned")
+    with page.expect_request(re.compile(r"/tabs/kpis\?period=daily")):
+        kpis.get_by_label("Period").select_option("daily")
+    expect(kpis.locator("tbody tr").first).to_contain_text("45")
+    for label in ("Weekly", "Monthly", "Quarterly", "Yearly"):
+        kpis.get_by_label("Period").select_option(label=label)
+        expect(kpis.locator("tbody tr")).to_have_count(5)
+    page.keyboard.press("7")
+    boards = page.get_by_role("tabpanel", name="Leaderboards")
+    expect(boards).to_contain_text("XP board")
+    expect(boards.get_by_role("columnheader", name="Previous rank")).to_be_visible()
+
+
+def test_settings_save_puts_the_get_body(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("settings"))
+    before = ok(site.api("GET", f"/users/{q(uuid)}/settings"))
+    open_user(page, stack, site, uuid, "settings")
+    panel = page.get_by_role("tabpanel", name="Settings")
+    marketing = panel.get_by_label("Marketing")
+    was = marketing.is_checked()
+    marketing.set_checked(not was)
+    with page.expect_request(lambda r: r.method == "PUT" and r.url.endswith("/settings")) as req:
+        panel.get_by_role("button", name="Save").click()
+    sent = json.loads(req.value.post_data or "{}")
+    assert set(sent) == set(before)
+    for group in before:
+        assert set(sent[group]) == set(before[group])
+    expect(panel.get_by_text("Settings saved")).to_be_visible()
+    after = ok(site.api("GET", f"/users/{q(uuid)}/settings"))
+    assert after["optIns"]["marketing"] is (not was)
+    page.reload()
+    expect(page.get_by_role("tabpanel", name="Settings").get_by_label("Marketing")).to_be_checked(checked=not was)
+
+
+# ---------------------------------------------------------------- Log activity: five types
+def test_log_behaviour_refreshes_activity_tab_without_reload(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("behave"))
+    open_user(page, stack, site, uuid, "activity")
+    panel = open_panel(page, "Behaviour")
+    expect(panel).to_have_attribute("aria-modal", "true")
+    behaviour = pfield(panel, "Behaviour")
+    expect(behaviour.locator("option[value=watch_video]")).to_have_count(1)
+    behaviour.select_option("watch_video")
+    expect(panel.get_by_text("Watch a TV video")).to_be_visible()  # the flexible behaviour depending on it
+    pfield(panel, "category").fill("tv")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/activities")) as req:
+        panel.get_by_role("button", name="Submit").click()
+    body = json.loads(req.value.post_data or "{}")
+    assert body == {"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video",
+                                            "metadata": {"category": "tv"}}}
+    assert req.value.headers.get("idempotency-key")
+    region = wait_final(panel)
+    labels = [e.get_attribute("data-label") for e in region.locator("li.reqlog-entry").all()]
+    assert labels[:3] == ["POLL", "RES", "REQ"]
+    poll = region.locator("li[data-label=POLL]").first
+    expect(poll).to_have_attribute("data-status", "success")
+    expect(poll).to_contain_text("behaviour")
+    expect(poll.locator(".reqlog-time")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
+    close_panel(page)
+    activity = page.get_by_role("tabpanel", name="Activity")
+    expect(activity.locator("tbody tr[data-status=SUCCEEDED]")).to_have_count(1)
+    expect(activity).to_contain_text("+15 xp")
+    expect(page.get_by_role("region", name="Stats").locator("[data-stat=activities] .stat-count")).to_contain_text("1")
+
+
+def test_log_point_adjusts_points_tab(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("points"))
+    open_user(page, stack, site, uuid, "points")
+    panel = open_panel(page, "Point")
+    pfield(panel, "Action").select_option("increment")
+    pfield(panel, "Wallet").select_option("coins")
+    pfield(panel, "Points").fill("70")
+    panel.get_by_role("button", name="Submit").click()
+    wait_final(panel)
+    close_panel(page)
+    coins = page.get_by_role("tabpanel", name="Points").locator("tr[data-point-id=coins]")
+    expect(coins.locator("[data-figure=balance]")).to_have_text("70")
+    panel = open_panel(page, "Point")
+    pfield(panel, "Action").select_option("redeem")
+    pfield(panel, "Wallet").select_option("coins")
+    pfield(panel, "Points").fill("20")
+    panel.get_by_role("button", name="Submit").click()
+    wait_final(panel)
+    close_panel(page)
+    expect(coins.locator("[data-figure=balance]")).to_have_text("50")
+    expect(coins.locator("[data-figure=redeemed]")).to_have_text("20")
+
+
+def test_log_coupon_buy_then_redeem(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("coupon"))
+    site.give(uuid, "coins", 100)
+    open_user(page, stack, site, uuid, "coupons")
+    panel = open_panel(page, "Coupon")
+    pfield(panel, "Action").select_option("buy")
+    pfield(panel, "Coupon").select_option("tshirt")
+    panel.get_by_role("button", name="Submit").click()
+    wait_final(panel)
+    close_panel(page)
+    coupons = page.get_by_role("tabpanel", name="Coupons")
+    expect(coupons.locator("tbody tr")).to_have_count(1)
+    expect(coupons.locator("tbody tr")).to_contain_text("available")
+    expect(coupons.locator("tbody tr")).to_contain_text("30")
+    panel = open_panel(page, "Coupon")
+    pfield(panel, "Action").select_option("redeem")
+    option = pfield(panel, "Coupon").locator("option[value=tshirt]")
+    expect(option).to_have_count(1)
+    assert option.get_attribute("data-user-coupon-id")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/activities")) as req:
+        panel.get_by_role("button", name="Submit").click()
+    attrs = json.loads(req.value.post_data or "{}")["attrs"]
+    assert attrs["couponId"] == "tshirt" and attrs["userCouponId"]
+    wait_final(panel)
+    close_panel(page)
+    expect(coupons.locator("tbody tr")).to_contain_text("redeemed")
+
+
+def test_log_gift_from_another_user(page: Page, stack: Any, site: Site) -> None:
+    target = site.user(unique("giftee"))
+    sender = site.user(unique("gifter"))
+    site.give(sender, "coins", 40)
+    open_user(page, stack, site, target, "activity")
+    panel = open_panel(page, "Gift")
+    pfield(panel, "From").fill(sender)
+    pfield(panel, "Gift").select_option("thanks")
+    pfield(panel, "Wallet").select_option("coins")
+    pfield(panel, "Points").fill("15")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/activities")) as req:
+        panel.get_by_role("button", name="Submit").click()
+    body = json.loads(req.value.post_data or "{}")
+    assert body["uuid"] == sender and body["attrs"]["targetUuid"] == target
+    wait_final(panel)
+    close_panel(page)
+    expect(page.get_by_role("tabpanel", name="Activity")).to_contain_text(f"from {sender}")
+    page.keyboard.press("3")
+    coins = page.get_by_role("tabpanel", name="Points").locator("tr[data-point-id=coins]")
+    expect(coins.locator("[data-figure=balance]")).to_have_text("15")
+
+
+def test_log_bounty_start_and_award(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("bounty"))
+    winner = site.user(unique("winner"))
+    site.give(uuid, "coins", 50)
+    open_user(page, stack, site, uuid, "points")
+    panel = open_panel(page, "Bounty")
+    pfield(panel, "Action").select_option("start")
+    pfield(panel, "Wallet").select_option("coins")
+    pfield(panel, "Points").fill("20")
+    panel.get_by_role("button", name="Submit").click()
+    wait_final(panel)
+    close_panel(page)
+    coins = page.get_by_role("tabpanel", name="Points").locator("tr[data-point-id=coins]")
+    expect(coins.locator("[data-figure=balance]")).to_have_text("30")
+    expect(coins.locator("[data-figure=spent]")).to_have_text("20")
+    panel = open_panel(page, "Bounty")
+    pfield(panel, "Action").select_option("award")
+    bounty = pfield(panel, "Bounty")
+    expect(bounty.locator("option:not([value=''])")).to_have_count(1)
+    pfield(panel, "Award to").fill(winner)
+    panel.get_by_role("button", name="Submit").click()
+    wait_final(panel)
+    close_panel(page)
+    page.keyboard.press("2")
+    expect(page.get_by_role("tabpanel", name="Activity")).to_contain_text(f"to {winner}")
+    assert ok(site.api("GET", f"/users/{q(uuid)}/bounties?status=open"))["items"] == []
+
+
+def test_failed_submission_shows_err_with_error_type_and_message(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("broke"))
+    open_user(page, stack, site, uuid)
+    panel = open_panel(page, "Point")
+    pfield(panel, "Action").select_option("redeem")
+    pfield(panel, "Wallet").select_option("coins")
+    pfield(panel, "Points").fill("5")
+    panel.get_by_role("button", name="Submit").click()
+    region = wait_final(panel)
+    err = region.locator("li[data-label=ERR]").first
+    expect(err).to_contain_text("InsufficientPoints")
+    expect(err).to_have_attribute("data-status", "failed")
+    expect(region.locator("li[data-label=POLL]").first).to_have_attribute("data-status", "failed")
+    expect(panel.get_by_role("alert")).to_contain_text("InsufficientPoints")
+    # An HTTP error (404 unknown sender) is an ERR with the API's message too.
+    panel.get_by_role("tab", name="Gift", exact=True).click()
+    pfield(panel, "From").fill(unique("nobody"))
+    pfield(panel, "Wallet").select_option("coins")
+    pfield(panel, "Points").fill("1")
+    panel.get_by_role("button", name="Submit").click()
+    err = region.locator("li[data-label=ERR]").first
+    expect(err).to_contain_text("UserNotFound")
+    expect(region.locator("li[data-label=REQ]").first).to_have_attribute("data-status", "failed")
+    err.get_by_text("Details", exact=True).click()
+    expect(err.locator("pre")).to_contain_text("UserNotFound")
+
+
+def test_create_another_keeps_values_otherwise_the_form_resets(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("again"))
+    open_user(page, stack, site, uuid)
+    panel = open_panel(page, "Point")
+    create_another = panel.get_by_label("Create another")
+    create_another.set_checked(True)
+    pfield(panel, "Wallet").select_option("xp")
+    pfield(panel, "Points").fill("3")
+    panel.get_by_role("button", name="Submit").click()
+    wait_final(panel)
+    expect(pfield(panel, "Points")).to_have_value("3")
+    expect(pfield(panel, "Wallet")).to_have_value("xp")
+    panel.get_by_role("button", name="Submit").click()
+    expect(panel.get_by_role("region", name="Request log").locator("li[data-label=RES]")).to_have_count(2)
+    create_another.set_checked(False)
+    panel.get_by_role("button", name="Submit").click()
+    expect(pfield(panel, "Points")).to_have_value("")
+    expect(panel.get_by_role("region", name="Request log").locator("li[data-label=RES]")).to_have_count(3)
+    close_panel(page)
+    page.keyboard.press("3")
+    xp = page.get_by_role("tabpanel", name="Points").locator("tr[data-point-id=xp]")
+    expect(xp.locator("[data-figure=balance]")).to_have_text("9", timeout=SLOW)
+
+
+def test_request_log_expand_collapse_clear_and_session(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("log"))
+    open_user(page, stack, site, uuid)
+    panel = open_panel(page, "Behaviour")
+    pfield(panel, "Behaviour").select_option("watch_video")
+    panel.get_by_role("button", name="Submit").click()
+    region = wait_final(panel)
+    entry = region.locator("li[data-label=REQ]").first
+    expect(entry).to_contain_text("behaviour")
+    expect(entry).to_contain_text("success")
+    details = entry.locator("details")
+    expect(details.locator("summary")).to_have_text("Details")
+    details.locator("summary").click()
+    expect(details.locator("pre")).to_contain_text('"verb": "watch_video"')
+    expect(details.locator("pre")).to_contain_text("Idempotency-Key")
+    # Expand fills the panel (the form is hidden), Collapse brings the form back.
+    region.get_by_role("button", name="Expand").click()
+    expect(region.get_by_role("button", name="Collapse")).to_have_attribute("aria-expanded", "true")
+    expect(panel.get_by_role("button", name="Submit")).to_be_hidden()
+    box = region.bounding_box()
+    dialog_box = panel.bounding_box()
+    assert box and dialog_box and box["height"] > dialog_box["height"] * 0.6
+    region.get_by_role("button", name="Collapse").click()
+    expect(panel.get_by_role("button", name="Submit")).to_be_visible()
+    # Kept for the browser session.
+    page.reload()
+    page.keyboard.press("l")
+    region = panel_of(page).get_by_role("region", name="Request log")
+    expect(region.locator("li.reqlog-entry")).to_have_count(3)
+    region.get_by_role("button", name="Clear").click()
+    expect(region.locator("li.reqlog-entry")).to_have_count(0)
+    page.reload()
+    page.keyboard.press("l")
+    expect(panel_of(page).get_by_role("region", name="Request log").locator("li.reqlog-entry")).to_have_count(0)
+
+
+def test_reject_from_the_row_menu(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("reject"))
+    act = site.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video"}})
+    failed = site.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "no_such_verb"}})
+    assert act["status"] == "SUCCEEDED" and failed["status"] == "FAILED"
+    open_user(page, stack, site, uuid, "activity")
+    activity = page.get_by_role("tabpanel", name="Activity")
+    # Rejecting a FAILED activity shows the API's 409 in the dialog.
+    activity.get_by_role("button", name=f"Actions for activity {failed['id']}").click()
+    page.get_by_role("menuitem", name="Reject").click()
+    dialog = page.get_by_role("dialog", name="Reject activity")
+    dialog.get_by_label("Reason").fill("test")
+    dialog.get_by_role("button", name="Reject").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("NotRejectable")
+    dialog.get_by_role("button", name="Cancel").click()
+    # Rejecting the SUCCEEDED one reverses it; the row becomes REJECTED without a reload.
+    activity.get_by_role("button", name=f"Actions for activity {act['id']}").click()
+    page.get_by_role("menuitem", name="Reject").click()
+    dialog = page.get_by_role("dialog", name="Reject activity")
+    dialog.get_by_label("Reason").fill("fraud")
+    dialog.get_by_role("button", name="Reject").click()
+    expect(dialog).to_be_hidden()
+    expect(activity.locator(f"tr[data-activity-id='{act['id']}']")).to_have_attribute("data-status", "REJECTED",
+                                                                                      timeout=SLOW)
+    # Again: 409 AlreadyRejected, shown in the dialog.
+    activity.get_by_role("button", name=f"Actions for activity {act['id']}").click()
+    page.get_by_role("menuitem", name="Reject").click()
+    dialog = page.get_by_role("dialog", name="Reject activity")
+    dialog.get_by_label("Reason").fill("again")
+    dialog.get_by_role("button", name="Reject").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("AlreadyRejected")
+
+
+def test_activity_filters_and_sorting(page: Page, stack: Any, site: Site) -> None:
+    uuid = site.user(unique("filters"))
+    site.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video"}})
+    site.activity({"uuid": uuid, "attrs": {"type": "point", "action": "increment",
+                                           "points": [{"pointId": "xp", "points": 1}]}})
+    site.activity({"uuid": uuid, "attrs": {"type": "point", "action": "redeem",
+                                           "points": [{"pointId": "coins", "points": 1}]}})
+    open_user(page, stack, site, uuid, "activity")
+    activity = page.get_by_role("tabpanel", name="Activity")
+    rows = activity.locator("tbody tr[data-activity-id]")
+    expect(rows).to_have_count(3)
+    filters = activity.get_by_role("form", name="Activity filters")
+    with page.expect_request(re.compile(r"type=point")):
+        filters.get_by_role("group", name="Type").get_by_label("point").check()
+    expect(rows).to_have_count(2)
+    with page.expect_request(re.compile(r"status=FAILED")):
+        filters.get_by_role("group", name="Status").get_by_label("failed").check()
+    expect(rows).to_have_count(1)
+    with page.expect_request(re.compile(r"status=FAILED&status=SUCCEEDED|status=SUCCEEDED&status=FAILED")):
+        filters.get_by_role("group", name="Status").get_by_label("succeeded").check()
+    expect(rows).to_have_count(2)
+    filters.get_by_role("button", name="Clear filters").click()
+    expect(rows).to_have_count(3)
+    header = activity.get_by_role("columnheader", name="Type")
+    with page.expect_request(re.compile(r"sort=type&order=asc")):
+        header.get_by_role("button").click()
+    expect(header).to_have_attribute("aria-sort", "ascending")
+    expect(rows.first).to_contain_text("behaviour")
+
+
+# ---------------------------------------------------------------- roles, layout
+def test_viewer_sees_no_write_actions(page: Page, stack: Any, site: Site) -> None:
+    key = ok(site.api("POST", "/api-keys", {"name": "ui-viewer", "role": "viewer"}), 201)["key"]
+    sign_in(page, stack, f"#/sites/{site.id}/users/alice/activity", token=key)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Alice L.")
+    expect(tab(page, "Activity")).to_have_attribute("aria-selected", "true")
+    for name in ("Edit", "Log activity", "Block", "Unblock"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    page.keyboard.press("e")
+    page.keyboard.press("l")
+    page.keyboard.press("b")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    menus = page.get_by_role("tabpanel", name="Activity").get_by_role("button", name=re.compile("^Actions for"))
+    if menus.count():
+        menus.first.click()
+        expect(page.get_by_role("menuitem", name="Reject")).to_have_count(0)
+    page.keyboard.press("8")
+    expect(page.get_by_role("tabpanel", name="Settings").get_by_role("button", name="Save")).to_have_count(0)
+    page.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name="Users").click()
+    expect(page.get_by_role("button", name="Create user")).to_have_count(0)
+
+
+def test_usable_at_375px_without_horizontal_overflow(browser: Browser, stack: Any, site: Site) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    try:
+        sign_in(page, stack, f"#/sites/{site.id}/users")
+        expect(page.get_by_role("link", name="View Alice L.")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.get_by_role("link", name="View Alice L.").click()
+        expect(tab(page, "Overview")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.keyboard.press("l")
+        panel = panel_of(page)
+        expect(panel.get_by_role("button", name="Submit")).to_be_in_viewport()
+        box = panel.bounding_box()
+        assert box and box["width"] <= 375
+    finally:
+        context.close()
+
+
+def test_no_layout_shift_when_tab_data_arrives(page: Page, stack: Any, site: Site) -> None:
+    page.add_init_script("""
+      window.__shift = 0;
+      new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shift += e.value; })
+        .observe({type: 'layout-shift', buffered: true});
+    """)
+    open_user(page, stack, site, "alice")
+    expect(page.get_by_role("tabpanel", name="Overview").locator(".ov-card").first).to_be_visible()
+    page.wait_for_timeout(500)
+    shift = page.evaluate("window.__shift")
+    assert shift < 0.1, f"cumulative layout shift {shift}"

@@ -1,0 +1,94 @@
+"""Make the packaged template deployable by moto's CloudFormation (tests only).
+
+moto has no SAM transform and no CloudFront, alarms or bucket policies. This module does
+the minimum: the SAM resources chalice emits become their plain equivalents (what the SAM
+transform makes of them in AWS: a function, a schedule rule plus its permission, a REST
+API), and the types moto cannot create are set aside (returned, so tests check them as
+declared) with references to them replaced by stand-in strings.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+MOTO_UNSUPPORTED = {
+    "AWS::CloudFront::Distribution",
+    "AWS::CloudFront::OriginAccessControl",
+    "AWS::S3::BucketPolicy",
+    "AWS::CloudWatch::Alarm",
+    "AWS::SNS::Subscription",
+}
+
+
+def _function(props: dict[str, Any]) -> dict[str, Any]:
+    code = props["CodeUri"]
+    out = {
+        "Code": {"S3Bucket": code["Bucket"], "S3Key": code["Key"]},
+        "Tags": [{"Key": k, "Value": v} for k, v in props.get("Tags", {}).items()],
+    }
+    for key in ("FunctionName", "Handler", "Runtime", "Role", "Timeout", "MemorySize", "Environment",
+                "Architectures", "ReservedConcurrentExecutions"):
+        if key in props:
+            out[key] = props[key]
+    return out
+
+
+def translate_sam(template: dict[str, Any]) -> dict[str, Any]:
+    t = copy.deepcopy(template)
+    t.pop("Transform", None)
+    resources: dict[str, Any] = {}
+    for logical, res in t["Resources"].items():
+        kind, props = res["Type"], res.get("Properties", {})
+        if kind == "AWS::Serverless::Function":
+            fn = {**res, "Type": "AWS::Lambda::Function", "Properties": _function(props)}
+            resources[logical] = fn
+            for event_id, event in props.get("Events", {}).items():
+                assert event["Type"] == "Schedule", f"untranslated event type {event['Type']}"
+                resources[event_id] = {"Type": "AWS::Events::Rule", "Properties": {
+                    "ScheduleExpression": event["Properties"]["Schedule"], "State": "ENABLED",
+                    "Targets": [{"Arn": {"Fn::GetAtt": [logical, "Arn"]}, "Id": f"{event_id}LambdaTarget"}]}}
+                resources[f"{event_id}Permission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
+                    "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": logical},
+                    "Principal": "events.amazonaws.com", "SourceArn": {"Fn::GetAtt": [event_id, "Arn"]}}}
+        elif kind == "AWS::Serverless::Api":
+            resources[logical] = {"Type": "AWS::ApiGateway::RestApi", "Properties": {
+                "Name": props["DefinitionBody"]["info"]["title"]}}
+        elif kind.startswith("AWS::Serverless::"):
+            raise AssertionError(f"no translation for {kind}")
+        else:
+            resources[logical] = res
+    t["Resources"] = resources
+    return t
+
+
+def _replace_refs(node: Any, removed: set[str]) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in removed:
+            return f"stand-in-{node['Ref']}"
+        if set(node) == {"Fn::GetAtt"} and node["Fn::GetAtt"][0] in removed:
+            return f"stand-in-{'-'.join(node['Fn::GetAtt'])}"
+        if set(node) == {"Fn::Sub"}:
+            sub = node["Fn::Sub"]
+            text, variables = (sub, {}) if isinstance(sub, str) else sub
+            for name in removed:
+                text = text.replace("${" + name + ".DomainName}", "stand-in.cloudfront.net")
+                text = text.replace("${" + name + "}", f"stand-in-{name}")
+            return {"Fn::Sub": [text, _replace_refs(variables, removed)] if variables else text}
+        return {k: _replace_refs(v, removed) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace_refs(v, removed) for v in node]
+    return node
+
+
+def for_moto(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the template moto can create, the resources set aside)."""
+    t = translate_sam(template)
+    aside = {k: v for k, v in t["Resources"].items() if v["Type"] in MOTO_UNSUPPORTED}
+    t["Resources"] = {k: v for k, v in t["Resources"].items() if k not in aside}
+    t["Conditions"] = {}
+    for res in t["Resources"].values():
+        res.pop("Condition", None)
+    t = _replace_refs(t, set(aside))
+    t["Outputs"] = {k: v for k, v in t.get("Outputs", {}).items() if "stand-in" not in str(v)}
+    return t, aside

@@ -1,0 +1,93 @@
+"""Write PNGs of the console (user table, each tab, the open Log activity panel) to docs/screenshots/.
+
+Talks to a running stack (`make run`): reads PORT (default 8000) and LOCAL_TOKEN, and optionally
+SITE (default `demo`) and USER_UUID (default: the first user of the table). Uses Debian's Chromium.
+
+    PORT=8000 LOCAL_TOKEN=... .venv/bin/python tools/screenshots.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+TABS = ["overview", "activity", "points", "rewards", "kpis", "coupons", "leaderboards", "settings"]
+
+
+def api(base: str, token: str, path: str) -> object:
+    req = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as res:
+        return json.loads(res.read())
+
+
+def settle(page: Page) -> None:
+    """Wait until nothing is loading (no busy regions, no spinners) and fonts are laid out."""
+    page.wait_for_function("!document.querySelector('[aria-busy=true], .loading')", timeout=30_000)
+    page.wait_for_timeout(250)
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    token = os.environ.get("LOCAL_TOKEN", "")
+    if not token:
+        print("LOCAL_TOKEN is not set: use the token `make run` printed", file=sys.stderr)
+        return 2
+    base = f"http://127.0.0.1:{port}"
+    site = os.environ.get("SITE", "demo")
+    uuid = os.environ.get("USER_UUID", "")
+    if not uuid:
+        users = api(base, token, f"/sites/{urllib.parse.quote(site, safe='')}/users?limit=1")
+        items = users.get("items", []) if isinstance(users, dict) else []
+        if not items:
+            print(f"site {site} has no users", file=sys.stderr)
+            return 1
+        uuid = items[0]["uuid"]
+    OUT.mkdir(parents=True, exist_ok=True)
+    console = f"{base}/console/"
+    user_hash = f"#/sites/{urllib.parse.quote(site, safe='')}/users/{urllib.parse.quote(uuid, safe='')}"
+    written: list[Path] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for width, height, suffix in ((1280, 800, ""), (375, 740, "-375")):
+            context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+            context.add_init_script(f"sessionStorage.setItem('gami.token', {json.dumps(token)})")
+            page = context.new_page()
+            page.goto(f"{console}#/sites/{urllib.parse.quote(site, safe='')}/users")
+            page.wait_for_selector("table.users-table tbody tr:not(.skeleton-row)")
+            settle(page)
+            shot = OUT / f"users{suffix}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            written.append(shot)
+            for tab in TABS if not suffix else ["overview"]:
+                page.goto(f"{console}{user_hash}/{tab}")
+                page.wait_for_selector(f"#panel-{tab}:not([hidden])")
+                settle(page)
+                shot = OUT / f"user-{tab}{suffix}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                written.append(shot)
+            page.keyboard.press("l")
+            page.wait_for_selector("dialog.logpanel[open]")
+            settle(page)
+            shot = OUT / f"log-activity{suffix}.png"
+            page.screenshot(path=str(shot))
+            written.append(shot)
+            context.close()
+        browser.close()
+    for path in written:
+        print(path.relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
