@@ -1,10 +1,16 @@
-"""Wiring only: the Chalice app, its blueprints, the workflow's Lambda functions, schedules."""
+"""Wiring only: the Chalice app, its blueprints, the workflow's Lambda functions, schedules.
+
+The workflow modules are imported inside their functions: every Lambda of a Chalice app loads
+this file, and the API handler's cold start should not pay for the rules engine.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Chalice
 
-from chalicelib.api import mechanics, meta, sites, users
+from chalicelib.api import activities, mechanics, meta, sites, users
 
 app = Chalice(app_name="gamification")
 app.api.binary_types = []  # every body is JSON; never base64 a request
@@ -13,3 +19,76 @@ app.register_blueprint(meta.bp)
 app.register_blueprint(sites.bp)
 app.register_blueprint(users.bp)
 app.register_blueprint(mechanics.bp)
+app.register_blueprint(activities.bp)
+
+Event = dict[str, Any]
+
+
+@app.lambda_function(name="activity_begin")
+def activity_begin(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.begin(event, context)
+
+
+@app.lambda_function(name="activity_behaviour")
+def activity_behaviour(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.behaviour_step(event, context)
+
+
+@app.lambda_function(name="activity_point")
+def activity_point(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.point_step(event, context)
+
+
+@app.lambda_function(name="activity_coupon")
+def activity_coupon(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.coupon_step(event, context)
+
+
+@app.lambda_function(name="activity_gift")
+def activity_gift(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.gift_step(event, context)
+
+
+@app.lambda_function(name="activity_bounty")
+def activity_bounty(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.bounty_step(event, context)
+
+
+@app.lambda_function(name="activity_rewards")
+def activity_rewards(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.rewards_step(event, context)
+
+
+@app.lambda_function(name="activity_reject")
+def activity_reject(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.reject_step(event, context)
+
+
+@app.lambda_function(name="activity_finish")
+def activity_finish(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.finish_step(event, context)
+
+
+@app.lambda_function(name="activity_mark_failed")
+def activity_mark_failed(event: Event, context: Any) -> Event:
+    from chalicelib.workflow import steps
+
+    return steps.mark_failed(event, context)

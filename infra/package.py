@@ -165,37 +165,43 @@ def asl_placeholders(text: str) -> list[str]:
     return sorted(set(re.findall(r"\$\{(\w+)\}", text)))
 
 
+class _Marked(dict[str, str]):
+    """Function name -> a marker; names the app lacks come back marked as missing."""
+
+    def __missing__(self, name: str) -> str:
+        return f"@@missing:{name}@@"
+
+
 def placeholder_targets(placeholders: list[str], names: dict[str, str]) -> dict[str, str]:
     """Placeholder -> logical id of the function it names.
 
-    The workflow module's own `substitutions` (used by the local runtime) decides the
+    The workflow module's own `substitutions` (what the local runtime uses) decides the
     mapping when it exists, so local and AWS agree; otherwise `${XxxFunctionArn}` names the
     function whose logical id is `Xxx`.
     """
-    by_name = {name: logical for logical, name in names.items()}
+    if not placeholders:
+        return {}
+    marked = _Marked({name: f"@@{logical}@@" for logical, name in names.items()})
     mapping: dict[str, str] = {}
+    sys.path.insert(0, str(ROOT))
     try:
-        sys.path.insert(0, str(ROOT))
         from chalicelib.workflow.definition import substitutions
 
-        marked = substitutions({name: f"@@{logical}@@" for name, logical in by_name.items()})
-        for key, value in marked.items():
-            found = re.fullmatch(r"@@(\w+)@@", str(value))
-            if found:
-                mapping[key] = found.group(1)
+        mapping = {key: str(value).strip("@") for key, value in substitutions(marked).items()}
     except ImportError:
-        pass
+        mapping = {p: p.removesuffix("FunctionArn") for p in placeholders if p.endswith("FunctionArn")}
     finally:
-        if str(ROOT) in sys.path:
-            sys.path.remove(str(ROOT))
+        sys.path.remove(str(ROOT))
+    problems = []
     for placeholder in placeholders:
-        if placeholder not in mapping and placeholder.endswith("FunctionArn"):
-            logical = placeholder.removesuffix("FunctionArn")
-            if logical in names:
-                mapping[placeholder] = logical
-    missing = [p for p in placeholders if p not in mapping]
-    if missing:
-        raise SystemExit(f"{STATE_MACHINE_FILE.name}: no packaged function for {', '.join(missing)}")
+        target = mapping.get(placeholder)
+        if target is None:
+            problems.append(f"${{{placeholder}}} has no function mapped to it")
+        elif target.startswith("missing:") or target not in names:
+            problems.append(f"${{{placeholder}}} names {target.removeprefix('missing:')!r}, "
+                            "which is not an @app.lambda_function of the app")
+    if problems:
+        raise SystemExit(f"{STATE_MACHINE_FILE.name}: " + "; ".join(problems))
     return {p: mapping[p] for p in placeholders}
 
 

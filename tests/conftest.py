@@ -127,3 +127,61 @@ def site(api: Api) -> str:
 
 def make_key(api: Api, site: str, role: str) -> str:
     return str(api.ok("POST", f"/sites/{site}/api-keys", {"name": f"{role}-key", "role": role})["key"])
+
+
+@pytest.fixture
+def workflow(aws: None) -> Iterator[str]:
+    """The real state machine file in moto, its Lambda tasks calling the app's own functions."""
+    import boto3
+
+    from chalicelib.config import settings
+    from chalicelib.store import mechanics
+    from chalicelib.workflow import starter
+    from local import patches, provision
+    from local.runtime import APP_NAME, STAGE, _lambda_functions
+
+    functions = _lambda_functions()
+    patches.register_functions(dict(functions))
+    arns = provision.create_functions(boto3.client("lambda"), boto3.client("iam"), list(functions))
+    from chalicelib.workflow.definition import substitutions
+
+    subs = substitutions({name.removeprefix(f"{APP_NAME}-{STAGE}-"): arn for name, arn in arns.items()})
+    arn = provision.create_state_machine(boto3.client("stepfunctions"), boto3.client("iam"), "activity-test", subs)
+    os.environ["STATE_MACHINE_ARN"] = arn
+    settings.cache_clear()
+    starter.reset_client()
+    mechanics._cache.clear()
+    yield arn
+    os.environ.pop("STATE_MACHINE_ARN", None)
+    settings.cache_clear()
+    starter.reset_client()
+
+
+def wait_for(api: Api, site: str, activity_id: str, timeout: float = 30.0,
+             done: tuple[str, ...] = ("SUCCEEDED", "FAILED", "REJECTED")) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status, data, _ = api.get(f"/sites/{site}/activities/{activity_id}")
+        assert status == 200, data
+        pending = (data.get("rejection") or {}).get("pending")
+        if data["status"] in done and not pending:
+            return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"activity {activity_id} still {data['status']}: {data}")
+        time.sleep(0.02)
+
+
+def submit(api: Api, site: str, uuid: str, attrs: dict[str, Any], key: str | None = None,
+           reason: str = "") -> str:
+    headers = {"Idempotency-Key": key} if key else None
+    status, data, hdrs = api.call("POST", f"/sites/{site}/activities",
+                                  {"uuid": uuid, "reason": reason, "attrs": attrs}, headers=headers)
+    assert status == 202, data
+    assert hdrs.get("Location") == f"/sites/{site}/activities/{data['id']}"
+    return str(data["id"])
+
+
+def run(api: Api, site: str, uuid: str, attrs: dict[str, Any], **kw: Any) -> Any:
+    return wait_for(api, site, submit(api, site, uuid, attrs, **kw))

@@ -64,7 +64,7 @@ export class UsersView {
       h('div', {class: 'toolbar'}, searchField.wrap, statusField.wrap),
       this.errorSlot,
       this.tableWrap,
-      h('div', {class: 'pager'}, this.prevBtn, this.pageLabel, this.nextBtn));
+      this.pager = h('nav', {class: 'pager', 'aria-label': 'Pages', hidden: true}, this.prevBtn, this.pageLabel, this.nextBtn));
     replace(this.tableWrap, this.table(null));
   }
 
@@ -134,6 +134,7 @@ export class UsersView {
 
   renderRows() {
     replace(this.tableWrap, this.table(this.items));
+    this.pager.hidden = false; // shown once rows are in (no jump below the skeleton)
     const pageNo = this.cursors.length;
     this.prevBtn.disabled = pageNo <= 1;
     this.nextBtn.disabled = !this.nextCursor;

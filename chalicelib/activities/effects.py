@@ -100,16 +100,25 @@ class Effects:
     step: str
     ops: list[dict[str, Any]] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
-    measures: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    # (uuid, ISO time the measure belongs to) -> measure -> delta
+    measures: dict[tuple[str, str], dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     extra_record: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------ wallets and ledger
 
     def change_wallet(self, uuid: str, point_type: PointType, change: WalletChange,
-                      batch_keys: dict[str, str] | None = None) -> None:
+                      batch_keys: dict[str, str] | None = None, *, measure: bool = True) -> None:
+        """Wallet update, ledger entries and credit batches of one change.
+
+        `measure=False` for reversals: a reject takes measures back at the time they were
+        counted (the original period), not at the time of the reject.
+        """
         pk = user_pk(self.ctx.site_id, uuid)
         deltas = change.deltas
-        conditions, values, names = [], {}, {}
+        conditions: list[str] = []
+        values: dict[str, Any] = {}
+        names: dict[str, str] = {}
         for i, cond in enumerate(change.conditions):
             names[f"#c{i}"] = cond.figure
             values[f":c{i}"] = cond.value
@@ -137,7 +146,7 @@ class Effects:
             }
             self.ops.append(db.tx_put({"PK": pk, "SK": ledger_sk(new_id()), **row}))
             self.ledger.append(row)
-            if entry.booked_under == "earned":
+            if measure and entry.booked_under == "earned":
                 self.measure(uuid, f"pts:{entry.point_id}", entry.amount)
         for batch in change.new_batches:
             self.ops.append(db.tx_put({
@@ -157,50 +166,71 @@ class Effects:
 
     # ------------------------------------------------------------ counters
 
-    def measure(self, uuid: str, name: str, amount: int) -> None:
-        """A KPI/leaderboard/stats measure moved by `amount` for `uuid` at the step's time."""
+    def measure(self, uuid: str, name: str, amount: int, at: str | None = None) -> None:
+        """A KPI/leaderboard/stats measure moved by `amount` for `uuid` (at the step's time)."""
         if amount:
-            self.measures[uuid][name] += amount
+            self.measures[(uuid, at or self.ctx.now_iso)][name] += amount
 
     def _bucket_ops(self) -> None:
-        keys = bucket_keys(self.ctx, self.ctx.now)
-        for uuid, measures in self.measures.items():
+        per_item: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        boards: dict[tuple[str, str], dict[str, int]] = {}
+        for (uuid, at), measures in self.measures.items():
+            live = {k: v for k, v in measures.items() if v}
+            if not live:
+                continue
+            moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+            for key in bucket_keys(self.ctx, moment):
+                for name, value in live.items():
+                    per_item[(uuid, key)][name] += value
+            boards[(uuid, at)] = live
+        for (uuid, key), measures in per_item.items():
             live = {k: v for k, v in measures.items() if v}
             if not live:
                 continue
             names = {f"#m{i}": k for i, k in enumerate(live)}
             values = {f":m{i}": v for i, v in enumerate(live.values())}
             expression = "ADD " + ", ".join(f"#m{i} :m{i}" for i in range(len(live)))
-            for key in keys:
-                self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), bucket_sk(key), expression,
-                                             values=values, names=names))
-            self._board_ops(uuid, live)
+            self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), bucket_sk(key), expression,
+                                         values=values, names=names))
+        scores: dict[tuple[str, str, str], int] = defaultdict(int)
+        for (uuid, at), live in boards.items():
+            for board_id, key, delta in self._board_deltas(live, dt.datetime.fromisoformat(at.replace("Z", "+00:00"))):
+                scores[(uuid, board_id, key)] += delta
+        for (uuid, board_id, key), delta in scores.items():
+            if delta:
+                self._score_op(uuid, board_id, key, delta)
 
-    def _board_ops(self, uuid: str, measures: dict[str, int]) -> None:
+    def _board_deltas(self, measures: dict[str, int], at: dt.datetime) -> list[tuple[str, str, int]]:
+        out = []
         for board in self.ctx.mechanics.leaderboards.values():
             ranks_by = board.ranks_by
             measure = (f"pts:{ranks_by.points}" if hasattr(ranks_by, "points")
-                       else f"beh:{ranks_by.behaviour}")  # type: ignore[union-attr]
+                       else f"beh:{ranks_by.behaviour}")
             delta = measures.get(measure, 0)
             if not delta:
                 continue
             for period in board.periods:
-                key = "all" if period == "allTime" else period_key(BOARD_PERIODS[period], self.ctx.now,
+                key = "all" if period == "allTime" else period_key(BOARD_PERIODS[period], at,
                                                                     self.ctx.tz, self.ctx.week_start)
-                values: dict[str, Any] = {":d": delta, ":uuid": uuid, ":b": board.id, ":k": key,
-                                          ":gpk": board_index_pk(self.ctx.site_id, board.id, key)}
-                expression = "ADD score :d SET #u = :uuid, boardId = :b, periodKey = :k, GSI2PK = :gpk, GSI2SK = :uuid"
-                if delta > 0:
-                    expression += ", reachedAt = :now"
-                    values[":now"] = self.ctx.now_iso
-                self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), board_score_sk(board.id, key),
-                                             expression, values=values, names={"#u": "uuid"}))
+                out.append((board.id, key, delta))
+        return out
+
+    def _score_op(self, uuid: str, board_id: str, key: str, delta: int) -> None:
+        values: dict[str, Any] = {":d": delta, ":uuid": uuid, ":b": board_id, ":k": key,
+                                  ":gpk": board_index_pk(self.ctx.site_id, board_id, key)}
+        expression = "ADD score :d SET #u = :uuid, boardId = :b, periodKey = :k, GSI2PK = :gpk, GSI2SK = :uuid"
+        if delta > 0:
+            expression += ", reachedAt = :now"
+            values[":now"] = self.ctx.now_iso
+        self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), board_score_sk(board_id, key),
+                                     expression, values=values, names={"#u": "uuid"}))
 
     # ------------------------------------------------------------ commit
 
     def record(self) -> dict[str, Any]:
         """What reject needs to undo this step exactly."""
-        return {"ledger": self.ledger, "measures": {u: dict(m) for u, m in self.measures.items()},
+        return {"ledger": self.ledger,
+                "measures": [{"uuid": u, "at": at, "values": dict(m)} for (u, at), m in self.measures.items()],
                 "at": self.ctx.now_iso, **self.extra_record}
 
     def commit(self, result: dict[str, Any], *, status_note: dict[str, Any] | None = None) -> bool:
@@ -208,7 +238,7 @@ class Effects:
         self._bucket_ops()
         marker_values: dict[str, Any] = {":now": self.ctx.now_iso, ":r": result, ":e": self.record()}
         expression = "SET steps.#step = :now, results.#step = :r, effects.#step = :e"
-        for i, (name, value) in enumerate((status_note or {}).items()):
+        for i, value in enumerate((status_note or {}).values()):
             expression += f", #n{i} = :n{i}"
             marker_values[f":n{i}"] = value
         names = {"#step": self.step, **{f"#n{i}": n for i, n in enumerate(status_note or {})}}

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from chalicelib.api.routing import ROUTES
 from chalicelib.models.base import ErrorBody
@@ -25,10 +25,11 @@ _ERRORS_BY_STATUS = {
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    wanted: set[tuple[type[BaseModel], str]] = {(ErrorBody, "serialization")}
+    wanted: set[tuple[type[BaseModel], JsonSchemaMode]] = {(ErrorBody, "serialization")}
     unions: dict[tuple[int, str], dict[str, Any]] = {}
     for spec in ROUTES:
-        for kind, mode in ((spec.body, "validation"), (spec.response, "serialization")):
+        modes: tuple[tuple[Any, JsonSchemaMode], ...] = ((spec.body, "validation"), (spec.response, "serialization"))
+        for kind, mode in modes:
             if kind is None:
                 continue
             if isinstance(kind, type) and issubclass(kind, BaseModel):
@@ -39,7 +40,8 @@ def document() -> dict[str, Any]:
     refs, schema = models_json_schema(keys, by_alias=True, ref_template="#/components/schemas/{model}")
     components = schema.get("$defs", {})
     for spec in ROUTES:
-        for kind, mode in ((spec.body, "validation"), (spec.response, "serialization")):
+        pairs: tuple[tuple[Any, JsonSchemaMode], ...] = ((spec.body, "validation"), (spec.response, "serialization"))
+        for kind, mode in pairs:
             if kind is not None and (id(kind), mode) in unions and not unions[(id(kind), mode)]:
                 union_schema = TypeAdapter(kind).json_schema(
                     by_alias=True, mode=mode, ref_template="#/components/schemas/{model}")

@@ -73,7 +73,7 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
     extra = results.get("rewards") or {}
     result = None
     if item["status"] in ("SUCCEEDED", "REJECTED") or own:
-        awarded = dict((own.get("awarded") or {}))
+        awarded = dict(own.get("awarded") or {})
         points: dict[str, int] = {}
         for entry in [*(awarded.get("points") or []), *(extra.get("points") or [])]:
             points[entry["pointId"]] = points.get(entry["pointId"], 0) + int(entry["points"])

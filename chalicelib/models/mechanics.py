@@ -307,7 +307,8 @@ class Mission(_RewardBase):
     def _rewards_once(self) -> Mission:
         _unique([c.reward_id for c in self.criteria])
         if any(c.reward_id == self.id for c in self.criteria):
-            raise ValueError("a mission cannot contain itself")
+            # "field: message" names the field for the API's error details.
+            raise ValueError("criteria: a mission cannot contain itself")
         return self
 
 

@@ -68,7 +68,7 @@ def begin(event: Event, context: Any = None) -> Event:
             return {**event, "done": True}
     elif activity["status"] not in ("QUEUED", "PROCESSING"):
         return {**event, "done": True}
-    gate = event.get("gateId", activity_id)
+    gate = str(event.get("gateId") or activity_id)
     deadline = time.monotonic() + GATE_WAIT_SECONDS
     pause = 0.01
     while (earlier := activities.earlier_pending(site, uuid, gate)) is not None:

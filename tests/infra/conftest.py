@@ -21,7 +21,8 @@ PACKAGE = ROOT / "infra" / "package.py"
 WHEELHOUSE = ROOT / "dist" / "wheelhouse"
 CACHE = ROOT / "dist" / ".cache"
 ASL = ROOT / "infra" / "statemachines" / "activity.asl.json"
-# Until the workflow's definition exists: a one-state machine, so the wiring is still proven.
+# Until the workflow exists (its definition, and app.py declaring its functions): a one-state
+# machine, so the packaging and deploy wiring are still proven.
 STAND_IN_ASL = {"Comment": "stand-in", "StartAt": "Accept", "States": {"Accept": {"Type": "Pass", "End": True}}}
 
 
@@ -44,6 +45,12 @@ class Packaged:
         return self.asl != ASL
 
 
+def workflow_wired() -> bool:
+    import app as app_module
+
+    return ASL.exists() and bool(app_module.app.pure_lambda_functions)
+
+
 def ensure_wheelhouse() -> Path:
     if not any(WHEELHOUSE.glob("*.whl")):
         subprocess.run([sys.executable, str(PACKAGE), "--wheelhouse-only", "--wheelhouse", str(WHEELHOUSE)],
@@ -61,7 +68,7 @@ def package_stage(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], P
         wheelhouse = ensure_wheelhouse()
         tmp = tmp_path_factory.mktemp(f"package-{stage}")
         asl = ASL
-        if not ASL.exists():
+        if not workflow_wired():
             asl = tmp / "stand-in.asl.json"
             asl.write_text(json.dumps(STAND_IN_ASL))
         out = tmp / "dist"

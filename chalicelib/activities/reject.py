@@ -1,0 +1,258 @@
+"""Reject: compensating entries for everything an activity did, then REJECTED.
+
+Nothing is edited in place: every ledger entry gets a reversal, every counter and bucket is
+moved back at the time it was counted, coupons and bounties return to their earlier state,
+and rewards whose criteria no longer hold are revoked with their prizes taken back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.activities import common
+from chalicelib.activities.effects import Context, Effects
+from chalicelib.activities.lifecycle import received_by
+from chalicelib.activities.rewards import progress_of
+from chalicelib.engine import wallet
+from chalicelib.engine.periods import period_key
+from chalicelib.engine.rewards import VerbCount, revoke_after_reject
+from chalicelib.engine.wallet import LedgerEntry
+from chalicelib.store import db
+from chalicelib.store.keys import (
+    STATS_SK,
+    activity_sk,
+    bounty_sk,
+    pending_sk,
+    reward_sk,
+    usage_sk,
+    user_coupon_sk,
+    user_pk,
+    verb_count_sk,
+)
+from chalicelib.store.userstate import UserState, parse_time
+
+STEPS = ("behaviour", "point", "coupon", "gift", "bounty", "rewards")
+
+
+def dependents(site: str, activity: dict[str, Any]) -> list[str]:
+    """Later activities that used this one's effects (they must be rejected first)."""
+    effects = activity.get("effects") or {}
+    later: list[str] = []
+    uuid = activity["uuid"]
+    bounty = (effects.get("bounty") or {}).get("bounty") or {}
+    if bounty.get("action") == "start":
+        item = db.get(user_pk(site, uuid), bounty_sk(bounty["id"]))
+        if item and item.get("status") != "open" and item.get("closedBy"):
+            later.append(str(item["closedBy"]))
+    for acquired in (effects.get("coupon") or {}).get("acquired", []):
+        item = db.get(user_pk(site, acquired["uuid"]), user_coupon_sk(acquired["userCouponId"]))
+        if item and item.get("status") == "redeemed" and item.get("redeemedBy") not in (None, activity["id"]):
+            later.append(str(item["redeemedBy"]))
+    return later
+
+
+def _entry(row: dict[str, Any]) -> LedgerEntry:
+    expires = parse_time(row.get("expiresAt"))
+    return LedgerEntry(row["pointId"], int(row["amount"]), row["kind"], row["bookedUnder"], expires,
+                       row.get("batchId"), int(row.get("shortfall", 0)))
+
+
+def process(ctx: Context) -> bool:
+    activity = ctx.activity
+    records = [(step, (activity.get("effects") or {}).get(step) or {}) for step in STEPS]
+    records = [(s, r) for s, r in records if r]
+    effects = Effects(ctx, "reject")
+    states: dict[str, UserState] = {}
+
+    def state_of(uuid: str) -> UserState:
+        if uuid not in states:
+            states[uuid] = common.load_user(ctx, uuid)
+        return states[uuid]
+
+    # Ledger: one reversal per user and point type, through the wallet rules (stopAtZero...).
+    by_wallet: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
+    for _, record in records:
+        for row in record.get("ledger", []):
+            by_wallet[(row.get("uuid") or activity["uuid"], row["pointId"])].append(_entry(row))
+    # Rewards that no longer hold; their prize points join the reversal of the same wallet
+    # (one transaction may touch each wallet item only once).
+    for (uuid, point_id), amount in _revoke_rewards(ctx, effects, records, state_of, by_wallet).items():
+        by_wallet[(uuid, point_id)].append(LedgerEntry(point_id, amount, "credit", "earned"))
+    for (uuid, point_id), entries in by_wallet.items():
+        pt = common.point_type(ctx, point_id)
+        state = state_of(uuid)
+        batches, keys = common.credits_for(ctx, uuid, pt)
+        change = wallet.reverse(pt, state.wallet(point_id), entries, ctx.now, ctx.tz, batches=batches,
+                                batch_id=common.batch_id(ctx, point_id, ":reject"))
+        effects.change_wallet(uuid, pt, change, keys, measure=False)
+    # Measures go back in the periods they were counted in.
+    for _, record in records:
+        for m in record.get("measures", []):
+            for name, value in m["values"].items():
+                effects.measure(m["uuid"], name, -int(value), at=m["at"])
+    _undo_behaviour(ctx, effects, records, state_of)
+    _undo_coupons(ctx, effects, records)
+    _undo_bounty(ctx, effects, records)
+    _undo_gift(ctx, effects, records)
+    pk = user_pk(ctx.site_id, ctx.uuid)
+    job = activity.get("rejectJob")
+    if job:
+        effects.ops.append(db.tx_delete(pk, pending_sk(job)))
+    effects.ops.append(db.tx_update(pk, STATS_SK, "ADD activities :m", values={":m": -1}))
+    target = received_by(activity)
+    rejection = {**(activity.get("rejection") or {}), "pending": False}
+    if target:
+        effects.ops.append(db.tx_update(user_pk(ctx.site_id, target), activity_sk(ctx.activity_id),
+                                        "SET #s = :r, rejection = :rej",
+                                        values={":r": "REJECTED", ":rej": rejection}, names={"#s": "status"}))
+    effects.measure(ctx.uuid, "n:activities", -1, at=_finished_at(activity))
+    return effects.commit({}, status_note={"status": "REJECTED", "rejection": rejection, "rejectedAt": ctx.now_iso})
+
+
+def _finished_at(activity: dict[str, Any]) -> str:
+    return str((activity.get("steps") or {}).get("finish") or activity.get("processedAt") or activity["createdAt"])
+
+
+def _undo_behaviour(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]],
+                    state_of: Any) -> None:
+    record = dict(records).get("behaviour")
+    if not record or not record.get("verb"):
+        return
+    pk = user_pk(ctx.site_id, ctx.uuid)
+    at = parse_time(record["at"])
+    assert at is not None
+    keys = sorted({f"p:{period_key(p, at, ctx.tz, ctx.week_start)}" for p in ("day", "week", "month")})
+    names = {"#t": "total", **{f"#k{i}": k for i, k in enumerate(keys)}}
+    effects.ops.append(db.tx_update(pk, verb_count_sk(record["verb"]),
+                                    "ADD #t :m, " + ", ".join(f"#k{i} :m" for i in range(len(keys))),
+                                    values={":m": -1}, names=names))
+    state = state_of(ctx.uuid)
+    for behaviour_id, key in (record.get("usage") or {}).items():
+        usage = state.usage.get(behaviour_id)
+        if usage is None:
+            continue
+        by_period = dict(usage.by_period)
+        if key and by_period.get(key):
+            by_period[key] -= 1
+        effects.ops.append(db.tx_update(pk, usage_sk(behaviour_id), "SET #t = :t, byPeriod = :p",
+                                        values={":t": max(0, usage.total - 1), ":p": by_period},
+                                        names={"#t": "total"}))
+    tags = record.get("tags")
+    if tags:
+        from chalicelib.store.keys import PROFILE_SK
+
+        effects.ops.append(db.tx_update(pk, PROFILE_SK, "SET tags = :t", values={":t": tags["before"]}))
+
+
+def _undo_coupons(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]]) -> None:
+    for _, record in records:
+        for acquired in record.get("acquired", []):
+            effects.ops.append(db.tx_update(
+                user_pk(ctx.site_id, acquired["uuid"]), user_coupon_sk(acquired["userCouponId"]),
+                "SET #s = :r, rejectedAt = :now", values={":r": "refunded", ":now": ctx.now_iso},
+                names={"#s": "status"}))
+        for changed in record.get("coupons", []):
+            effects.ops.append(db.tx_update(
+                user_pk(ctx.site_id, ctx.uuid), user_coupon_sk(changed["userCouponId"]),
+                "SET #s = :back", values={":back": changed["from"], ":now": changed["to"]},
+                names={"#s": "status"}, condition="#s = :now"))
+
+
+def _undo_bounty(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]]) -> None:
+    record = dict(records).get("bounty") or {}
+    bounty = record.get("bounty")
+    if not bounty:
+        return
+    pk = user_pk(ctx.site_id, ctx.uuid)
+    if bounty["action"] == "start":
+        effects.ops.append(db.tx_update(pk, bounty_sk(bounty["id"]), "SET #s = :r",
+                                        values={":r": "rejected", ":open": "open"}, names={"#s": "status"},
+                                        condition="#s = :open"))
+    else:
+        # Rejecting a cancel or an award puts the points back in escrow and reopens the bounty.
+        effects.ops.append(db.tx_update(pk, bounty_sk(bounty["id"]),
+                                        "SET #s = :open, awardedTo = :none REMOVE closedAt, closedBy",
+                                        values={":open": "open", ":none": None}, names={"#s": "status"}))
+
+
+def _undo_gift(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]]) -> None:
+    record = dict(records).get("gift") or {}
+    gift = record.get("gift")
+    if not gift:
+        return
+    stats = {k: -int(v) for k, v in gift["stats"].items()}
+    names = {f"#s{i}": k for i, k in enumerate(stats)}
+    effects.ops.append(db.tx_update(user_pk(ctx.site_id, gift["target"]), STATS_SK,
+                                    "ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(stats))),
+                                    values={f":s{i}": v for i, v in enumerate(stats.values())}, names=names))
+
+
+def _revoke_rewards(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]], state_of: Any,
+                    by_wallet: dict[tuple[str, str], list[LedgerEntry]]) -> dict[tuple[str, str], int]:
+    """Completions that no longer hold once the activity is gone, cascading to missions.
+
+    Returns the prize points to take back per (user, point type).
+    """
+    take_back: dict[tuple[str, str], int] = defaultdict(int)
+    record = dict(records)
+    behaviour = record.get("behaviour") or {}
+    rejected_at = parse_time(record.get("rewards", {}).get("at") or ctx.activity["createdAt"])
+    assert rejected_at is not None
+    gift_reward = (ctx.activity.get("attrs") or {}).get("rewardId") if ctx.activity["type"] == "gift" else None
+    for uuid in {ctx.uuid, *(u for u, _ in by_wallet)}:
+        state = state_of(uuid)
+        progress = progress_of(state)
+        earned = dict(progress.earned)
+        for (owner, point_id), entries in by_wallet.items():
+            if owner == uuid:
+                earned[point_id] = earned.get(point_id, 0) - sum(e.amount for e in entries
+                                                                 if e.booked_under == "earned")
+        counts = dict(progress.behaviour_counts)
+        verb = behaviour.get("verb") if uuid == ctx.uuid else None
+        if verb and verb in counts:
+            counts[verb] = VerbCount(max(0, counts[verb].total - 1), counts[verb].by_period)
+        gifts = dict(progress.gifts_received)
+        forced = []
+        if gift_reward and uuid == (record.get("gift") or {}).get("gift", {}).get("target"):
+            gifts[gift_reward] = max(0, gifts.get(gift_reward, 0) - 1)
+            forced.append(gift_reward)
+        from dataclasses import replace
+
+        progress = replace(progress, earned=earned, behaviour_counts=counts, gifts_received=gifts)
+        revocation = revoke_after_reject(ctx.mechanics, progress, rejected_at, ctx.now, ctx.tz, ctx.week_start,
+                                         rejected_verb=verb, revoke=[r for r in forced
+                                                                     if r in progress.rewards])
+        pk = user_pk(ctx.site_id, uuid)
+        removed: dict[str, int] = defaultdict(int)
+        for revoked in revocation.revoked:
+            item = state.rewards.get(revoked.reward_id) or {}
+            completions = item.get("completions") or []
+            index = next((i for i, c in enumerate(completions)
+                          if parse_time(c["at"]) == revoked.completed_at), len(completions) - 1 - removed[revoked.reward_id])
+            removed[revoked.reward_id] += 1
+            effects.ops.append(db.tx_update(pk, reward_sk(revoked.reward_id), f"REMOVE completions[{index}]"))
+            at = revoked.completed_at.isoformat().replace("+00:00", "Z")
+            for name in ("n:rewards", f"n:{revoked.kind}s", f"rk:{revoked.kind}", f"rw:{revoked.reward_id}"):
+                effects.measure(uuid, name, -1, at=at)
+        for point_id, amount in revocation.points.items():
+            take_back[(uuid, point_id)] += amount
+            effects.measure(uuid, f"pts:{point_id}", -amount, at=record.get("rewards", {}).get("at"))
+    return take_back
+
+
+def abandon(site: str, uuid: str, activity_id: str, job_id: str, error: dict[str, str]) -> None:
+    """A reject that could not be applied: the activity stays SUCCEEDED, the failure is shown."""
+    pk = user_pk(site, uuid)
+    try:
+        db.transact([
+            db.tx_update(pk, activity_sk(activity_id), "SET rejection.pending = :f, rejection.#e = :err",
+                         values={":f": False, ":err": error, ":ok": "SUCCEEDED"}, names={"#e": "error", "#s": "status"},
+                         condition="#s = :ok"),
+            db.tx_delete(pk, pending_sk(job_id)),
+        ])
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from tests.conftest import Api, run
+from tests.integration.test_mechanics_api import configure
+
+
+def test_behaviour_through_the_real_state_machine(api: Api, site: str, workflow: str) -> None:
+    configure(api, site)
+    api.ok("POST", f"/sites/{site}/users", {"uuid": "alice"})
+    done = run(api, site, "alice", {"type": "behaviour", "verb": "watch_video", "metadata": {"category": ["tv"]}})
+    assert done["status"] == "SUCCEEDED", done
+    assert done["result"]["awarded"]["points"] == [{"pointId": "xp", "points": 15}]
