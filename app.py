@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib.api import activities, mechanics, meta, sites, users
+from chalicelib.api import tabs as user_tabs
 
 app = Chalice(app_name="gamification")
 app.api.binary_types = []  # every body is JSON; never base64 a request
@@ -20,6 +21,7 @@ app.register_blueprint(sites.bp)
 app.register_blueprint(users.bp)
 app.register_blueprint(mechanics.bp)
 app.register_blueprint(activities.bp)
+app.register_blueprint(user_tabs.bp)
 
 Event = dict[str, Any]
 
@@ -92,3 +94,11 @@ def activity_mark_failed(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
 
     return steps.mark_failed(event, context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="rank_leaderboards")
+def rank_leaderboards(event: Any, context: Any = None) -> dict[str, int]:
+    """Materialize leaderboard ranks (scores are live; ranks are refreshed every minute)."""
+    from chalicelib.jobs import ranks
+
+    return ranks.run()

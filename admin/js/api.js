@@ -115,3 +115,21 @@ export function newIdempotencyKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+/**
+ * One page of `limit` items from a filtered list. A filtered DynamoDB-backed list may answer a
+ * short (even empty) page with a nextCursor; keep following it (bounded) until the page is full.
+ * fetchPage(limit, cursor) -> {items, nextCursor, ...}.
+ */
+export async function fillPage(fetchPage, limit, cursor, maxRequests = 10) {
+  const items = [];
+  let next = cursor || null;
+  let data = null;
+  for (let i = 0; i < maxRequests; i += 1) {
+    data = await fetchPage(limit - items.length, next);
+    items.push(...itemsOf(data));
+    next = (data && data.nextCursor) || null;
+    if (!next || items.length >= limit) break;
+  }
+  return {...(data || {}), items, nextCursor: next};
+}

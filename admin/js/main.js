@@ -173,7 +173,7 @@ document.addEventListener('keydown', (e) => {
   if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
   if (isTypingTarget(e.target)) return;
   // A shortcut never fires from inside a dialog it does not belong to (none belong to dialogs).
-  if (topDialog() || (e.target instanceof Element && e.target.closest('dialog, [role=menu]'))) return;
+  if (topDialog() || (e.target instanceof Element && e.target.closest('dialog[open], [role=menu]'))) return;
   if (e.key === '?') {
     e.preventDefault();
     openShortcuts();

@@ -123,19 +123,26 @@ export function createDialog({title, className = '', keep = false, onClose, desc
     'aria-describedby': describedBy}, header, body);
   let opener = null;
 
-  const close = (reason) => {
-    if (!dialog.open) return;
-    dialog.close(reason || '');
-  };
-  dialog.addEventListener('close', () => {
+  let finished = true;
+  // Cleanup runs synchronously on close (not on the queued `close` event), so a key pressed
+  // right after Escape already sees the dialog gone and focus back on the page.
+  const finish = () => {
+    if (finished) return;
+    finished = true;
     if (onClose) onClose(dialog.returnValue);
-    if (!keep) dialog.remove();
     let back = opener;
     opener = null;
     // Focus returns to the opener; when that was the page itself (a shortcut), to returnFocus().
     if (!back || back === document.body || !back.isConnected || back.closest('dialog:not([open])')) back = returnFocus ? returnFocus() : null;
+    if (dialog.contains(document.activeElement)) document.activeElement.blur();
+    if (!keep) dialog.remove();
     if (back && back.isConnected && typeof back.focus === 'function') back.focus();
-  });
+  };
+  const close = (reason) => {
+    if (dialog.open) dialog.close(reason || '');
+    finish();
+  };
+  dialog.addEventListener('close', finish);
   // Escape: the browser fires `cancel` on the top modal dialog only.
   dialog.addEventListener('cancel', (e) => {
     e.preventDefault();
@@ -163,6 +170,8 @@ export function createDialog({title, className = '', keep = false, onClose, desc
   });
 
   const show = (focusTarget) => {
+    if (dialog.open) return;
+    finished = false;
     opener = document.activeElement;
     if (!dialog.isConnected) document.body.append(dialog);
     if (!dialog.open) dialog.showModal();

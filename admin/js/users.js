@@ -1,6 +1,6 @@
 // The user table: search, sortable columns, cursor paging, blocked highlight, Create user.
 import {h, replace, debounce, field} from './dom.js';
-import {api, path, itemsOf} from './api.js';
+import {api, path, itemsOf, fillPage} from './api.js';
 import {can} from './state.js';
 import {getSite} from './site.js';
 import {timeEl, displayNameOf, fullName} from './format.js';
@@ -114,8 +114,8 @@ export class UsersView {
     replace(this.errorSlot);
     const cursor = this.cursors[this.cursors.length - 1];
     try {
-      const data = await api.get(path('sites', this.site, 'users'), {query: {
-        q: this.state.q, sort: this.state.sort, order: this.state.order, blocked: this.state.blocked, limit: 25, cursor}});
+      const data = await fillPage((limit, c) => api.get(path('sites', this.site, 'users'), {query: {
+        q: this.state.q, sort: this.state.sort, order: this.state.order, blocked: this.state.blocked, limit, cursor: c}}), 25, cursor);
       if (seq !== this.seq) return;
       this.items = itemsOf(data);
       this.nextCursor = data && data.nextCursor;

@@ -92,3 +92,16 @@ def for_moto(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     t = _replace_refs(t, set(aside))
     t["Outputs"] = {k: v for k, v in t.get("Outputs", {}).items() if "stand-in" not in str(v)}
     return t, aside
+
+
+def expose_state_machines(sfn: Any, account: str = "123456789012", region: str = "us-east-1") -> None:
+    """moto (5.2.5) creates CloudFormation's state machines in its plain Step Functions backend,
+    while with `execute_state_machine` on the API answers from its executing backend, where
+    they are missing. Create them there too, from the definition CloudFormation resolved."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    listed = {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    for machine in stepfunctions_backends[account][region].state_machines:
+        if machine.arn not in listed:
+            sfn.create_state_machine(name=machine.name, definition=machine.definition,
+                                     roleArn=machine.roleArn, type=machine.type or "STANDARD")

@@ -55,7 +55,7 @@ export function activityResult(a) {
     out.push(h('div', {class: 'small text-warn'}, `${ex.type}${ex.verb ? ` (${ex.verb})` : ''}${ex.message ? `: ${ex.message}` : ''}`));
   }
   if (a.rejection) {
-    out.push(h('div', {class: 'small muted'}, `Rejected${a.rejection.pending ? ' (pending)' : ''}: ${a.rejection.reason || ''}`));
+    out.push(h('div', {class: 'small muted'}, `Rejected${a.rejection.pending && a.status !== 'REJECTED' ? ' (pending)' : ''}: ${a.rejection.reason || ''}`));
   }
   return out.length ? out : h('span', {class: 'muted'}, '—');
 }

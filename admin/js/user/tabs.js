@@ -1,6 +1,6 @@
 // The eight tabs of the user details page; each fetches GET .../users/{uuid}/tabs/{tab}.
 import {h, replace, uid, field} from '../dom.js';
-import {api, path, itemsOf} from '../api.js';
+import {api, path, itemsOf, fillPage} from '../api.js';
 import {can} from '../state.js';
 import {getMechanics} from '../site.js';
 import {timeEl, formatDate, num, pointsList} from '../format.js';
@@ -204,7 +204,11 @@ class ActivityTab extends Tab {
   }
 
   query() {
-    return {...this.filters, sort: this.sort.sort, order: this.sort.order, limit: 25, cursor: this.pager.cursor};
+    return {...this.filters, sort: this.sort.sort, order: this.sort.order};
+  }
+
+  fetch(query) {
+    return fillPage((limit, cursor) => super.fetch({...query, limit, cursor}), 25, this.pager.cursor);
   }
 
   load(opts = {}) {
@@ -241,7 +245,7 @@ class ActivityTab extends Tab {
       this.render(this.data);
     }}];
     if (can('admin')) items.unshift({label: 'Reject', onSelect: (btn) => openRejectDialog(this.page, a, btn)});
-    const rejection = a.rejection ? (a.rejection.pending ? pill('reject pending', 'warn') : null) : null;
+    const rejection = a.rejection && a.rejection.pending && a.status !== 'REJECTED' ? pill('reject pending', 'warn') : null;
     const tr = h('tr', {dataset: {activityId: a.id, status: a.status}, class: a.status === 'FAILED' ? 'row-failed' : ''},
       h('td', {class: 'nowrap'}, timeEl(a.createdAt, this.tz)),
       h('td', {}, pill(a.type || '—', 'info')),
@@ -291,7 +295,8 @@ class PointsTab extends Tab {
           h('td', {class: 'nowrap'}, timeEl(e.createdAt || e.at || e.time, this.tz)),
           h('td', {}, e.pointId),
           h('td', {class: `num ${amount < 0 ? 'neg' : 'pos'}`}, `${amount > 0 ? '+' : ''}${num(amount)}`),
-          h('td', {}, e.kind || ''),
+          h('td', {}, e.kind || '', e.bookedUnder && e.bookedUnder !== e.kind ? h('span', {class: 'muted small'}, ` · ${e.bookedUnder}`) : null,
+            e.shortfall ? h('span', {class: 'small text-warn'}, ` · shortfall ${num(e.shortfall)}`) : null),
           h('td', {class: 'mono small'}, e.activityId || ''),
           h('td', {class: 'nowrap'}, e.expiresAt ? timeEl(e.expiresAt, this.tz) : (e.expiresOn ? formatDate(e.expiresOn) : '—')));
       }), {className: 'ledger-table'}) : empty('The ledger is empty.');

@@ -1,0 +1,1 @@
+"""Scheduled jobs (`@app.schedule` in app.py imports each inside its handler)."""

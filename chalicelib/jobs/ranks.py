@@ -1,0 +1,164 @@
+"""Rank materialization: every minute, rank every board's current period and write the ranks.
+
+Scores are live (activity processing ADDs to the score items); ranks are a snapshot the job
+refreshes. For each site, board and period kind the job:
+1. notices a period change (the key it ranked last time is no longer current) and ranks the
+   ended period one last time as *final*: `finalRank` on its score items and the user's
+   `S#KP#` pointer (last final rank with a score above zero, what `previousRank` reads);
+2. ranks the current period with `engine.leaderboards.rank_scores` (ties by reachedAt),
+   leaving out blocked users, non-members, opted-out users and users outside the board's
+   tags, and writes `rank`/`rankedAt`/standings keys on the items whose rank or list
+   position changed (an unchanged rank is not rewritten: `rankedAt` is when it was set).
+
+Gap until the period-close job exists (a later issue): a period is finalized by the first run
+after it ended, from the scores at that time; if the job did not run across several period
+changes only the last period it had seen is finalized.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.engine.leaderboards import FinalRank, RankChange, Score, is_ranked, rank_change, rank_scores
+from chalicelib.engine.periods import PERIOD_OF, WeekStart, period_bounds, period_bounds_of_date, period_key
+from chalicelib.models.mechanics import Leaderboard
+from chalicelib.store import ranks as store
+from chalicelib.store.userstate import parse_time
+
+ALL_TIME = "allTime"
+ALL_TIME_KEY = "all"
+_NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def current_period_key(period: str, now: dt.datetime, tz: str, week_start: WeekStart) -> str:
+    """The key score items of `period` (daily/weekly/monthly/allTime) carry right now."""
+    if period == ALL_TIME:
+        return ALL_TIME_KEY
+    return period_key(PERIOD_OF[period], now, tz, week_start)
+
+
+def period_start_of_key(key: str) -> dt.date | None:
+    """The first local date of a stored period key (`week:2026-11-23`, `month:2026-11`...)."""
+    kind, _, rest = key.partition(":")
+    try:
+        if kind in ("day", "week"):
+            return dt.date.fromisoformat(rest)
+        if kind == "month":
+            return dt.date.fromisoformat(rest + "-01")
+        if kind == "quarter":
+            year, quarter = rest.split("-Q")
+            return dt.date(int(year), 3 * (int(quarter) - 1) + 1, 1)
+        if kind == "year":
+            return dt.date(int(rest), 1, 1)
+    except ValueError:
+        return None
+    return None
+
+
+def eligible(board: Leaderboard, profile: dict[str, Any] | None) -> bool:
+    """Whether a user may appear on `board` now (engine rule over the stored profile)."""
+    if profile is None:
+        return False
+    opt_ins = (profile.get("settings") or {}).get("optIns") or {}
+    return is_ranked(board, tags=profile.get("tags") or [], blocked=bool(profile.get("blocked")),
+                     member=bool(profile.get("member", True)),
+                     show_on_leaderboards=bool(opt_ins.get("showOnLeaderboards", True)))
+
+
+@dataclass(frozen=True)
+class Position:
+    """One row of the leaderboards tab (board x period) for one user."""
+
+    rank: int | None
+    score: int
+    change: RankChange
+    ranked_at: str | None
+
+
+def position(board: Leaderboard, period: str, profile: dict[str, Any], score_item: dict[str, Any] | None,
+             last_final: dict[str, Any] | None, now: dt.datetime, tz: str, week_start: WeekStart) -> Position:
+    """What the tab shows, from the user's own items: live score, materialized rank, change.
+
+    The rank is shown only while the user is eligible now (a user blocked or opted out since
+    the last run drops off at once, not a minute later).
+    """
+    score = int((score_item or {}).get("score", 0))
+    stored_rank = (score_item or {}).get("rank")
+    rank = int(stored_rank) if stored_rank is not None and eligible(board, profile) else None
+    history: list[FinalRank] = []
+    if last_final and last_final.get("rank") is not None:
+        start = period_start_of_key(str(last_final.get("periodKey", "")))
+        if start is not None:
+            history.append(FinalRank(start, int(last_final["rank"]), int(last_final.get("score", 0))))
+    current_start = None if period == ALL_TIME else period_bounds(PERIOD_OF[period], now, tz, week_start)[0]
+    change = rank_change(period, rank, history, current_start)
+    return Position(rank, score, change, (score_item or {}).get("rankedAt") if rank is not None else None)
+
+
+def rank_period(site: str, board: Leaderboard, period: str, key: str, ranked_at: str, *,
+                final: bool = False) -> int:
+    """Rank one board period and write what changed; returns the number of items written."""
+    items = store.board_scores(site, board.id, key)
+    profiles = store.profiles(site, [str(i["uuid"]) for i in items])
+    scores = [Score(str(i["uuid"]), int(i.get("score", 0)), parse_time(i.get("reachedAt")) or _NEVER)
+              for i in items if eligible(board, profiles.get(str(i["uuid"])))]
+    ranked = {r.uuid: (r.rank, n) for n, r in enumerate(rank_scores(scores, board.include_inactive), start=1)}
+    written = 0
+    for item in items:
+        uuid = str(item["uuid"])
+        rank, place = ranked.get(uuid, (None, 0))
+        profile = profiles.get(uuid) or {}
+        display_name = str(profile.get("displayName") or "")
+        same = (item.get("rank") == rank and item.get("displayName") == display_name
+                and item.get("GSI3SK") == (store.standings_index_sk(place) if rank is not None else None))
+        if final:
+            same = same and "finalRank" in item and item.get("finalRank") == rank
+        if not same:
+            store.set_rank(site, uuid, board.id, key, rank=rank, position=place, display_name=display_name,
+                           ranked_at=ranked_at, final=final)
+            written += 1
+        if final and rank is not None and int(item.get("score", 0)) > 0:
+            store.keep_last_final(site, uuid, board.id, period, key, rank, int(item["score"]))
+    return written
+
+
+def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, period: str,
+                  now: dt.datetime) -> int:
+    tz = str(site_item.get("timezone", "UTC"))
+    week_start: WeekStart = site_item.get("weekStart", "monday")
+    key = current_period_key(period, now, tz, week_start)
+    ranked_at = clock.iso(now)
+    written = 0
+    state = store.job_state(site, board.id, period)
+    if state and state.get("periodKey") != key and period != ALL_TIME:
+        written += rank_period(site, board, period, str(state["periodKey"]), ranked_at, final=True)
+    written += rank_period(site, board, period, key, ranked_at)
+    store.save_job_state(site, board.id, period, key, ranked_at)
+    return written
+
+
+def run(now: dt.datetime | None = None, sites: list[str] | None = None) -> dict[str, int]:
+    """One pass over every site (or the given ones); returns what it did, for the logs."""
+    from chalicelib.store import mechanics as mechanics_store
+    from chalicelib.store import sites as sites_store
+
+    moment = now or clock.now()
+    done = {"sites": 0, "boards": 0, "written": 0}
+    for site in sites if sites is not None else list(store.all_sites()):
+        site_item = sites_store.get_site(site)
+        if site_item is None:
+            continue
+        done["sites"] += 1
+        # Fresh mechanics: a board created a second ago should be ranked in this pass.
+        for board in mechanics_store.load(site, fresh=True).mechanics.leaderboards.values():
+            for period in board.periods:
+                done["boards"] += 1
+                done["written"] += refresh_board(site, site_item, board, period, moment)
+    return done
+
+
+def first_day_of(period: str, day: dt.date, week_start: WeekStart) -> dt.date:
+    return period_bounds_of_date(PERIOD_OF[period], day, week_start)[0]

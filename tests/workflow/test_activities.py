@@ -1,0 +1,382 @@
+"""Every activity type and action through the real state machine in moto, with the spec as oracle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import Api, run, submit, wait_for
+
+pytestmark = pytest.mark.usefixtures("game")
+
+
+def wallet(uuid: str, point_id: str, site: str = "acme") -> dict[str, int]:
+    """The stored wallet and the sum of the user's ledger for one point type."""
+    client = boto3.client("dynamodb")
+    pk = {"S": f"USER#{site}#{uuid}"}
+    item = client.get_item(TableName="gamification-test", Key={"PK": pk, "SK": {"S": f"S#W#{point_id}"}}).get("Item", {})
+    figures = {k: int(item[k]["N"]) if k in item else 0
+               for k in ("balance", "earned", "spent", "redeemed", "expired", "adjusted")}
+    pages = client.get_paginator("query").paginate(
+        TableName="gamification-test", KeyConditionExpression="PK = :pk AND begins_with(SK, :l)",
+        ExpressionAttributeValues={":pk": pk, ":l": {"S": "L#"}})
+    ledger = [int(i["amount"]["N"]) for page in pages for i in page["Items"] if i["pointId"]["S"] == point_id]
+    figures["ledger"] = sum(ledger)
+    figures["entries"] = len(ledger)
+    assert figures["balance"] == figures["ledger"], figures
+    assert figures["balance"] == (figures["earned"] - figures["spent"] - figures["redeemed"] - figures["expired"]
+                                  - figures["adjusted"]), figures
+    return figures
+
+
+def points(api: Api, uuid: str, attrs: dict[str, Any], site: str = "acme") -> Any:
+    return run(api, site, uuid, attrs)
+
+
+def give(api: Api, uuid: str, point_id: str, amount: int) -> None:
+    done = points(api, uuid, {"type": "point", "action": "increment", "points": [{"pointId": point_id,
+                                                                                    "points": amount}]})
+    assert done["status"] == "SUCCEEDED", done
+
+
+def failed(done: Any, type_: str) -> None:
+    assert done["status"] == "FAILED", done
+    assert done["error"]["type"] == type_, done["error"]
+    assert done["error"]["message"]
+
+
+# ------------------------------------------------------------------ behaviours and rewards
+
+def test_behaviour_awards_simple_and_matching_flexible(api: Api) -> None:
+    done = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video", "metadata": {"category": ["tv", "x"]}})
+    assert done["status"] == "SUCCEEDED"
+    assert done["result"]["awarded"]["points"] == [{"pointId": "xp", "points": 15}]
+    assert sorted(done["result"]["awarded"]["behaviours"]) == ["watch_tv", "watch_video"]
+    plain = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video", "metadata": {"category": "news"}})
+    assert plain["result"]["awarded"]["points"] == [{"pointId": "xp", "points": 10}]
+    assert wallet("alice", "xp")["earned"] == 25
+
+
+def test_unknown_verb_fails(api: Api) -> None:
+    failed(run(api, "acme", "alice", {"type": "behaviour", "verb": "dance"}), "UnknownBehaviour")
+
+
+def test_limit_is_an_exception_not_a_failure(api: Api) -> None:
+    first = run(api, "acme", "alice", {"type": "behaviour", "verb": "login"})
+    second = run(api, "acme", "alice", {"type": "behaviour", "verb": "login"})
+    assert first["result"]["awarded"]["points"] == [{"pointId": "coins", "points": 5}]
+    assert second["status"] == "SUCCEEDED"
+    assert second["result"]["awarded"]["points"] == []
+    assert [e["type"] for e in second["result"]["exceptions"]] == ["LimitReached"]
+    assert wallet("alice", "coins")["balance"] == 5
+
+
+def test_cascade_achievement_prize_level_mission_in_one_activity(api: Api) -> None:
+    for _ in range(2):
+        run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video", "metadata": {"category": "tv"}})
+    third = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video", "metadata": {"category": "tv"}})
+    # 3rd video: binge (3 videos) -> 50 coins; xp 45 >= 40 -> silver; binge + silver -> starter.
+    assert sorted(third["result"]["awarded"]["rewards"]) == ["binge", "silver", "starter"]
+    assert {"pointId": "coins", "points": 50} in third["result"]["awarded"]["points"]
+    assert wallet("alice", "coins")["earned"] == 50
+
+
+# ------------------------------------------------------------------ point actions
+
+def test_point_actions_and_figures(api: Api) -> None:
+    give(api, "alice", "coins", 100)
+    assert points(api, "alice", {"type": "point", "action": "redeem", "points": [{"pointId": "coins", "points": 30}]})[
+        "status"] == "SUCCEEDED"
+    assert points(api, "alice", {"type": "point", "action": "refund", "points": [{"pointId": "coins", "points": 10}]})[
+        "status"] == "SUCCEEDED"
+    assert points(api, "alice", {"type": "point", "action": "set", "points": [{"pointId": "coins", "points": 50}]})[
+        "status"] == "SUCCEEDED"
+    w = wallet("alice", "coins")
+    # 100 earned, 30 redeemed then 10 refunded (redeemed 20), balance 80, set to 50: adjusted 30.
+    assert (w["balance"], w["earned"], w["redeemed"], w["adjusted"], w["spent"]) == (50, 100, 20, 30, 0)
+    points(api, "alice", {"type": "point", "action": "set", "points": [{"pointId": "coins", "points": 70}]})
+    w = wallet("alice", "coins")
+    assert (w["balance"], w["earned"], w["adjusted"]) == (70, 120, 30)
+
+
+@pytest.mark.parametrize(("attrs", "error"), [
+    ({"type": "point", "action": "redeem", "points": [{"pointId": "coins", "points": 1}]}, "InsufficientPoints"),
+    ({"type": "point", "action": "redeem", "points": [{"pointId": "xp", "points": 1}]}, "NotRedeemable"),
+    ({"type": "point", "action": "refund", "points": [{"pointId": "coins", "points": 1}]}, "RefundExceedsRedeemed"),
+    ({"type": "point", "action": "set", "points": [{"pointId": "stars", "points": 5}]}, "SetOnExpirable"),
+    ({"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": -5}]}, "NegativeNotAllowed"),
+    ({"type": "point", "action": "increment", "points": [{"pointId": "nope", "points": 5}]}, "UnknownPointType"),
+])
+def test_point_failures(api: Api, attrs: dict[str, Any], error: str) -> None:
+    failed(points(api, "alice", attrs), error)
+    assert wallet("alice", "coins")["entries"] == 0
+
+
+def test_negative_increment_on_negativeable(api: Api) -> None:
+    assert points(api, "alice", {"type": "point", "action": "increment", "points": [{"pointId": "karma",
+                                                                                        "points": -7}]})["status"] == "SUCCEEDED"
+    w = wallet("alice", "karma")
+    assert (w["balance"], w["adjusted"]) == (-7, 7)
+
+
+def test_several_wallets_in_one_activity_are_all_or_nothing(api: Api) -> None:
+    give(api, "alice", "coins", 5)
+    done = points(api, "alice", {"type": "point", "action": "redeem", "points": [
+        {"pointId": "coins", "points": 5}, {"pointId": "gems", "points": 1}]})
+    failed(done, "InsufficientPoints")
+    assert wallet("alice", "coins")["balance"] == 5
+
+
+# ------------------------------------------------------------------ coupons
+
+def test_coupon_buy_redeem_refund(api: Api) -> None:
+    give(api, "alice", "coins", 100)
+    bought = run(api, "acme", "alice", {"type": "coupon", "action": "buy", "couponId": "tshirt"})
+    assert bought["status"] == "SUCCEEDED", bought
+    [user_coupon] = bought["result"]["awarded"]["coupons"]
+    assert wallet("alice", "coins")["spent"] == 30
+    redeemed = run(api, "acme", "alice", {"type": "coupon", "action": "redeem", "couponId": "tshirt"})
+    assert redeemed["status"] == "SUCCEEDED", redeemed
+    failed(run(api, "acme", "alice", {"type": "coupon", "action": "redeem", "couponId": "tshirt"}), "CouponNotHeld")
+    refunded = run(api, "acme", "alice", {"type": "coupon", "action": "refund", "couponId": "tshirt",
+                                          "userCouponId": user_coupon})
+    assert refunded["status"] == "SUCCEEDED", refunded
+    w = wallet("alice", "coins")
+    assert (w["balance"], w["spent"]) == (100, 0)
+
+
+def test_one_step_coupon_is_bought_and_redeemed_at_once_codes_in_order(api: Api) -> None:
+    give(api, "alice", "coins", 100)
+    give(api, "bob", "coins", 100)
+    first = run(api, "acme", "alice", {"type": "coupon", "action": "redeem", "couponId": "voucher"})
+    second = run(api, "acme", "bob", {"type": "coupon", "action": "redeem", "couponId": "voucher"})
+    assert first["status"] == second["status"] == "SUCCEEDED"
+    failed(run(api, "acme", "carol", {"type": "coupon", "action": "buy", "couponId": "voucher"}), "CouponSoldOut")
+    codes = []
+    for uuid in ("alice", "bob"):
+        item = boto3.client("dynamodb").query(
+            TableName="gamification-test", KeyConditionExpression="PK = :pk AND begins_with(SK, :q)",
+            ExpressionAttributeValues={":pk": {"S": f"USER#acme#{uuid}"}, ":q": {"S": "S#Q#"}})["Items"][0]
+        codes.append(item["code"]["S"])
+        assert item["status"]["S"] == "redeemed"
+    assert codes == ["V1", "V2"]
+
+
+@pytest.mark.parametrize(("attrs", "error"), [
+    ({"type": "coupon", "action": "buy", "couponId": "ghost"}, "CouponNotFound"),
+    ({"type": "coupon", "action": "buy", "couponId": "retired"}, "CouponInactive"),
+    ({"type": "coupon", "action": "buy", "couponId": "tshirt"}, "InsufficientPoints"),
+    ({"type": "coupon", "action": "redeem", "couponId": "tshirt"}, "CouponNotHeld"),
+])
+def test_coupon_failures(api: Api, attrs: dict[str, Any], error: str) -> None:
+    failed(run(api, "acme", "alice", attrs), error)
+
+
+# ------------------------------------------------------------------ gifts
+
+def test_gift_moves_points_atomically_and_shows_for_both(api: Api) -> None:
+    give(api, "alice", "coins", 20)
+    done = run(api, "acme", "alice", {"type": "gift", "targetUuid": "bob", "rewardId": "thanks",
+                                      "points": [{"pointId": "coins", "points": 15}]}, reason="thanks!")
+    assert done["status"] == "SUCCEEDED", done
+    a, b = wallet("alice", "coins"), wallet("bob", "coins")
+    assert (a["balance"], a["spent"], b["balance"], b["earned"]) == (5, 15, 15, 15)
+
+
+@pytest.mark.parametrize(("target", "attrs_extra", "error"), [
+    ("alice", {}, "GiftToSelf"),
+    ("nobody", {}, "TargetNotFound"),
+    ("bob", {"points": [{"pointId": "xp", "points": 1}]}, "NotGiftable"),
+    ("bob", {"points": [{"pointId": "coins", "points": 1}]}, "InsufficientPoints"),
+])
+def test_gift_failures(api: Api, target: str, attrs_extra: dict[str, Any], error: str) -> None:
+    give(api, "alice", "xp", 5) if error == "NotGiftable" else None
+    failed(run(api, "acme", "alice", {"type": "gift", "targetUuid": target, **attrs_extra}), error)
+
+
+def test_blocked_and_non_member_users(api: Api) -> None:
+    api.ok("POST", "/sites/acme/users/bob/block")
+    earn = run(api, "acme", "bob", {"type": "behaviour", "verb": "watch_video"})
+    assert earn["status"] == "SUCCEEDED" and earn["result"]["blocked"] is True
+    assert earn["result"]["awarded"]["points"] == []
+    assert wallet("bob", "xp")["entries"] == 0
+    failed(run(api, "acme", "bob", {"type": "point", "action": "redeem", "points": [{"pointId": "coins",
+                                                                                       "points": 1}]}), "UserBlocked")
+    give(api, "alice", "coins", 5)
+    failed(run(api, "acme", "alice", {"type": "gift", "targetUuid": "bob",
+                                      "points": [{"pointId": "coins", "points": 1}]}), "TargetBlocked")
+    api.ok("PATCH", "/sites/acme/users/carol", {"member": False})
+    failed(run(api, "acme", "carol", {"type": "behaviour", "verb": "watch_video"}), "UserNotMember")
+
+
+# ------------------------------------------------------------------ bounties
+
+def test_bounty_start_award_and_second_award_fails(api: Api) -> None:
+    give(api, "alice", "coins", 40)
+    start = run(api, "acme", "alice", {"type": "bounty", "action": "start", "points": [{"pointId": "coins", "points": 25}]})
+    assert start["status"] == "SUCCEEDED", start
+    assert wallet("alice", "coins")["balance"] == 15
+    award = run(api, "acme", "alice", {"type": "bounty", "action": "award", "bountyId": start["id"], "targetUuid": "bob"})
+    assert award["status"] == "SUCCEEDED", award
+    assert wallet("bob", "coins")["balance"] == 25
+    failed(run(api, "acme", "alice", {"type": "bounty", "action": "award", "bountyId": start["id"],
+                                      "targetUuid": "carol"}), "BountyNotOpen")
+    failed(run(api, "acme", "alice", {"type": "bounty", "action": "cancel", "bountyId": start["id"]}), "BountyNotOpen")
+    assert wallet("carol", "coins")["balance"] == 0
+
+
+def test_bounty_cancel_returns_escrow(api: Api) -> None:
+    give(api, "alice", "coins", 40)
+    start = run(api, "acme", "alice", {"type": "bounty", "action": "start", "points": [{"pointId": "coins", "points": 25}]})
+    run(api, "acme", "alice", {"type": "bounty", "action": "cancel", "bountyId": start["id"]})
+    w = wallet("alice", "coins")
+    assert (w["balance"], w["spent"]) == (40, 0)
+    failed(run(api, "acme", "alice", {"type": "bounty", "action": "cancel", "bountyId": "nope"}), "BountyNotFound")
+    failed(run(api, "acme", "alice", {"type": "bounty", "action": "start",
+                                      "points": [{"pointId": "xp", "points": 1}]}), "NotBountiable")
+
+
+# ------------------------------------------------------------------ shape refusals: nothing queued
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"uuid": "alice", "attrs": {"type": "point", "action": "redeem", "points": [{"pointId": "coins", "points": 0}]}},
+     "attrs.points.0.points"),
+    ({"uuid": "alice", "attrs": {"type": "point", "action": "fly", "points": []}}, "attrs.action"),
+    ({"uuid": "alice", "attrs": {"type": "gift", "targetUuid": "bob", "points": [{"pointId": "coins", "points": -1}]}},
+     "attrs.points"),
+    ({"uuid": "alice", "attrs": {"type": "teleport"}}, "attrs"),
+    ({"uuid": "alice", "attrs": {"type": "behaviour", "verb": "Bad Verb"}}, "attrs.verb"),
+    ({"uuid": "alice", "attrs": {"type": "bounty", "action": "award", "bountyId": "x"}}, "attrs.targetUuid"),
+    ({"uuid": "alice", "attrs": {"type": "behaviour", "verb": "login"}, "extra": 1}, "extra"),
+])
+def test_malformed_activity_is_400_and_queues_nothing(api: Api, body: dict[str, Any], field: str) -> None:
+    status, data, _ = api.post("/sites/acme/activities", body)
+    assert status == 400, data
+    fields = [d["field"] for d in data["error"]["details"]]
+    assert any(f == field or f.startswith(field + ".") for f in fields), (field, data)
+    assert boto3.client("stepfunctions").list_executions(
+        stateMachineArn=__import__("os").environ["STATE_MACHINE_ARN"])["executions"] == []
+
+
+def test_unknown_user_is_404_and_queues_nothing(api: Api) -> None:
+    status, data, _ = api.post("/sites/acme/activities", {"uuid": "ghost", "attrs": {"type": "behaviour",
+                                                                                      "verb": "login"}})
+    assert status == 404 and data["error"]["type"] == "UserNotFound"
+    items = boto3.client("dynamodb").scan(TableName="gamification-test")["Items"]
+    assert not [i for i in items if i["PK"]["S"].startswith(("ACTID#", "USER#acme#ghost"))]
+
+
+def test_unknown_activity_is_404(api: Api) -> None:
+    status, data, _ = api.get("/sites/acme/activities/NOPE")
+    assert status == 404 and data["error"]["type"] == "ActivityNotFound"
+
+
+# ------------------------------------------------------------------ idempotency and retries
+
+def test_same_idempotency_key_ten_times_gives_one_activity(api: Api) -> None:
+    attrs = {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 7}]}
+    ids = {submit(api, "acme", "alice", attrs, key="k-1") for _ in range(10)}
+    assert len(ids) == 1
+    wait_for(api, "acme", ids.pop())
+    assert wallet("alice", "coins")["entries"] == 1
+    status, data, _ = api.call("POST", "/sites/acme/activities", {"uuid": "alice", "attrs": {
+        **attrs, "points": [{"pointId": "coins", "points": 8}]}}, headers={"Idempotency-Key": "k-1"})
+    assert status == 409 and data["error"]["type"] == "IdempotencyKeyMismatch"
+
+
+def test_concurrent_duplicates_give_one_activity(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    attrs = {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 3}]}
+    with ThreadPoolExecutor(10) as pool:
+        ids = set(pool.map(lambda _: submit(api, "acme", "bob", attrs, key="same"), range(10)))
+    assert len(ids) == 1
+    wait_for(api, "acme", ids.pop())
+    assert wallet("bob", "coins")["entries"] == 1
+
+
+def test_step_rerun_after_success_changes_nothing(api: Api) -> None:
+    from chalicelib.workflow import steps
+
+    done = run(api, "acme", "alice", {"type": "point", "action": "increment", "points": [{"pointId": "coins",
+                                                                                           "points": 4}]})
+    event = {"site": "acme", "uuid": "alice", "activityId": done["id"], "type": "point", "job": "process",
+             "gateId": done["id"]}
+    steps.point_step(event)
+    steps.rewards_step(event)
+    steps.finish_step(event)
+    assert steps.begin(event)["done"] is True
+    w = wallet("alice", "coins")
+    assert (w["balance"], w["entries"]) == (4, 1)
+
+
+def test_transient_error_is_retried_and_awarded_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.activities import point
+    from chalicelib.activities.effects import TransientError
+
+    original = point.process
+    calls = {"n": 0}
+
+    def flaky(ctx: Any) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TransientError("throttled once")
+        return original(ctx)
+
+    monkeypatch.setattr(point, "process", flaky)
+    done = points(api, "alice", {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 9}]})
+    assert done["status"] == "SUCCEEDED", done
+    assert calls["n"] == 2
+    w = wallet("alice", "coins")
+    assert (w["balance"], w["entries"]) == (9, 1)
+
+
+def test_crash_after_write_before_return_is_absorbed(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.activities import point
+    from chalicelib.activities.effects import TransientError
+
+    original = point.process
+    calls = {"n": 0}
+
+    def crash_after(ctx: Any) -> bool:
+        calls["n"] += 1
+        applied = original(ctx)
+        if calls["n"] == 1:
+            raise TransientError("the Lambda died after its write")
+        return applied
+
+    monkeypatch.setattr(point, "process", crash_after)
+    done = points(api, "alice", {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 6}]})
+    assert done["status"] == "SUCCEEDED"
+    w = wallet("alice", "coins")
+    assert (w["balance"], w["entries"]) == (6, 1)
+
+
+def test_unexpected_error_fails_with_internal_error(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.activities import point
+
+    def broken(ctx: Any) -> bool:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(point, "process", broken)
+    done = points(api, "alice", {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 6}]})
+    failed(done, "InternalError")
+    # The next activity of the same user is not held up by the failed one.
+    monkeypatch.undo()
+    give(api, "alice", "coins", 1)
+
+
+# ------------------------------------------------------------------ ordering
+
+def test_burst_of_one_user_takes_effect_in_order(api: Api) -> None:
+    ids = [submit(api, "acme", "alice", {"type": "point", "action": "increment",
+                                         "points": [{"pointId": "coins", "points": n}]}) for n in range(1, 20)]
+    ids.append(submit(api, "acme", "alice", {"type": "point", "action": "redeem",
+                                             "points": [{"pointId": "coins", "points": sum(range(1, 20))}]}))
+    results = [wait_for(api, "acme", i, timeout=60) for i in ids]
+    assert [r["status"] for r in results] == ["SUCCEEDED"] * 20
+    finished = [r["processedAt"] for r in results]
+    assert finished == sorted(finished)
+    assert wallet("alice", "coins")["balance"] == 0
