@@ -4,13 +4,15 @@ LOCAL_TOKEN ?=
 export PORT LOCAL_TOKEN
 
 PYTHON ?= python3
+STAGE ?= dev
+ALARM_EMAIL ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit integration workflow e2e browser bench chromium clean
+.PHONY: run test lint typecheck chromium clean wheelhouse package deploy destroy cold-start
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +43,25 @@ test: $(STAMP) chromium lint typecheck
 
 clean:
 	rm -rf $(VENV) dist .mypy_cache .ruff_cache
+
+## wheelhouse: runtime wheels for Lambda (manylinux x86_64, CPython 3.11); needs PyPI once
+dist/wheelhouse/.stamp: pyproject.toml | $(STAMP)
+	$(PY) infra/package.py --wheelhouse-only
+	touch $@
+wheelhouse: dist/wheelhouse/.stamp
+
+## package: Lambda zip + packaged template under dist/, offline from the wheelhouse
+package: $(STAMP) dist/wheelhouse/.stamp
+	$(PY) infra/package.py --stage $(STAGE)
+
+## deploy: package, deploy the stack, upload the console (needs AWS credentials and region)
+deploy: package
+	$(PY) infra/deploy.py deploy --stage $(STAGE) --alarm-email "$(ALARM_EMAIL)"
+
+## destroy: delete the stack (the table is retained; see docs/deploy.md)
+destroy: $(STAMP)
+	$(PY) infra/deploy.py destroy --stage $(STAGE)
+
+## cold-start: import cost of the handler modules against the boto3+pydantic baseline
+cold-start: $(STAMP)
+	$(PY) bench/cold_start.py

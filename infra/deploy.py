@@ -26,7 +26,6 @@ import json
 import mimetypes
 import re
 import secrets
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -242,4 +241,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -60,6 +60,42 @@ class _Context:
         return 300_000
 
 
+def reuse_task_clients() -> None:
+    """moto builds a new boto3 client for every Task it runs; AWS keeps connections warm.
+
+    Reusing one client per (region, service) removes that per-state cost from every local
+    execution, so local latencies measure our handlers rather than client construction.
+    """
+    if "clients" in _patched:
+        return
+    import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils  # noqa: F401
+    from moto.stepfunctions.parser.asl.utils import boto_client as module
+
+    original = module.boto_client_for
+    cache: dict[tuple[str, str, bool], Any] = {}
+    lock = threading.Lock()
+
+    def cached(region: str, service: str, state_credentials: Any = None) -> Any:
+        if state_credentials is not None:
+            return original(region, service, state_credentials)
+        from moto.core.models import botocore_stubber
+
+        key = (region, service, bool(botocore_stubber.enabled))
+        with lock:
+            if key not in cache:
+                cache[key] = original(region, service)
+            return cache[key]
+
+    module.boto_client_for = cached  # type: ignore[attr-defined,unused-ignore]
+    # Modules that imported the name before the patch keep their own reference.
+    import sys
+
+    for name, loaded in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions") and getattr(loaded, "boto_client_for", None) is original:
+            setattr(loaded, "boto_client_for", cached)  # noqa: B010 - a module attribute mypy cannot see
+    _patched.add("clients")
+
+
 def register_functions(handlers: dict[str, Callable[[Any, Any], Any]]) -> None:
     """Map deployed function names to the app's handlers."""
     _handlers.update(handlers)

@@ -58,7 +58,9 @@ def _schedules() -> list[tuple[float, Any]]:
         if isinstance(source, ScheduledEventConfig):
             module, _, attr = source.handler_string.rpartition(".")
             handler = getattr(importlib.import_module(module), attr)
-            found.append((_rate_seconds(str(source.schedule_expression)), handler))
+            expression = source.schedule_expression  # a Rate/Cron object or a string
+            text = expression.to_string() if hasattr(expression, "to_string") else str(expression)
+            found.append((_rate_seconds(text), handler))
     return found
 
 
@@ -73,6 +75,14 @@ def _rate_seconds(expression: str) -> float:
     return 3600.0
 
 
+def scheduled_event() -> dict[str, Any]:
+    """A complete EventBridge scheduled event: Chalice's CloudWatchEvent reads every field."""
+    from chalicelib.clock import now_iso
+
+    return {"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "local.schedule",
+            "account": "123456789012", "time": now_iso(), "region": "us-east-1", "resources": [], "detail": {}}
+
+
 def start_schedules(stop: threading.Event) -> threading.Thread:
     def loop() -> None:
         jobs = _schedules()
@@ -82,7 +92,7 @@ def start_schedules(stop: threading.Event) -> threading.Thread:
                 if time.monotonic() >= due[i]:
                     due[i] = time.monotonic() + period
                     try:
-                        handler({"source": "local.schedule"}, None)
+                        handler(scheduled_event(), None)
                     except Exception:  # a failing job must not stop the others
                         from chalicelib.observability import logger
 

@@ -85,6 +85,7 @@ class LocalStack:
         patches.configure_moto()
         patches.serialize_dynamodb()
         patches.route_lambda_invokes()
+        patches.reuse_task_clients()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
 

@@ -58,6 +58,7 @@ def aws() -> Iterator[None]:
 
     patches.serialize_dynamodb()
     patches.route_lambda_invokes()
+    patches.reuse_task_clients()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()
         db.reset_client()
@@ -170,7 +171,7 @@ def wait_for(api: Api, site: str, activity_id: str, timeout: float = 30.0,
             return data
         if time.monotonic() > deadline:
             raise AssertionError(f"activity {activity_id} still {data['status']}: {data}")
-        time.sleep(0.02)
+        time.sleep(0.05)
 
 
 def submit(api: Api, site: str, uuid: str, attrs: dict[str, Any], key: str | None = None,

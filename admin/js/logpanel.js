@@ -59,6 +59,13 @@ export class LogPanel {
     this.dlg.dialog.classList.add('logpanel');
     this.forms = {};
     this.fields = {};
+    // Filled by loadOptions(); empty until then so early changes of a select are harmless.
+    this.behaviours = [];
+    this.pointTypes = [];
+    this.rewards = [];
+    this.siteCoupons = [];
+    this.heldCoupons = [];
+    this.bounties = [];
     this.build();
   }
 
@@ -242,12 +249,12 @@ export class LogPanel {
       get(api.get(`${userPath}/bounties`, {query: {status: 'open'}})),
       get(api.get(path('sites', site, 'users'), {query: {limit: 100}})),
     ]);
-    this.behaviours = behaviours || this.behaviours || [];
-    this.pointTypes = pointTypes || this.pointTypes || [];
-    this.rewards = rewards || this.rewards || [];
-    this.siteCoupons = coupons || this.siteCoupons || [];
-    this.heldCoupons = held ? itemsOf(held) : this.heldCoupons || [];
-    this.bounties = bounties ? itemsOf(bounties) : this.bounties || [];
+    this.behaviours = behaviours || this.behaviours;
+    this.pointTypes = pointTypes || this.pointTypes;
+    this.rewards = rewards || this.rewards;
+    this.siteCoupons = coupons || this.siteCoupons;
+    this.heldCoupons = held ? itemsOf(held) : this.heldCoupons;
+    this.bounties = bounties ? itemsOf(bounties) : this.bounties;
     if (users) {
       replace(this.userList, itemsOf(users).filter((u) => u.uuid !== this.page.uuid).map((u) => h('option', {value: u.uuid}, displayNameOf(u))));
     }

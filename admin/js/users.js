@@ -200,8 +200,7 @@ export class UsersView {
         location.hash = userHash(this.site, user.uuid || body.uuid);
       } catch (err) {
         const rest = form.showErrors(err);
-        if (!err.details.length || rest.length) replace(errorSlot, errorBox(err));
-        if (err.type === 'AlreadyExists') form.fields.uuid.setError(err.message);
+        if (err.status !== 400 || !err.details.length || rest.length) replace(errorSlot, errorBox(err));
       } finally {
         submit.disabled = false;
       }

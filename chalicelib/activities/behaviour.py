@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.activities import common
-from chalicelib.activities.effects import Context
+from chalicelib.activities.effects import Context, Effects
 from chalicelib.engine import wallet
 from chalicelib.engine.behaviours import apply_tags, evaluate_behaviour
 from chalicelib.engine.periods import period_key
@@ -16,7 +16,7 @@ from chalicelib.store.keys import PROFILE_SK, usage_sk, user_pk, verb_count_sk
 COUNT_PERIODS = ("day", "week", "month")
 
 
-def process(ctx: Context) -> bool:
+def process(ctx: Context) -> Effects:
     attrs: dict[str, Any] = ctx.activity["attrs"]
     state = common.load_user(ctx, ctx.uuid)
     common.require_member(state)
@@ -27,7 +27,8 @@ def process(ctx: Context) -> bool:
             from chalicelib.engine.errors import UnknownBehaviour
 
             raise UnknownBehaviour(f"no behaviour with verb '{verb}'")
-        return effects.commit(common.empty_result(blocked=True))
+        effects.commit(common.empty_result(blocked=True))
+        return effects
     outcome = evaluate_behaviour(ctx.mechanics, verb, attrs.get("metadata") or {}, ctx.now, ctx.tz,
                                  state.usage, ctx.week_start)
     points = dict(outcome.points)
@@ -63,4 +64,5 @@ def process(ctx: Context) -> bool:
     result["awarded"]["behaviours"] = [a.behaviour_id for a in outcome.awarded]
     result["exceptions"] = [{"verb": e.verb, "type": e.type, "message": e.message, "behaviourId": e.behaviour_id}
                             for e in outcome.exceptions]
-    return effects.commit(result)
+    effects.commit(result)
+    return effects

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.activities import common
-from chalicelib.activities.effects import Context
+from chalicelib.activities.effects import Context, Effects
 from chalicelib.engine import errors as rules
 from chalicelib.engine import wallet
 from chalicelib.store import db
 from chalicelib.store.keys import bounty_sk, user_pk
 
 
-def process(ctx: Context) -> bool:
+def process(ctx: Context) -> Effects:
     attrs: dict[str, Any] = ctx.activity["attrs"]
     offerer = common.load_user(ctx, ctx.uuid)
     common.require_member(offerer)
@@ -39,7 +39,8 @@ def process(ctx: Context) -> bool:
             "reason": ctx.activity.get("reason", ""), "status": "open", "createdAt": ctx.now_iso,
             "awardedTo": None}, condition="attribute_not_exists(PK)"))
         effects.extra_record["bounty"] = {"id": ctx.activity_id, "action": "start"}
-        return effects.commit(result)
+        effects.commit(result)
+        return effects
 
     bounty_id = attrs["bountyId"]
     bounty = offerer.bounties.get(bounty_id)
@@ -75,4 +76,5 @@ def process(ctx: Context) -> bool:
                 ":open": "open"},
         names={"#s": "status"}, condition="#s = :open"))
     effects.extra_record["bounty"] = {"id": bounty_id, "action": action, "target": awarded_to}
-    return effects.commit(result)
+    effects.commit(result)
+    return effects

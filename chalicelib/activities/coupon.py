@@ -21,7 +21,7 @@ from chalicelib.store.keys import coupon_stock_sk, site_pk, user_coupon_sk, user
 from chalicelib.store.userstate import UserState, parse_time
 
 
-def process(ctx: Context) -> bool:
+def process(ctx: Context) -> Effects:
     attrs: dict[str, Any] = ctx.activity["attrs"]
     state = common.load_user(ctx, ctx.uuid)
     common.require_member(state)
@@ -38,21 +38,24 @@ def process(ctx: Context) -> bool:
             raise rules.NotRedeemable(f"coupon '{coupon.id}' is award-only and cannot be bought")
         user_coupon = acquire(ctx, effects, state, coupon, "purchase")
         result["awarded"]["coupons"] = [user_coupon["userCouponId"]]
-        return effects.commit(result)
+        effects.commit(result)
+        return effects
     held = _held(state, coupon.id, attrs.get("userCouponId"))
     if action == "redeem":
         if held is None or held["status"] != "available":
             if held is None and coupon.price is not None and coupon.redemption == "oneStep":
                 bought = acquire(ctx, effects, state, coupon, "purchase", redeem=True)
                 result["awarded"]["coupons"] = [bought["userCouponId"]]
-                return effects.commit(result)
+                effects.commit(result)
+                return effects
             raise rules.CouponNotHeld(f"user '{ctx.uuid}' holds no available '{coupon.id}' coupon")
         expires = parse_time(held.get("expiresAt"))
         if expires is not None and expires <= ctx.now:
             raise rules.CouponExpired(f"coupon '{held['code']}' expired at {held['expiresAt']}")
         _set_status(ctx, effects, held, "redeemed", {"redeemedAt": ctx.now_iso, "redeemedBy": ctx.activity_id})
         result["awarded"]["coupons"] = [held["userCouponId"]]
-        return effects.commit(result)
+        effects.commit(result)
+        return effects
     # refund
     if held is None or held["status"] not in ("redeemed", "available"):
         raise rules.CouponNotHeld(f"user '{ctx.uuid}' holds no refundable '{coupon.id}' coupon")
@@ -68,7 +71,8 @@ def process(ctx: Context) -> bool:
                 pt, state.wallet(pt.id), int(price["points"]), ctx.now, ctx.tz,
                 batch_id=common.batch_id(ctx, pt.id)))
         _set_status(ctx, effects, held, "refunded", {"refundedAt": ctx.now_iso})
-    return effects.commit(result)
+    effects.commit(result)
+    return effects
 
 
 def _held(state: UserState, coupon_id: str, user_coupon_id: str | None) -> dict[str, Any] | None:

@@ -104,6 +104,8 @@ class Effects:
     measures: dict[tuple[str, str], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     extra_record: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
+    result_blocked: bool = False
 
     # ------------------------------------------------------------ wallets and ledger
 
@@ -236,6 +238,7 @@ class Effects:
     def commit(self, result: dict[str, Any], *, status_note: dict[str, Any] | None = None) -> bool:
         """Apply everything at once. False when this step had already been applied."""
         self._bucket_ops()
+        self.result_blocked = bool(result.get("blocked"))
         marker_values: dict[str, Any] = {":now": self.ctx.now_iso, ":r": result, ":e": self.record()}
         expression = "SET steps.#step = :now, results.#step = :r, effects.#step = :e"
         for i, value in enumerate((status_note or {}).values()):
@@ -256,6 +259,7 @@ class Effects:
             if code == "TransactionCanceledException":
                 reasons = db.cancellation_reasons(err)
                 if reasons and reasons[0] == "ConditionalCheckFailed":
+                    self.applied = False
                     return False
                 if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
                     raise StepConflict(f"state changed under step {self.step}: {reasons}") from err
@@ -265,4 +269,12 @@ class Effects:
                         "TransactionInProgressException", "InternalServerError", "RequestLimitExceeded"):
                 raise TransientError(str(err)) from err
             raise
+        self.applied = True
         return True
+
+    def changed(self) -> dict[str, list[str]]:
+        """What the rewards step must look at after this step: verbs, earned points, rewards."""
+        return {
+            "verbs": [self.extra_record["verb"]] if self.extra_record.get("verb") else [],
+            "points": sorted({e["pointId"] for e in self.ledger if e["bookedUnder"] == "earned"}),
+        }

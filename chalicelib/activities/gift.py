@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.activities import common
-from chalicelib.activities.effects import Context
+from chalicelib.activities.effects import Context, Effects
 from chalicelib.engine import errors as rules
 from chalicelib.engine import wallet
 from chalicelib.models.mechanics import Gift
@@ -13,7 +13,7 @@ from chalicelib.store import db
 from chalicelib.store.keys import STATS_SK, user_pk
 
 
-def process(ctx: Context) -> bool:
+def process(ctx: Context) -> Effects:
     attrs: dict[str, Any] = ctx.activity["attrs"]
     sender = common.load_user(ctx, ctx.uuid)
     common.require_member(sender)
@@ -54,4 +54,5 @@ def process(ctx: Context) -> bool:
     result["awarded"]["points"] = common.points_list(sent)
     if reward_id:
         result["awarded"]["rewards"] = [reward_id]
-    return effects.commit(result)
+    effects.commit(result)
+    return effects

@@ -11,19 +11,25 @@ from chalicelib.store import db
 from chalicelib.store.keys import STATS_SK, activity_sk, pending_sk, user_pk
 
 
-def finish(ctx: Context) -> bool:
+def finish(ctx: Context) -> Effects:
     """PROCESSING -> SUCCEEDED, counted in the stats, copied to a gift or bounty target."""
+    target = received_by(ctx.activity)
+    if target and "results" not in ctx.activity:
+        # The target's copy carries the result; the execution's slim copy does not.
+        from chalicelib.store import activities
+
+        ctx.activity = activities.get(ctx.site_id, ctx.uuid, ctx.activity_id) or ctx.activity
     pk = user_pk(ctx.site_id, ctx.uuid)
     effects = Effects(ctx, "finish")
     effects.ops.append(db.tx_delete(pk, pending_sk(ctx.activity_id)))
     effects.ops.append(db.tx_update(pk, STATS_SK, "ADD activities :one", values={":one": 1}))
     effects.measure(ctx.uuid, "n:activities", 1)
-    target = received_by(ctx.activity)
     if target:
         copy = {k: v for k, v in ctx.activity.items() if k not in ("PK", "SK", "steps", "effects")}
         effects.ops.append(db.tx_put({**copy, "PK": user_pk(ctx.site_id, target), "SK": activity_sk(ctx.activity_id),
                                       "status": "SUCCEEDED", "processedAt": ctx.now_iso, "role": "target"}))
-    return effects.commit({}, status_note={"status": "SUCCEEDED", "processedAt": ctx.now_iso})
+    effects.commit({}, status_note={"status": "SUCCEEDED", "processedAt": ctx.now_iso})
+    return effects
 
 
 def received_by(activity: dict[str, Any]) -> str | None:

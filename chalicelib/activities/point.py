@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.activities import common
-from chalicelib.activities.effects import Context
+from chalicelib.activities.effects import Context, Effects
 from chalicelib.engine import errors as rules
 from chalicelib.engine import wallet
 
 EARNING = ("increment", "set")
 
 
-def process(ctx: Context) -> bool:
+def process(ctx: Context) -> Effects:
     attrs: dict[str, Any] = ctx.activity["attrs"]
     action = attrs["action"]
     state = common.load_user(ctx, ctx.uuid)
@@ -20,7 +20,8 @@ def process(ctx: Context) -> bool:
     effects = common.new_effects(ctx, "point")
     if state.blocked:
         if action in EARNING:
-            return effects.commit(common.empty_result(blocked=True))
+            effects.commit(common.empty_result(blocked=True))
+            return effects
         raise rules.UserBlocked(f"user '{ctx.uuid}' is blocked")
     awarded: dict[str, int] = {}
     for item in attrs["points"]:
@@ -42,4 +43,5 @@ def process(ctx: Context) -> bool:
     result = common.empty_result()
     if action in EARNING:
         result["awarded"]["points"] = common.points_list({k: v for k, v in awarded.items() if v > 0})
-    return effects.commit(result)
+    effects.commit(result)
+    return effects

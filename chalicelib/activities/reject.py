@@ -60,7 +60,7 @@ def _entry(row: dict[str, Any]) -> LedgerEntry:
                        row.get("batchId"), int(row.get("shortfall", 0)))
 
 
-def process(ctx: Context) -> bool:
+def process(ctx: Context) -> Effects:
     activity = ctx.activity
     records = [(step, (activity.get("effects") or {}).get(step) or {}) for step in STEPS]
     records = [(s, r) for s, r in records if r]
@@ -109,7 +109,8 @@ def process(ctx: Context) -> bool:
                                         "SET #s = :r, rejection = :rej",
                                         values={":r": "REJECTED", ":rej": rejection}, names={"#s": "status"}))
     effects.measure(ctx.uuid, "n:activities", -1, at=_finished_at(activity))
-    return effects.commit({}, status_note={"status": "REJECTED", "rejection": rejection, "rejectedAt": ctx.now_iso})
+    effects.commit({}, status_note={"status": "REJECTED", "rejection": rejection, "rejectedAt": ctx.now_iso})
+    return effects
 
 
 def _finished_at(activity: dict[str, Any]) -> str:

@@ -39,7 +39,7 @@ def progress_of(state: UserState) -> UserProgress:
 
 
 def process(ctx: Context, uuids: list[str], changed_verbs: list[str], changed_points: list[str],
-            changed_rewards: list[str]) -> bool:
+            changed_rewards: list[str]) -> Effects:
     effects = Effects(ctx, "rewards")
     summary: dict[str, Any] = {"points": {}, "rewards": [], "coupons": [], "lost": []}
     for uuid in uuids:
@@ -50,7 +50,8 @@ def process(ctx: Context, uuids: list[str], changed_verbs: list[str], changed_po
                    changed_points, changed_rewards if uuid != ctx.uuid else [])
     result = {"points": common.points_list(summary["points"]), "rewards": summary["rewards"],
               "coupons": summary["coupons"], "lost": summary["lost"]}
-    return effects.commit(result)
+    effects.commit(result)
+    return effects
 
 
 def unlock_for(ctx: Context, effects: Effects, state: UserState, summary: dict[str, Any],

@@ -23,7 +23,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.engine.leaderboards import FinalRank, RankChange, Score, is_ranked, rank_change, rank_scores
-from chalicelib.engine.periods import PERIOD_OF, WeekStart, period_bounds, period_bounds_of_date, period_key
+from chalicelib.engine.periods import PERIOD_OF, WeekStart, period_bounds, period_key
 from chalicelib.models.mechanics import Leaderboard
 from chalicelib.store import ranks as store
 from chalicelib.store.userstate import parse_time
@@ -159,6 +159,3 @@ def run(now: dt.datetime | None = None, sites: list[str] | None = None) -> dict[
                 done["written"] += refresh_board(site, site_item, board, period, moment)
     return done
 
-
-def first_day_of(period: str, day: dt.date, week_start: WeekStart) -> dt.date:
-    return period_bounds_of_date(PERIOD_OF[period], day, week_start)[0]

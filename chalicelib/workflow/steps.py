@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.activities import behaviour, bounty, coupon, gift, lifecycle, point, rewards
-from chalicelib.activities.effects import ActivityRuleBroken, Context, StepConflict
+from chalicelib.activities.effects import ActivityRuleBroken, Context, Effects, StepConflict
 from chalicelib.engine.errors import DomainError
 from chalicelib.observability import logger
 from chalicelib.store import activities, sites
@@ -29,32 +29,41 @@ class PredecessorPending(Exception):
     """An earlier activity of the same user is still being processed; the ASL retries."""
 
 
-def _context(event: Event) -> Context:
+def _context(event: Event, *, stored: bool) -> Context:
+    """The step's view: the activity as `begin` passed it along, or (`stored`) as stored now."""
     site = sites.get_site(event["site"])
     if site is None:
         raise ActivityRuleBroken("SiteNotFound", f"site '{event['site']}' does not exist")
-    activity = activities.get(event["site"], event["uuid"], event["activityId"])
+    activity = None if stored else event.get("activity")
+    if activity is None:
+        activity = activities.get(event["site"], event["uuid"], event["activityId"])
     if activity is None:
         raise ActivityRuleBroken("ActivityNotFound", f"activity '{event['activityId']}' does not exist")
     return Context(event["site"], site, mechanics_store.load(event["site"]).mechanics, activity, clock.now())
 
 
-def _run(event: Event, work: Callable[[Context], bool]) -> Event:
+def _run(event: Event, work: Callable[[Context], Effects], *, stored: bool = False) -> Effects:
     logger.append_keys(site=event.get("site"), user=event.get("uuid"), activity_id=event.get("activityId"))
     for attempt in range(_CONFLICT_ATTEMPTS):
-        ctx = _context(event)
+        ctx = _context(event, stored=stored)
         try:
-            applied = work(ctx)
+            effects = work(ctx)
         except StepConflict:
             if attempt == _CONFLICT_ATTEMPTS - 1:
                 raise
             continue
         except DomainError as err:
             raise ActivityRuleBroken(err.type, err.message) from err
-        if not applied:
+        if not effects.applied:
             logger.info("step already applied; nothing to do")
-        return event
-    return event
+        return effects
+    raise StepConflict("unreachable")
+
+
+def _slim(activity: dict[str, Any]) -> dict[str, Any]:
+    """What the steps need of the activity, carried in the execution instead of re-read."""
+    return {k: activity.get(k) for k in ("id", "uuid", "type", "attrs", "reason", "createdAt", "by", "targetUuid",
+                                         "verb")}
 
 
 def begin(event: Event, context: Any = None) -> Event:
@@ -78,12 +87,23 @@ def begin(event: Event, context: Any = None) -> Event:
         pause = min(pause * 1.5, 0.2)
     if event.get("job") != "reject":
         activities.mark_processing(site, uuid, activity_id, clock.now_iso())
-    return {**event, "done": False}
+    return {**event, "done": False, "activity": _slim(activity)}
 
 
 def _by_type(module: Any) -> Callable[[Event, Any], Event]:
     def handler(event: Event, context: Any = None) -> Event:
-        return _run(event, module.process)
+        effects = _run(event, module.process)
+        if effects.applied:
+            changed = effects.changed()
+            blocked = bool(effects.result_blocked)
+        else:  # a redelivery: what the first run changed is recorded on the activity
+            stored = _context(event, stored=True).activity
+            record = (stored.get("effects") or {}).get(stored["type"]) or {}
+            changed = {"verbs": [record["verb"]] if record.get("verb") else [],
+                       "points": sorted({e["pointId"] for e in record.get("ledger", [])
+                                         if e["bookedUnder"] == "earned"})}
+            blocked = bool(((stored.get("results") or {}).get(stored["type"]) or {}).get("blocked"))
+        return {**event, "changed": changed, "blocked": blocked}
 
     return handler
 
@@ -96,28 +116,31 @@ bounty_step = _by_type(bounty)
 
 
 def rewards_step(event: Event, context: Any = None) -> Event:
-    def work(ctx: Context) -> bool:
-        record = (ctx.activity.get("effects") or {}).get(ctx.activity["type"]) or {}
-        if (ctx.activity.get("results") or {}).get(ctx.activity["type"], {}).get("blocked"):
-            return rewards.process(ctx, [], [], [], [])
+    changed = event.get("changed") or {}
+    gift_reward = ((event.get("activity") or {}).get("attrs") or {}).get("rewardId")
+    if event.get("blocked") or not (changed.get("verbs") or changed.get("points") or gift_reward):
+        return event  # nothing that could unlock a reward moved: no reads, no writes
+
+    def work(ctx: Context) -> Effects:
         target = lifecycle.received_by(ctx.activity)
         uuids = [ctx.uuid] + ([target] if target else [])
-        points = sorted({e["pointId"] for e in record.get("ledger", []) if e["bookedUnder"] == "earned"})
-        verbs = [record["verb"]] if record.get("verb") else []
-        gift_reward = (ctx.activity.get("attrs") or {}).get("rewardId")
-        return rewards.process(ctx, uuids, verbs, points, [gift_reward] if gift_reward else [])
+        return rewards.process(ctx, uuids, changed.get("verbs", []), changed.get("points", []),
+                               [gift_reward] if gift_reward else [])
 
-    return _run(event, work)
+    _run(event, work)
+    return event
 
 
 def finish_step(event: Event, context: Any = None) -> Event:
-    return _run(event, lifecycle.finish)
+    _run(event, lifecycle.finish)
+    return {k: v for k, v in event.items() if k not in ("activity", "changed")}
 
 
 def reject_step(event: Event, context: Any = None) -> Event:
     from chalicelib.activities import reject
 
-    return _run(event, reject.process)
+    _run(event, reject.process, stored=True)
+    return {k: v for k, v in event.items() if k != "activity"}
 
 
 def mark_failed(event: Event, context: Any = None) -> Event:

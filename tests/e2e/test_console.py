@@ -134,7 +134,7 @@ def page(browser: Browser) -> Iterator[Page]:
     pg = context.new_page()
     pg.set_default_timeout(10_000)
     errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
     yield pg
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
@@ -186,13 +186,26 @@ def open_panel(page: Page, kind: str) -> Any:
     return panel
 
 
-def wait_final(panel: Any) -> Any:
-    """Wait for the newest submission's POLL entry to leave `pending`; return the log region."""
+def poll_count(panel: Any) -> int:
+    return int(panel.get_by_role("region", name="Request log").locator("li[data-label=POLL]").count())
+
+
+def wait_final(panel: Any, before: int) -> Any:
+    """Wait until a submission made after `before` POLL entries has left `pending`."""
     region = panel.get_by_role("region", name="Request log")
-    poll = region.locator("li[data-label=POLL]").first
-    expect(poll).to_be_visible(timeout=SLOW)
-    expect(poll).not_to_have_attribute("data-status", "pending", timeout=SLOW)
+    polls = region.locator("li[data-label=POLL]")
+    expect(polls).to_have_count(before + 1, timeout=SLOW)
+    expect(polls.first).not_to_have_attribute("data-status", "pending", timeout=SLOW)
     return region
+
+
+def submit_and_wait(panel: Any) -> Any:
+    """Click Submit and wait until this submission's POLL entry leaves `pending`; return the log region."""
+    region = panel.get_by_role("region", name="Request log")
+    polls = region.locator("li[data-label=POLL]")
+    before = polls.count()
+    panel.get_by_role("button", name="Submit").click()
+    return wait_final(panel, before)
 
 
 def close_panel(page: Page) -> None:
@@ -311,9 +324,9 @@ def test_stats_bar_counts_and_recent_badge(page: Page, stack: Any, site: Site) -
 def test_block_and_unblock_with_keys_and_table_highlight(page: Page, stack: Any, site: Site) -> None:
     uuid = site.user(unique("blocky"), displayName="Blocky McBlock")
     open_user(page, stack, site, uuid)
-    expect(page.get_by_role("button", name="Block")).to_be_visible()
+    expect(page.get_by_role("button", name="Block", exact=True)).to_be_visible()
     page.keyboard.press("b")
-    expect(page.get_by_role("button", name="Unblock")).to_be_visible()
+    expect(page.get_by_role("button", name="Unblock", exact=True)).to_be_visible()
     expect(page.get_by_role("region", name="Profile")).to_contain_text("Blocked")
     assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is True
     # Blocked users are highlighted in the table and marked "Blocked" in text.
@@ -325,16 +338,16 @@ def test_block_and_unblock_with_keys_and_table_highlight(page: Page, stack: Any,
     bg = row.evaluate("el => getComputedStyle(el).backgroundColor")
     assert bg not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
     row.get_by_role("link", name=re.compile("^View")).click()
-    expect(page.get_by_role("button", name="Unblock")).to_be_visible()
+    expect(page.get_by_role("button", name="Unblock", exact=True)).to_be_visible()
     page.keyboard.press("b")  # already blocked: B does nothing
     page.keyboard.press("u")
-    expect(page.get_by_role("button", name="Block")).to_be_visible()
+    expect(page.get_by_role("button", name="Block", exact=True)).to_be_visible()
     assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is False
     # Click works too.
-    page.get_by_role("button", name="Block").click()
-    expect(page.get_by_role("button", name="Unblock")).to_be_visible()
-    page.get_by_role("button", name="Unblock").click()
-    expect(page.get_by_role("button", name="Block")).to_be_visible()
+    page.get_by_role("button", name="Block", exact=True).click()
+    expect(page.get_by_role("button", name="Unblock", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Unblock", exact=True).click()
+    expect(page.get_by_role("button", name="Block", exact=True)).to_be_visible()
 
 
 # ---------------------------------------------------------------- tabs and shortcuts
@@ -427,9 +440,13 @@ def test_shortcuts_dialog_escape_and_shortcuts_not_firing_in_fields_or_dialogs(p
     page.keyboard.press("Escape")
     expect(edit).to_be_hidden()
     assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is False
-    # L opens the slide-over; Escape closes it and focus returns to its button.
-    page.locator("body").click(position={"x": 5, "y": 300})
+    # L opens the slide-over; Escape closes it.
     page.keyboard.press("l")
+    expect(panel_of(page)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(panel_of(page)).to_be_hidden()
+    # Focus returns to what opened a dialog.
+    page.get_by_role("button", name="Log activity").click()
     expect(panel_of(page)).to_be_visible()
     page.keyboard.press("Escape")
     expect(panel_of(page)).to_be_hidden()
@@ -522,13 +539,14 @@ def test_log_behaviour_refreshes_activity_tab_without_reload(page: Page, stack: 
     behaviour.select_option("watch_video")
     expect(panel.get_by_text("Watch a TV video")).to_be_visible()  # the flexible behaviour depending on it
     pfield(panel, "category").fill("tv")
+    before = poll_count(panel)
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/activities")) as req:
         panel.get_by_role("button", name="Submit").click()
     body = json.loads(req.value.post_data or "{}")
     assert body == {"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video",
                                             "metadata": {"category": "tv"}}}
     assert req.value.headers.get("idempotency-key")
-    region = wait_final(panel)
+    region = wait_final(panel, before)
     labels = [e.get_attribute("data-label") for e in region.locator("li.reqlog-entry").all()]
     assert labels[:3] == ["POLL", "RES", "REQ"]
     poll = region.locator("li[data-label=POLL]").first
@@ -549,8 +567,7 @@ def test_log_point_adjusts_points_tab(page: Page, stack: Any, site: Site) -> Non
     pfield(panel, "Action").select_option("increment")
     pfield(panel, "Wallet").select_option("coins")
     pfield(panel, "Points").fill("70")
-    panel.get_by_role("button", name="Submit").click()
-    wait_final(panel)
+    submit_and_wait(panel)
     close_panel(page)
     coins = page.get_by_role("tabpanel", name="Points").locator("tr[data-point-id=coins]")
     expect(coins.locator("[data-figure=balance]")).to_have_text("70")
@@ -558,8 +575,7 @@ def test_log_point_adjusts_points_tab(page: Page, stack: Any, site: Site) -> Non
     pfield(panel, "Action").select_option("redeem")
     pfield(panel, "Wallet").select_option("coins")
     pfield(panel, "Points").fill("20")
-    panel.get_by_role("button", name="Submit").click()
-    wait_final(panel)
+    submit_and_wait(panel)
     close_panel(page)
     expect(coins.locator("[data-figure=balance]")).to_have_text("50")
     expect(coins.locator("[data-figure=redeemed]")).to_have_text("20")
@@ -572,8 +588,7 @@ def test_log_coupon_buy_then_redeem(page: Page, stack: Any, site: Site) -> None:
     panel = open_panel(page, "Coupon")
     pfield(panel, "Action").select_option("buy")
     pfield(panel, "Coupon").select_option("tshirt")
-    panel.get_by_role("button", name="Submit").click()
-    wait_final(panel)
+    submit_and_wait(panel)
     close_panel(page)
     coupons = page.get_by_role("tabpanel", name="Coupons")
     expect(coupons.locator("tbody tr")).to_have_count(1)
@@ -584,11 +599,12 @@ def test_log_coupon_buy_then_redeem(page: Page, stack: Any, site: Site) -> None:
     option = pfield(panel, "Coupon").locator("option[value=tshirt]")
     expect(option).to_have_count(1)
     assert option.get_attribute("data-user-coupon-id")
+    before = poll_count(panel)
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/activities")) as req:
         panel.get_by_role("button", name="Submit").click()
     attrs = json.loads(req.value.post_data or "{}")["attrs"]
     assert attrs["couponId"] == "tshirt" and attrs["userCouponId"]
-    wait_final(panel)
+    wait_final(panel, before)
     close_panel(page)
     expect(coupons.locator("tbody tr")).to_contain_text("redeemed")
 
@@ -603,11 +619,12 @@ def test_log_gift_from_another_user(page: Page, stack: Any, site: Site) -> None:
     pfield(panel, "Gift").select_option("thanks")
     pfield(panel, "Wallet").select_option("coins")
     pfield(panel, "Points").fill("15")
+    before = poll_count(panel)
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/activities")) as req:
         panel.get_by_role("button", name="Submit").click()
     body = json.loads(req.value.post_data or "{}")
     assert body["uuid"] == sender and body["attrs"]["targetUuid"] == target
-    wait_final(panel)
+    wait_final(panel, before)
     close_panel(page)
     expect(page.get_by_role("tabpanel", name="Activity")).to_contain_text(f"from {sender}")
     page.keyboard.press("3")
@@ -624,8 +641,7 @@ def test_log_bounty_start_and_award(page: Page, stack: Any, site: Site) -> None:
     pfield(panel, "Action").select_option("start")
     pfield(panel, "Wallet").select_option("coins")
     pfield(panel, "Points").fill("20")
-    panel.get_by_role("button", name="Submit").click()
-    wait_final(panel)
+    submit_and_wait(panel)
     close_panel(page)
     coins = page.get_by_role("tabpanel", name="Points").locator("tr[data-point-id=coins]")
     expect(coins.locator("[data-figure=balance]")).to_have_text("30")
@@ -635,8 +651,7 @@ def test_log_bounty_start_and_award(page: Page, stack: Any, site: Site) -> None:
     bounty = pfield(panel, "Bounty")
     expect(bounty.locator("option:not([value=''])")).to_have_count(1)
     pfield(panel, "Award to").fill(winner)
-    panel.get_by_role("button", name="Submit").click()
-    wait_final(panel)
+    submit_and_wait(panel)
     close_panel(page)
     page.keyboard.press("2")
     expect(page.get_by_role("tabpanel", name="Activity")).to_contain_text(f"to {winner}")
@@ -650,8 +665,7 @@ def test_failed_submission_shows_err_with_error_type_and_message(page: Page, sta
     pfield(panel, "Action").select_option("redeem")
     pfield(panel, "Wallet").select_option("coins")
     pfield(panel, "Points").fill("5")
-    panel.get_by_role("button", name="Submit").click()
-    region = wait_final(panel)
+    region = submit_and_wait(panel)
     err = region.locator("li[data-label=ERR]").first
     expect(err).to_contain_text("InsufficientPoints")
     expect(err).to_have_attribute("data-status", "failed")
@@ -678,8 +692,7 @@ def test_create_another_keeps_values_otherwise_the_form_resets(page: Page, stack
     create_another.set_checked(True)
     pfield(panel, "Wallet").select_option("xp")
     pfield(panel, "Points").fill("3")
-    panel.get_by_role("button", name="Submit").click()
-    wait_final(panel)
+    submit_and_wait(panel)
     expect(pfield(panel, "Points")).to_have_value("3")
     expect(pfield(panel, "Wallet")).to_have_value("xp")
     panel.get_by_role("button", name="Submit").click()
@@ -699,8 +712,7 @@ def test_request_log_expand_collapse_clear_and_session(page: Page, stack: Any, s
     open_user(page, stack, site, uuid)
     panel = open_panel(page, "Behaviour")
     pfield(panel, "Behaviour").select_option("watch_video")
-    panel.get_by_role("button", name="Submit").click()
-    region = wait_final(panel)
+    region = submit_and_wait(panel)
     entry = region.locator("li[data-label=REQ]").first
     expect(entry).to_contain_text("behaviour")
     expect(entry).to_contain_text("success")

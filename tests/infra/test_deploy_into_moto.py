@@ -215,6 +215,7 @@ def test_one_activity_runs_through_the_deployed_state_machine(stack: Stack, pack
         assert _wait(lambda: call("get", path)["status"] not in ("QUEUED", "PROCESSING"))
         activity = call("get", path)
         assert activity["status"] == "SUCCEEDED", activity
+        assert activity["result"]["awarded"]["points"] == [{"pointId": "coins", "points": 5}]
     executions = sfn.list_executions(stateMachineArn=stack.outputs["StateMachineArn"])["executions"]
     assert [e["status"] for e in executions] == ["SUCCEEDED"]
 

@@ -27,7 +27,7 @@ export function openEditDialog(page, onSaved) {
       onSaved(user || body);
     } catch (err) {
       const rest = form.showErrors(err);
-      if (!err.details.length || rest.length) replace(errorSlot, errorBox(err));
+      if (err.status !== 400 || !err.details.length || rest.length) replace(errorSlot, errorBox(err));
     } finally {
       save.disabled = false;
       save.textContent = 'Save';

@@ -1,0 +1,265 @@
+"""Read-side costs: DynamoDB requests, read units and latency of the summary and every tab.
+
+For users with 10, 1,000 and 10,000 past activities it prints, per route: requests per call
+(botocore events, caches warm), read units, and p50/p95 latency of the whole route through
+the Chalice test client on moto, in this process.
+
+Read units: the request asks for `ReturnConsumedCapacity=TOTAL`; moto answers it only for
+some operations and with its own arithmetic, so the figure printed as `rcu(moto)` is what
+moto returned (`-` when it returned nothing). `rcu(est)` is our estimate from the items
+returned, by DynamoDB's rule (strongly consistent: 1 unit per 4 KB; a Query rounds its total,
+a GetItem/BatchGetItem each item), which is what AWS would bill for these reads (a filtered
+Query also pays for the items it filtered out: the activity tab's filters do not here).
+
+History: a few activities go through the real workflow (the state machine on moto), so
+every kind of item exists in its real shape; the rest is BENCH-ONLY DATA bulk-written with
+the store's key functions in the same shapes as processing writes them (SUCCEEDED behaviour
+activities with their ledger entries and day buckets), because 10,000 activities through
+the state machine would take far too long. Never use this outside the bench.
+
+    .venv/bin/python bench/reads.py [--calls 30] [--sizes 10,1000,10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The mechanics of the tests (one source of truth); importing them loads tests/conftest.py,
+# which sets its own environment, so ours is set after it.
+from tests.integration.test_mechanics_api import configure  # noqa: E402
+
+TOKEN = "bench-operator-token"
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "TABLE_NAME": "gamification-bench",
+    "OPERATOR_TOKEN_SHA256": hashlib.sha256(TOKEN.encode()).hexdigest(), "DECODE_PATH_PARAMS": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+ROUTES = ["summary", "tabs/overview", "tabs/activity", "tabs/activity?type=behaviour&status=SUCCEEDED",
+          "tabs/points", "tabs/rewards", "tabs/kpis", "tabs/kpis?period=monthly", "tabs/coupons",
+          "tabs/leaderboards", "tabs/settings", "bounties"]
+
+
+class Meter:
+    """Counts DynamoDB requests and read units through botocore events."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.moto_units = 0.0
+        self.moto_answered = False
+        self.estimated_units = 0.0
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in ("Query", "GetItem", "BatchGetItem", "Scan"):
+            params["ReturnConsumedCapacity"] = "TOTAL"
+
+    def after(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        self.requests.append(model.name)
+        consumed = parsed.get("ConsumedCapacity")
+        for entry in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
+            self.moto_answered = True
+            self.moto_units += float(entry.get("CapacityUnits") or entry.get("ReadCapacityUnits") or 0)
+        if model.name == "Query":
+            size = sum(len(json.dumps(i)) for i in parsed.get("Items", []))
+            self.estimated_units += max(1, math.ceil(size / 4096))
+        elif model.name == "GetItem":
+            self.estimated_units += max(1, math.ceil(len(json.dumps(parsed.get("Item", {}))) / 4096))
+        elif model.name == "BatchGetItem":
+            for items in (parsed.get("Responses") or {}).values():
+                self.estimated_units += sum(max(1, math.ceil(len(json.dumps(i)) / 4096)) for i in items)
+
+
+class Client:
+    def __init__(self, http: Any) -> None:
+        self.http = http
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        res = getattr(self.http, method.lower())(
+            path, headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+            body=json.dumps(body) if body is not None else None)
+        data = json.loads(res.body) if res.body else None
+        if res.status_code >= 300:
+            raise RuntimeError(f"{method} {path}: {res.status_code} {data}")
+        return data
+
+    def run(self, site: str, uuid: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        activity_id = self.call("POST", f"/sites/{site}/activities", {"uuid": uuid, "attrs": attrs})["id"]
+        deadline = time.monotonic() + 60
+        while True:
+            data: dict[str, Any] = self.call("GET", f"/sites/{site}/activities/{activity_id}")
+            if data["status"] in ("SUCCEEDED", "FAILED"):
+                return data
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"activity {activity_id} stuck in {data['status']}")
+            time.sleep(0.02)
+
+
+def start_workflow() -> None:
+    import boto3
+
+    from chalicelib.config import settings
+    from chalicelib.workflow import starter
+    from chalicelib.workflow.definition import substitutions
+    from local import patches, provision
+    from local.runtime import APP_NAME, STAGE, _lambda_functions
+
+    functions = _lambda_functions()
+    patches.register_functions(dict(functions))
+    arns = provision.create_functions(boto3.client("lambda"), boto3.client("iam"), list(functions))
+    subs = substitutions({name.removeprefix(f"{APP_NAME}-{STAGE}-"): arn for name, arn in arns.items()})
+    os.environ["STATE_MACHINE_ARN"] = provision.create_state_machine(
+        boto3.client("stepfunctions"), boto3.client("iam"), "activity-bench", subs)
+    settings.cache_clear()
+    starter.reset_client()
+
+
+def real_history(client: Client, site: str, uuid: str) -> None:
+    """A handful of real activities: every item kind in the shape processing writes it."""
+    for attrs in (
+        {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 100}]},
+        {"type": "behaviour", "verb": "watch_video", "metadata": {"category": ["tv"]}},
+        {"type": "coupon", "action": "buy", "couponId": "tshirt"},
+        {"type": "gift", "targetUuid": "bench-friend", "points": [{"pointId": "coins", "points": 5}]},
+        {"type": "bounty", "action": "start", "points": [{"pointId": "coins", "points": 5}]},
+    ):
+        done = client.run(site, uuid, attrs)
+        if done["status"] != "SUCCEEDED":
+            raise RuntimeError(f"bench setup activity failed: {done}")
+
+
+def bulk_history(site: str, uuid: str, count: int, now: dt.datetime) -> None:
+    """BENCH-ONLY: `count` SUCCEEDED behaviour activities, their ledger entries and day buckets,
+    in the shapes processing writes (see activities/effects.py, lifecycle.py)."""
+    from chalicelib.clock import iso
+    from chalicelib.ids import _encode
+    from chalicelib.store import db
+    from chalicelib.store.keys import activity_sk, bucket_sk, ledger_sk, user_pk
+
+    pk = user_pk(site, uuid)
+    rows: list[dict[str, Any]] = []
+    per_day: dict[str, int] = {}
+    for n in range(count):
+        at = now - dt.timedelta(minutes=53 * (n + 1))  # spread back over time
+        ms = int(at.timestamp() * 1000)
+        activity_id = _encode(ms, 10) + _encode(n, 16)
+        created = iso(at)
+        attrs = {"type": "behaviour", "verb": "watch_video", "metadata": {}, "adhocPoints": []}
+        result = {"awarded": {"points": [{"pointId": "xp", "points": 10}], "behaviours": ["watch_video"],
+                              "rewards": [], "coupons": []}, "exceptions": [], "blocked": False}
+        rows.append({"PK": pk, "SK": activity_sk(activity_id), "id": activity_id, "uuid": uuid, "type": "behaviour",
+                     "attrs": attrs, "reason": "", "status": "SUCCEEDED", "createdAt": created,
+                     "processedAt": created, "by": "operator", "verb": "watch_video", "targetUuid": None,
+                     "steps": {"behaviour": created, "rewards": created, "finish": created},
+                     "results": {"behaviour": result, "rewards": {"points": [], "rewards": [], "coupons": [],
+                                                                  "lost": []}}, "effects": {}})
+        rows.append({"PK": pk, "SK": ledger_sk(activity_id), "pointId": "xp", "amount": 10, "kind": "credit",
+                     "bookedUnder": "earned", "activityId": activity_id, "at": created, "expiresAt": None,
+                     "batchId": f"{activity_id}:xp", "shortfall": 0, "uuid": uuid})
+        day = f"day:{at.date().isoformat()}"
+        per_day[day] = per_day.get(day, 0) + 1
+    for day, n in per_day.items():
+        rows.append({"PK": pk, "SK": bucket_sk(day), "n:activities": n, "beh:watch_video": n, "pts:xp": 10 * n})
+    for start in range(0, len(rows), 25):
+        batch = [{"PutRequest": {"Item": db.serialize(r)}} for r in rows[start:start + 25]]
+        pending: dict[str, Any] = {db.table(): batch}
+        while pending:
+            pending = db.client().batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--sizes", default="10,1000,10000")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    import boto3
+    from chalice.test import Client as ChaliceClient
+    from moto import mock_aws
+
+    from chalicelib import clock
+    from chalicelib.config import settings
+    from chalicelib.store import db, sites
+    from local import patches, provision
+
+    patches.serialize_dynamodb()
+    patches.route_lambda_invokes()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+        settings.cache_clear()
+        db.reset_client()
+        sites._cache.clear()
+        provision.create_table(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+        start_workflow()
+        import app as app_module
+
+        with ChaliceClient(app_module.app, stage_name="local") as chalice_client:
+            client = Client(chalice_client.http)
+            site = "bench"
+            client.call("POST", "/sites", {"id": site, "name": "Bench", "timezone": "Europe/London",
+                                           "weekStart": "monday"})
+
+            class _Api:  # configure() wants the tests' Api: post -> (status, data, headers)
+                def post(self, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+                    return 201, client.call("POST", path, body), {}
+
+            configure(_Api(), site)  # type: ignore[arg-type]
+            client.call("POST", f"/sites/{site}/users", {"uuid": "bench-friend"})
+            meter = Meter()
+            events = db.client().meta.events
+            events.register("before-parameter-build.dynamodb.*", meter.before)
+            events.register("after-call.dynamodb.*", meter.after)
+            print(f"{'user':<12} {'route':<48} {'req':>4} {'rcu(moto)':>9} {'rcu(est)':>8} "
+                  f"{'p50 ms':>7} {'p95 ms':>7}")
+            for size in sizes:
+                uuid = f"bench-{size}"
+                client.call("POST", f"/sites/{site}/users", {"uuid": uuid, "displayName": f"Bench {size}"})
+                real_history(client, site, uuid)
+                bulk_history(site, uuid, max(0, size - 5), clock.now())
+                from chalicelib.jobs import ranks
+
+                ranks.run(sites=[site])
+                for route in ROUTES:
+                    path = f"/sites/{site}/users/{uuid}/{route}"
+                    client.call("GET", path)  # warm the site and mechanics caches
+                    latencies = []
+                    meter.reset()
+                    for _ in range(args.calls):
+                        started = time.perf_counter()
+                        client.call("GET", path)
+                        latencies.append((time.perf_counter() - started) * 1000)
+                    requests = len(meter.requests) / args.calls
+                    moto_units = f"{meter.moto_units / args.calls:.1f}" if meter.moto_answered else "-"
+                    print(f"{uuid:<12} {route:<48} {requests:>4.1f} {moto_units:>9} "
+                          f"{meter.estimated_units / args.calls:>8.1f} {statistics.median(latencies):>7.1f} "
+                          f"{percentile(latencies, 0.95):>7.1f}", flush=True)
+                meter.reset()
+            events.unregister("before-parameter-build.dynamodb.*", meter.before)
+            events.unregister("after-call.dynamodb.*", meter.after)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

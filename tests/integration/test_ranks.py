@@ -1,0 +1,111 @@
+"""Rank materialization, standings and the leaderboards tab, from real activities.
+
+xp_board (configure()) ranks xp earned, weekly and all-time, on a Monday-week London site.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.jobs import ranks
+from tests.conftest import Api
+from tests.integration.test_mechanics_api import configure
+from tests.integration.test_tabs import DAY, inc, reject, tab, user
+
+
+def standings(api: Api, site: str, query: str = "") -> list[tuple[int, str, str, int]]:
+    items = api.ok("GET", f"/sites/{site}/leaderboards/xp_board/standings{query}")["items"]
+    return [(i["rank"], i["uuid"], i["displayName"], i["score"]) for i in items]
+
+
+def board_row(api: Api, site: str, uuid: str, period: str) -> dict[str, Any]:
+    rows = tab(api, site, uuid, "leaderboards")["items"]
+    row: dict[str, Any] = next(r for r in rows if r["leaderboardId"] == "xp_board" and r["period"] == period)
+    return row
+
+
+def test_ranks_standings_and_previous_rank(api: Api, site: str, workflow: str) -> None:
+    configure(api, site)
+    for uuid in ("u1", "u2", "u3", "blocked", "shy", "quitter"):
+        user(api, site, uuid, displayName=uuid.upper())
+    inc(api, site, "u1", "xp", 50)
+    inc(api, site, "u2", "xp", 30)
+    inc(api, site, "u3", "xp", 50)  # ties with u1, reached the score later
+    inc(api, site, "blocked", "xp", 100)
+    api.ok("POST", f"/sites/{site}/users/blocked/block")
+    inc(api, site, "shy", "xp", 70)
+    settings = api.ok("GET", f"/sites/{site}/users/shy/settings")
+    api.ok("PUT", f"/sites/{site}/users/shy/settings",
+           {**settings, "optIns": {**settings["optIns"], "showOnLeaderboards": False}})
+    inc(api, site, "quitter", "xp", 60)
+    api.ok("PATCH", f"/sites/{site}/users/quitter", {"member": False})
+    removed = inc(api, site, "u2", "xp", 500)
+    reject(api, site, removed["id"])  # the rejected 500 no longer counts
+
+    assert board_row(api, site, "u1", "weekly")["rank"] is None  # nothing materialized yet
+    done = ranks.run(sites=[site])
+    assert done["boards"] == 2
+    # "1224": equal scores share a rank, listed in the order they reached it
+    expected = [(1, "u1", "U1", 50), (1, "u3", "U3", 50), (3, "u2", "U2", 30)]
+    assert standings(api, site) == expected
+    assert standings(api, site, "?period=allTime") == expected
+    first = api.ok("GET", f"/sites/{site}/leaderboards/xp_board/standings?limit=2")
+    assert len(first["items"]) == 2 and first["nextCursor"]
+    rest = api.ok("GET", f"/sites/{site}/leaderboards/xp_board/standings?limit=2&cursor={first['nextCursor']}")
+    assert [i["uuid"] for i in rest["items"]] == ["u2"]
+    weekly = board_row(api, site, "u2", "weekly")
+    assert weekly["rank"] == 3 and weekly["score"] == 30 and weekly["new"] is True
+    assert weekly["previousRank"] is None and weekly["change"] is None and weekly["rankedAt"]
+    all_time = board_row(api, site, "u2", "allTime")
+    assert (all_time["rank"], all_time["new"], all_time["change"]) == (3, False, None)
+    for uuid, score in (("blocked", 100), ("shy", 70), ("quitter", 60)):
+        row = board_row(api, site, uuid, "weekly")
+        assert (row["rank"], row["score"], row["new"], row["rankedAt"]) == (None, score, False, None), uuid
+    # A second pass writes nothing: no rank changed.
+    assert ranks.run(sites=[site])["written"] == 0
+    # u2 overtakes: the live score shows at once, the rank after the next pass.
+    inc(api, site, "u2", "xp", 40)
+    assert board_row(api, site, "u2", "weekly")["score"] == 70
+    assert ranks.run(sites=[site])["written"] >= 1
+    assert [s[1] for s in standings(api, site)] == ["u2", "u1", "u3"]
+
+    try:
+        clock.set_offset(7 * DAY)  # next week: the job finalizes the week that ended
+        ranks.run(sites=[site])
+        inc(api, site, "u3", "xp", 5)
+        inc(api, site, "u1", "xp", 1)
+        ranks.run(sites=[site])
+        assert standings(api, site) == [(1, "u3", "U3", 5), (2, "u1", "U1", 1)]
+        u3 = board_row(api, site, "u3", "weekly")
+        # last week's final ranks: u2 1 (70), u1 and u3 2 (50 each, "1224")
+        assert (u3["rank"], u3["previousRank"], u3["change"], u3["new"]) == (1, 2, 1, False)
+        u1 = board_row(api, site, "u1", "weekly")
+        assert (u1["rank"], u1["previousRank"], u1["change"], u1["new"]) == (2, 2, 0, False)
+        u2 = board_row(api, site, "u2", "weekly")
+        assert (u2["rank"], u2["score"], u2["previousRank"], u2["change"]) == (None, 0, 1, None)
+        assert board_row(api, site, "u2", "allTime")["rank"] == 1  # 70 all-time
+    finally:
+        clock.set_offset(0)
+
+
+def test_standings_refusals(api: Api, site: str) -> None:
+    configure(api, site)
+    status, data, _ = api.get(f"/sites/{site}/leaderboards/nope/standings")
+    assert status == 404 and data["error"]["type"] == "NotFound"
+    status, data, _ = api.get(f"/sites/{site}/leaderboards/xp_board/standings?period=daily")
+    assert status == 400 and data["error"]["details"][0]["field"] == "period"
+    assert api.ok("GET", f"/sites/{site}/leaderboards/xp_board/standings") == {"items": [], "nextCursor": None}
+
+
+def test_schedule_is_wired(api: Api, site: str) -> None:
+    import app as app_module
+
+    configure(api, site)
+    schedules = [s for s in app_module.app.event_sources if getattr(s, "name", "") == "rank_leaderboards"]
+    assert len(schedules) == 1
+    assert "1 minute" in str(schedules[0].schedule_expression.to_string())
+    from local.runtime import scheduled_event
+
+    done = app_module.rank_leaderboards(scheduled_event(), None)
+    assert done["sites"] >= 1 and done["boards"] == 2
