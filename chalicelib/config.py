@@ -28,6 +28,6 @@ def settings() -> Settings:
         state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
         operator_token_sha256=env.get("OPERATOR_TOKEN_SHA256", ""),
         decode_path_params=env.get("DECODE_PATH_PARAMS", "true") == "true",
-        console_origin=env.get("CONSOLE_ORIGIN", "*"),
+        console_origin=env.get("CONSOLE_ORIGIN", ""),
         stage=env.get("STAGE", "local"),
     )

@@ -7,57 +7,53 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.routing import Call, Reply, route
-from chalicelib.domain import mechanics
-from chalicelib.models.base import ResponseModel
-from chalicelib.models.mechanics import (
-    Behaviour,
-    Coupon,
-    Kpi,
-    Leaderboard,
-    MechanicKind,
-    PointType,
-    Reward,
-)
 
 bp = Blueprint(__name__)
 
-MODELS: dict[MechanicKind, Any] = {
-    "point-types": PointType, "behaviours": Behaviour, "rewards": Reward, "kpis": Kpi,
-    "coupons": Coupon, "leaderboards": Leaderboard,
+_M = "chalicelib.models.mechanics"
+# Models by path: resolved on a route's first request, not on the API handler's cold start.
+MODELS: dict[str, str] = {
+    "point-types": f"{_M}:PointType", "behaviours": f"{_M}:Behaviour", "rewards": f"{_M}:Reward",
+    "kpis": f"{_M}:Kpi", "coupons": f"{_M}:Coupon", "leaderboards": f"{_M}:Leaderboard",
 }
 
 
-class MechanicList(ResponseModel):
-    items: list[dict[str, Any]]
-    next_cursor: str | None = None
-
-
-def _register(kind: MechanicKind, model: Any) -> None:
+def _register(kind: Any, model: str) -> None:
     base = f"/sites/{{site}}/{kind}"
     one = base + "/{id}"
     name = kind.replace("-", "_")
 
     def list_(call: Call) -> Any:
+        from chalicelib.domain import mechanics
+
         return {"items": mechanics.list_mechanics(call.params["site"], kind), "nextCursor": None}
 
     def create(call: Call) -> Any:
+        from chalicelib.domain import mechanics
+
         return Reply(mechanics.save_mechanic(call.params["site"], kind, call.body, call.by, creating=True),
                      status=201)
 
     def get(call: Call) -> Any:
+        from chalicelib.domain import mechanics
+
         return mechanics.get_mechanic(call.params["site"], kind, call.params["id"])
 
     def replace(call: Call) -> Any:
+        from chalicelib.domain import mechanics
+
         return mechanics.save_mechanic(call.params["site"], kind, call.body, call.by, creating=False,
                                        path_id=call.params["id"])
 
     def delete(call: Call) -> Any:
+        from chalicelib.domain import mechanics
+
         mechanics.delete_mechanic(call.params["site"], kind, call.params["id"], call.by)
         return Reply(None, status=204)
 
     for fn, suffix in ((list_, "list"), (create, "create"), (get, "get"), (replace, "replace"), (delete, "delete")):
         fn.__name__ = f"{name}_{suffix}"
-    route(bp, base, "GET", role="viewer", summary=f"List {kind}", tag="mechanics", response=MechanicList)(list_)
+    route(bp, base, "GET", role="viewer", summary=f"List {kind}", tag="mechanics", response="chalicelib.models.mechanics:MechanicList")(list_)
     route(bp, base, "POST", role="admin", summary=f"Create one of the {kind}", tag="mechanics",
           body=model, response=model, status=201)(create)
     route(bp, one, "GET", role="viewer", summary=f"Get one of the {kind}", tag="mechanics", response=model)(get)

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from chalicelib.api.routing import ROUTES
+from chalicelib.api.routing import ROUTES, resolve
 from chalicelib.models.base import ErrorBody
 
 _ERRORS_BY_STATUS = {
@@ -28,7 +28,8 @@ def document() -> dict[str, Any]:
     wanted: set[tuple[type[BaseModel], JsonSchemaMode]] = {(ErrorBody, "serialization")}
     unions: dict[tuple[int, str], dict[str, Any]] = {}
     for spec in ROUTES:
-        modes: tuple[tuple[Any, JsonSchemaMode], ...] = ((spec.body, "validation"), (spec.response, "serialization"))
+        modes: tuple[tuple[Any, JsonSchemaMode], ...] = ((resolve(spec.body), "validation"),
+                                                          (resolve(spec.response), "serialization"))
         for kind, mode in modes:
             if kind is None:
                 continue
@@ -40,7 +41,8 @@ def document() -> dict[str, Any]:
     refs, schema = models_json_schema(keys, by_alias=True, ref_template="#/components/schemas/{model}")
     components = schema.get("$defs", {})
     for spec in ROUTES:
-        pairs: tuple[tuple[Any, JsonSchemaMode], ...] = ((spec.body, "validation"), (spec.response, "serialization"))
+        pairs: tuple[tuple[Any, JsonSchemaMode], ...] = ((resolve(spec.body), "validation"),
+                                                          (resolve(spec.response), "serialization"))
         for kind, mode in pairs:
             if kind is not None and (id(kind), mode) in unions and not unions[(id(kind), mode)]:
                 union_schema = TypeAdapter(kind).json_schema(
@@ -72,11 +74,11 @@ def document() -> dict[str, Any]:
         if spec.role is not None:
             op["security"] = [{"bearer": []}]
         if spec.body is not None:
-            op["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": ref(spec.body, "validation")}}}
+            op["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": ref(resolve(spec.body), "validation")}}}
         if spec.response is not None:
-            op["responses"][str(spec.status)] = {
-                "description": "OK", "content": {"application/json": {"schema": ref(spec.response, "serialization")}}}
+            op["responses"][str(spec.status)] = {"description": "OK", "content": {"application/json": {
+                "schema": ref(resolve(spec.response), "serialization")}}}
         elif spec.status == 204 or spec.method == "DELETE":
             op["responses"]["204"] = {"description": "Done"}
         else:

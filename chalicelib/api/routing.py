@@ -7,6 +7,7 @@ the handler. Handlers receive a `Call` and return a response model, a dict or a 
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import time
@@ -17,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from chalice import Blueprint, Response
+from chalice import Blueprint, CORSConfig, Response
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
@@ -130,6 +131,23 @@ def adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
+def resolve(kind: Any) -> Any:
+    """A model given as `"package.module:Name"` is imported on first use.
+
+    Routes name their models by path so that importing the API handler (every cold start)
+    does not build every pydantic model of every route; a route's first request does.
+    """
+    if isinstance(kind, str):
+        return _resolve_path(kind)
+    return kind
+
+
+@lru_cache(maxsize=128)
+def _resolve_path(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def parse_model(model: Any, raw: Any, prefix: str = "") -> Any:
     try:
         if isinstance(model, type) and issubclass(model, BaseModel):
@@ -208,10 +226,23 @@ def route(
 
         view.__name__ = fn.__name__
         view.__doc__ = fn.__doc__
-        bp.route(path, methods=[method], content_types=["*/*"])(view)
+        bp.route(path, methods=[method], content_types=["*/*"], cors=_cors())(view)
         return fn
 
     return decorate
+
+
+@lru_cache(maxsize=1)
+def _cors() -> CORSConfig | bool:
+    """CORS for the console's origin only (its own CloudFront domain in AWS).
+
+    Locally the console is served by the same origin as the API and needs none.
+    """
+    origin = settings().console_origin
+    if not origin or origin == "*":
+        return False
+    return CORSConfig(allow_origin=origin, allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                      expose_headers=["Location", "Retry-After"], max_age=600)
 
 
 class InternalError(errors.ApiError):
@@ -252,7 +283,7 @@ def _prepare(spec: RouteSpec, request: Any, params: dict[str, str], load_user: b
             raise errors.UserNotFound(f"user '{decoded['uuid']}' does not exist")
     if spec.body is not None:
         raw = parse_json_body(request.raw_body)
-        call.body = parse_model(spec.body, raw)
+        call.body = parse_model(resolve(spec.body), raw)
     return call
 
 

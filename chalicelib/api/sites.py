@@ -7,17 +7,11 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.routing import Call, Reply, page_args, paging_query, route
-from chalicelib.domain import sites
-from chalicelib.models.sites import (
-    ApiKeyCreate,
-    ApiKeyCreated,
-    ApiKeyList,
-    Site,
-    SiteCreate,
-    SiteList,
-    SitePatch,
-    WhoAmI,
-)
+
+M = "chalicelib.models.sites"
+ApiKeyCreate, ApiKeyCreated, ApiKeyList, Site, SiteCreate, SiteList, SitePatch, WhoAmI = (
+    f"{M}:{n}" for n in ("ApiKeyCreate", "ApiKeyCreated", "ApiKeyList", "Site", "SiteCreate", "SiteList",
+                         "SitePatch", "WhoAmI"))
 
 bp = Blueprint(__name__)
 
@@ -25,6 +19,8 @@ bp = Blueprint(__name__)
 @route(bp, "/sites", "POST", role="operator", summary="Create a site", tag="sites",
        body=SiteCreate, response=Site, status=201)
 def create_site(call: Call) -> Any:
+    from chalicelib.domain import sites
+
     assert call.principal is not None
     return sites.create_site(call.body, call.principal)
 
@@ -32,6 +28,8 @@ def create_site(call: Call) -> Any:
 @route(bp, "/sites", "GET", role="viewer", summary="List sites (a site key sees its own)", tag="sites",
        response=SiteList, query=paging_query())
 def list_sites(call: Call) -> Any:
+    from chalicelib.domain import sites
+
     assert call.principal is not None
     limit, cursor = page_args(call)
     items, next_cursor = sites.list_sites(call.principal, limit, cursor)
@@ -40,6 +38,8 @@ def list_sites(call: Call) -> Any:
 
 @route(bp, "/sites/{site}", "GET", role="viewer", summary="Get a site", tag="sites", response=Site)
 def get_site(call: Call) -> Any:
+    from chalicelib.domain import sites
+
     assert call.site is not None
     return sites.site_view(call.site)
 
@@ -47,12 +47,16 @@ def get_site(call: Call) -> Any:
 @route(bp, "/sites/{site}", "PATCH", role="admin", summary="Change a site", tag="sites",
        body=SitePatch, response=Site)
 def patch_site(call: Call) -> Any:
+    from chalicelib.domain import sites
+
     return sites.patch_site(call.params["site"], call.body)
 
 
 @route(bp, "/sites/{site}/api-keys", "POST", role="admin", summary="Create an API key (the secret is shown once)",
        tag="api-keys", body=ApiKeyCreate, response=ApiKeyCreated, status=201)
 def create_api_key(call: Call) -> Any:
+    from chalicelib.domain import sites
+
     assert call.principal is not None
     return sites.create_key(call.params["site"], call.body, call.principal)
 
@@ -60,6 +64,7 @@ def create_api_key(call: Call) -> Any:
 @route(bp, "/sites/{site}/api-keys", "GET", role="admin", summary="List API keys (no secrets)", tag="api-keys",
        response=ApiKeyList, query=paging_query())
 def list_api_keys(call: Call) -> Any:
+    from chalicelib.domain import sites
     from chalicelib.store import api_keys
 
     limit, cursor = page_args(call)
@@ -69,6 +74,8 @@ def list_api_keys(call: Call) -> Any:
 
 @route(bp, "/sites/{site}/api-keys/{keyId}", "DELETE", role="admin", summary="Revoke an API key", tag="api-keys")
 def revoke_api_key(call: Call) -> Any:
+    from chalicelib.domain import sites
+
     assert call.principal is not None
     sites.revoke_key(call.params["site"], call.params["keyId"], call.principal)
     return Reply(None, status=204)
@@ -76,6 +83,7 @@ def revoke_api_key(call: Call) -> Any:
 
 @route(bp, "/whoami", "GET", role="viewer", summary="The caller's role and site", tag="sites", response=WhoAmI)
 def whoami(call: Call) -> Any:
+
     assert call.principal is not None
     p = call.principal
     return {"role": p.role, "site": p.site, "keyId": p.key_id}

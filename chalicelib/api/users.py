@@ -7,8 +7,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.routing import Call, choice_arg, page_args, paging_query, route
-from chalicelib.domain import users
-from chalicelib.models.users import User, UserCreate, UserList, UserPatch, UserSettings
+
+M = "chalicelib.models.users"
+User, UserCreate, UserList, UserPatch, UserSettings = (f"{M}:{n}" for n in (
+    "User", "UserCreate", "UserList", "UserPatch", "UserSettings"))
 
 bp = Blueprint(__name__)
 
@@ -25,6 +27,8 @@ USER = "/sites/{site}/users/{uuid}"
            "tag": {"type": "string", "maxLength": 64},
        })
 def list_users(call: Call) -> Any:
+    from chalicelib.domain import users
+
     limit, cursor = page_args(call)
     items, next_cursor = users.list_users(
         call.params["site"],
@@ -38,11 +42,15 @@ def list_users(call: Call) -> Any:
 @route(bp, "/sites/{site}/users", "POST", role="editor", summary="Create a user", tag="users",
        body=UserCreate, response=User, status=201)
 def create_user(call: Call) -> Any:
+    from chalicelib.domain import users
+
     return users.create_user(call.params["site"], call.body, call.by)
 
 
 @route(bp, USER, "GET", role="viewer", summary="Get a user", tag="users", response=User)
 def get_user(call: Call) -> Any:
+    from chalicelib.domain import users
+
     assert call.user is not None
     return users.user_view(call.user)
 
@@ -50,6 +58,8 @@ def get_user(call: Call) -> Any:
 @route(bp, USER, "PATCH", role="editor", summary="Change a user's profile", tag="users",
        body=UserPatch, response=User)
 def patch_user(call: Call) -> Any:
+    from chalicelib.domain import users
+
     assert call.user is not None
     return users.patch_user(call.params["site"], call.user, call.body)
 
@@ -57,18 +67,24 @@ def patch_user(call: Call) -> Any:
 @route(bp, USER + "/block", "POST", role="admin", summary="Block a user (data kept, nothing earned)",
        tag="users", response=User, load_user=False)
 def block_user(call: Call) -> Any:
+    from chalicelib.domain import users
+
     return users.set_blocked(call.params["site"], call.params["uuid"], True, call.by)
 
 
 @route(bp, USER + "/unblock", "POST", role="admin", summary="Unblock a user", tag="users",
        response=User, load_user=False)
 def unblock_user(call: Call) -> Any:
+    from chalicelib.domain import users
+
     return users.set_blocked(call.params["site"], call.params["uuid"], False, call.by)
 
 
 @route(bp, USER + "/settings", "GET", role="viewer", summary="A user's settings", tag="users",
        response=UserSettings)
 def get_settings(call: Call) -> Any:
+    from chalicelib.domain import users
+
     assert call.user is not None
     return users.settings_view(call.user)
 
@@ -76,6 +92,8 @@ def get_settings(call: Call) -> Any:
 @route(bp, USER + "/settings", "PUT", role="editor", summary="Replace a user's settings", tag="users",
        body=UserSettings, response=UserSettings)
 def put_settings(call: Call) -> Any:
+    from chalicelib.domain import users
+
     return users.put_settings(call.params["site"], call.params["uuid"], call.body)
 
 

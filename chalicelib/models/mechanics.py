@@ -623,3 +623,12 @@ class SiteMechanics:
         for kind, coll in self._collections().items():
             for mechanic in coll.values():
                 yield kind, mechanic
+
+
+class MechanicList(BaseModel):
+    """A page of mechanics of one kind (all of them: a site has few)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None

@@ -427,3 +427,50 @@ def test_each_tab_and_the_summary_cost_at_most_two_requests(api: Api, site: str,
     requests_counter.reset()
     api.ok("GET", f"/sites/{site}/leaderboards/xp_board/standings?period=allTime")
     assert requests_counter.count <= 1, requests_counter.calls
+
+
+def _fields(model: Any) -> set[str]:
+    return {f.alias or name for name, f in model.model_fields.items()}
+
+
+def test_responses_have_exactly_the_documented_shapes(api: Api, site: str, workflow: str) -> None:
+    from chalicelib.models import activities, tabs, users
+
+    configure(api, site)
+    user(api, site, "liz", displayName="Liz")
+    user(api, site, "max")
+    inc(api, site, "liz", "coins", 50)
+    watch(api, site, "liz")
+    ok(run(api, site, "liz", {"type": "coupon", "action": "buy", "couponId": "tshirt"}))
+    ok(run(api, site, "liz", {"type": "bounty", "action": "start", "points": [{"pointId": "coins", "points": 5}]}))
+    from chalicelib.jobs import ranks
+
+    ranks.run(sites=[site])
+    shapes = {"summary": tabs.Summary, "tabs/overview": tabs.Overview, "tabs/activity": activities.ActivityList,
+              "tabs/points": tabs.PointsTab, "tabs/rewards": tabs.RewardsTab, "tabs/kpis": tabs.KpisTab,
+              "tabs/coupons": tabs.CouponsTab, "tabs/leaderboards": tabs.LeaderboardsTab,
+              "tabs/settings": users.UserSettings, "bounties": tabs.BountyList}
+    nested = {"tabs/points": ("ledger", tabs.LedgerPage), "summary": ("stats", tabs.Stats)}
+    for path, model in shapes.items():
+        data = api.ok("GET", f"/sites/{site}/users/liz/{path}")
+        model.model_validate(data)
+        assert set(data) == _fields(model), path
+        if path in nested:
+            key, inner = nested[path]
+            assert set(data[key]) == _fields(inner), path
+    rows = {
+        "tabs/points": ("items", tabs.Wallet), "tabs/coupons": ("items", tabs.UserCoupon),
+        "tabs/leaderboards": ("items", tabs.LeaderboardPosition), "bounties": ("items", tabs.Bounty),
+        "tabs/rewards": ("inProgress", tabs.RewardEntry), "tabs/kpis": ("items", tabs.KpiEntry),
+    }
+    for path, (key, model) in rows.items():
+        data = api.ok("GET", f"/sites/{site}/users/liz/{path}")
+        assert data[key], path
+        for row in data[key]:
+            assert set(row) == _fields(model), (path, row)
+    points = api.ok("GET", f"/sites/{site}/users/liz/tabs/points")["ledger"]["items"]
+    assert all(set(e) == _fields(tabs.LedgerEntry) for e in points)
+    standing = api.ok("GET", f"/sites/{site}/leaderboards/xp_board/standings")
+    tabs.Standings.model_validate(standing)
+    assert [set(i) for i in standing["items"]] == [_fields(tabs.Standing)]
+    assert standing["items"][0]["displayName"] == "Liz"
