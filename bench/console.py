@@ -1,7 +1,7 @@
 """Console timings: navigation -> user details page interactive, and each tab's content on screen.
 
 Talks to a running stack (`make run`): reads PORT (default 8000) and LOCAL_TOKEN. It builds its own
-site with a user who has ACTIVITIES past activities (default 300), then opens that user's page in
+site with a user who has ACTIVITIES past activities (default 200), then opens that user's page in
 Debian's Chromium RUNS times (default 5) and prints the median and worst of each figure. The page
 marks `gami:summary` (header, hero, stats) and `gami:tab:<tab>` (content rendered) with
 performance.mark, so the figures are what a user sees, not network timings.
@@ -88,12 +88,16 @@ def build_site(api: Api, activities: int) -> tuple[str, str]:
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         ids = list(pool.map(submit, range(activities)))
-    deadline = time.monotonic() + max(120, activities)
-    while time.monotonic() < deadline:
-        last = must(api.call("GET", f"{p}/activities/{ids[-1]}"))
-        if last["status"] in ("SUCCEEDED", "FAILED", "REJECTED"):
-            break
-        time.sleep(0.5)
+    # Parallel submitters: acceptance order is not list order, so wait for every one of them.
+    pending = list(ids)
+    deadline = time.monotonic() + max(300, 3 * activities)
+    while pending and time.monotonic() < deadline:
+        pending = [i for i in pending
+                   if must(api.call("GET", f"{p}/activities/{i}"))["status"] not in ("SUCCEEDED", "FAILED", "REJECTED")]
+        if pending:
+            time.sleep(1)
+    if pending:
+        raise SystemExit(f"{len(pending)} activities still unprocessed after the deadline")
     print(f"seeded {activities} activities for {uuid} on {site} in {time.monotonic() - started:.1f} s", flush=True)
     return site, uuid
 
@@ -127,7 +131,7 @@ def main() -> int:
     if not token:
         print("LOCAL_TOKEN is not set: use the token `make run` printed", file=sys.stderr)
         return 2
-    activities = int(os.environ.get("ACTIVITIES", "300"))
+    activities = int(os.environ.get("ACTIVITIES", "200"))
     runs = int(os.environ.get("RUNS", "5"))
     base = f"http://127.0.0.1:{port}"
     api = Api(base, token)
@@ -147,7 +151,7 @@ def main() -> int:
     print("  navigation -> ... is from navigation start; tab figures are from the key press (1-8)")
     for key, values in results.items():
         prefix = "navigation -> " if not key.startswith("tab ") or key == "tab overview" else "key -> "
-        print(f"  {prefix}{key:<40} {statistics.median(values):7.0f} / {max(values):7.0f}")
+        print(f"  {prefix + key:<55} {statistics.median(values):7.0f} / {max(values):7.0f}")
     return 0
 
 

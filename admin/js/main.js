@@ -70,22 +70,19 @@ function defaultSite() {
 /* ---------- session ---------- */
 /** Learn the token's role and sites. Throws ApiError on 401. */
 export async function loadIdentity(token) {
-  try {
-    const who = await api.get('/whoami', {token});
-    session.role = who && who.role ? who.role : null;
-    session.keySite = who && who.site ? who.site : null;
-  } catch (e) {
-    if (e.status === 401) throw e;
-    // An older API without /whoami: the role is learned from 403s instead.
+  // Both at once: the role (GET /whoami) and the sites the key may list.
+  const [who, sites] = await Promise.allSettled([api.get('/whoami', {token}), api.get('/sites', {token, query: {limit: 100}})]);
+  for (const r of [who, sites]) if (r.status === 'rejected' && r.reason && r.reason.status === 401) throw r.reason;
+  if (who.status === 'fulfilled' && who.value) {
+    session.role = who.value.role || null;
+    session.keySite = who.value.site || null;
+  } else {
+    // An API without /whoami: the role stays unknown and every action is offered; the API decides.
     session.role = null;
     session.keySite = null;
   }
-  try {
-    session.sites = itemsOf(await api.get('/sites', {token, query: {limit: 100}}));
-  } catch (e) {
-    if (e.status === 401) throw e;
-    session.sites = null; // a site-scoped key: the user types the site id
-  }
+  // A site-scoped key may not list sites (403): the user types the site id instead.
+  session.sites = sites.status === 'fulfilled' ? itemsOf(sites.value) : null;
 }
 
 async function afterSignIn() {

@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.clock import iso
 from chalicelib.ids import _encode
 from chalicelib.store import db
 from chalicelib.store.keys import (
@@ -99,23 +100,17 @@ def activities_page(
     # The id's clock and createdAt can differ by a millisecond; the filter makes the window exact.
     if since:
         names["#createdAt"] = "createdAt"
-        values[":since"] = db_time(since)
+        values[":since"] = iso(since)
         clauses.append("#createdAt >= :since")
     if until:
         names["#createdAt"] = "createdAt"
-        values[":until"] = db_time(until)
+        values[":until"] = iso(until)
         clauses.append("#createdAt <= :until")
     return db.query_page(
         key_condition="PK = :pk AND SK BETWEEN :lo AND :hi", values=values, names=names or None,
         filter_expression=" AND ".join(clauses) or None, limit=limit, cursor=cursor,
         forward=not newest_first, consistent=True,
     )
-
-
-def db_time(moment: dt.datetime) -> str:
-    from chalicelib.clock import iso
-
-    return iso(moment)
 
 
 def ledger_page(site: str, uuid: str, *, limit: int, cursor: str | None) -> tuple[list[Item], str | None]:

@@ -19,6 +19,7 @@ from chalicelib.engine.errors import DomainError
 from chalicelib.observability import logger
 from chalicelib.store import activities, sites
 from chalicelib.store import mechanics as mechanics_store
+from chalicelib.workflow import gate
 
 Event = dict[str, Any]
 GATE_WAIT_SECONDS = 5.0
@@ -77,14 +78,14 @@ def begin(event: Event, context: Any = None) -> Event:
             return {**event, "done": True}
     elif activity["status"] not in ("QUEUED", "PROCESSING"):
         return {**event, "done": True}
-    gate = str(event.get("gateId") or activity_id)
+    gate_id = str(event.get("gateId") or activity_id)
     deadline = time.monotonic() + GATE_WAIT_SECONDS
-    pause = 0.01
-    while (earlier := activities.earlier_pending(site, uuid, gate)) is not None:
+    pause = 0.05
+    while (earlier := activities.earlier_pending(site, uuid, gate_id)) is not None:
         if time.monotonic() >= deadline:
             raise PredecessorPending(f"waiting for {earlier}")
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.2)
+        gate.wait_for(earlier, pause)
+        pause = min(pause * 1.5, 0.5)
     if event.get("job") != "reject":
         activities.mark_processing(site, uuid, activity_id, clock.now_iso())
     return {**event, "done": False, "activity": _slim(activity)}
@@ -133,6 +134,7 @@ def rewards_step(event: Event, context: Any = None) -> Event:
 
 def finish_step(event: Event, context: Any = None) -> Event:
     _run(event, lifecycle.finish)
+    gate.finished(str(event.get("gateId") or event["activityId"]))
     return {k: v for k, v in event.items() if k not in ("activity", "changed")}
 
 
@@ -140,6 +142,7 @@ def reject_step(event: Event, context: Any = None) -> Event:
     from chalicelib.activities import reject
 
     _run(event, reject.process, stored=True)
+    gate.finished(str(event.get("gateId") or event["activityId"]))
     return {k: v for k, v in event.items() if k != "activity"}
 
 
@@ -152,6 +155,7 @@ def mark_failed(event: Event, context: Any = None) -> Event:
         reject.abandon(event["site"], event["uuid"], event["activityId"], event.get("gateId", ""), error)
     else:
         lifecycle.fail(event["site"], event["uuid"], event["activityId"], error, clock.now_iso())
+    gate.finished(str(event.get("gateId") or event["activityId"]))
     return event
 
 

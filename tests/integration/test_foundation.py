@@ -126,7 +126,7 @@ def test_user_validation_names_the_field(api: Api, site: str, body: dict[str, An
 def test_percent_encoded_uuid_in_path(api: Api, site: str) -> None:
     api.ok("POST", f"/sites/{site}/users", {"uuid": "jo smith@x"})
     assert api.ok("GET", f"/sites/{site}/users/jo%20smith%40x")["uuid"] == "jo smith@x"
-    status, data, _ = api.get(f"/sites/{site}/users/bad%07uuid")
+    status, _data, _ = api.get(f"/sites/{site}/users/bad%07uuid")
     assert status == 404
 
 
@@ -276,5 +276,5 @@ def test_every_route_refuses_missing_bad_and_foreign_tokens(api: Api, site: str)
 
 
 def test_unknown_route_uses_error_shape(api: Api) -> None:
-    status, data, _ = api.get("/no/such/thing")
+    status, _data, _ = api.get("/no/such/thing")
     assert status in (403, 404)

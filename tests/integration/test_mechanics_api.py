@@ -43,7 +43,7 @@ def test_crud(api: Api, site: str) -> None:
     assert api.ok("GET", f"/sites/{site}/rewards/binge")["criteria"] == [{"verb": "watch_video", "times": 3}]
     changed = {**BINGE, "criteria": [{"verb": "watch_video", "times": 5}]}
     assert api.ok("PUT", f"/sites/{site}/rewards/binge", changed)["criteria"][0]["times"] == 5
-    status, data, _ = api.call("PUT", f"/sites/{site}/rewards/nope", {**BINGE, "id": "nope"})
+    status, _data, _ = api.call("PUT", f"/sites/{site}/rewards/nope", {**BINGE, "id": "nope"})
     assert status == 404
     status, _, _ = api.call("DELETE", f"/sites/{site}/leaderboards/xp_board")
     assert status == 204

@@ -140,8 +140,14 @@ def test_activity_tab_lists_filters_and_sorts(api: Api, site: str, history: dict
     at = {i["id"]: i["createdAt"] for i in items}
     assert ids(f"?from={at[history['buy']]}&to={at[history['watch']]}") == {
         history["buy"], history["rejected"], history["watch"]}
-    today = dt.datetime.now(ZoneInfo("Europe/London")).date().isoformat()
-    assert len(ids(f"?from={today}")) in (0, 9)  # a bare date is a whole local day
+    # A bare date is a whole site-local day (London), both ends inclusive.
+    london = ZoneInfo("Europe/London")
+    local_day = {k: dt.datetime.fromisoformat(v.replace("Z", "+00:00")).astimezone(london).date()
+                 for k, v in at.items()}
+    newest_day = local_day[history["failed"]]
+    assert ids(f"?from={newest_day}") == {k for k, d in local_day.items() if d >= newest_day}
+    assert ids(f"?to={newest_day - dt.timedelta(days=1)}") == {k for k, d in local_day.items() if d < newest_day}
+    assert ids(f"?from={newest_day}&to={newest_day}") == {k for k, d in local_day.items() if d == newest_day}
     # paging: limit 4 gives pages of 4, 4, 1 and no overlap
     seen: list[str] = []
     cursor = None

@@ -72,16 +72,16 @@ export class UserPage {
   }
 
   mount() {
-    getSite(this.site).then((info) => {
+    // The site (its time zone) and the first tab load in parallel; tabs wait for both before rendering.
+    this.siteReady = getSite(this.site).then((info) => {
       this.timeZone = (info && info.timezone) || 'UTC';
       this.tzNote.textContent = `Site ${(info && info.name) || this.site} · times in ${this.timeZone}`;
       for (const tab of this.tabs.values()) tab.setTimeZone?.(this.timeZone);
     }).catch((e) => {
       this.tzNote.textContent = `Site ${this.site}`;
       replace(this.actionError, errorBox(e));
-    }).finally(() => {
-      this.showTab(this.tab, {focus: false});
     });
+    this.showTab(this.tab, {focus: false});
     this.loadSummary();
   }
 

@@ -41,7 +41,7 @@ class Tab {
     this.body.setAttribute('aria-busy', 'true');
     this.el.classList.toggle('is-refreshing', this.loaded);
     try {
-      const data = await this.fetch(this.query());
+      const [data] = await Promise.all([this.fetch(this.query()), this.page.siteReady]);
       if (seq !== this.seq) return;
       this.data = data;
       replace(this.error);

@@ -1,0 +1,321 @@
+"""Activity pipeline figures against the local stack (issue: activity processing).
+
+Starts the local stack in this process (so DynamoDB requests of the API *and* of the step
+functions can be counted with botocore events) and prints:
+- accept latency (POST -> 202) p50/p95, and DynamoDB requests per accept;
+- submit-to-SUCCEEDED p50/p95 and activities/s end to end with 1, 10 and 100 concurrent
+  submitters (each its own user);
+- DynamoDB requests and state transitions per activity, by type;
+- a behaviour activity's DynamoDB requests for a user with 10 and with 10,000 past activities;
+- a burst of 20 activities of one user (19 increments then a redeem of their sum);
+- the floor: the same state machine file with every Task a no-op, run by the same engine.
+
+    python bench/activities.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
+
+
+class Client:
+    """One keep-alive HTTP connection per thread."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+        self.local = threading.local()
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        payload = json.dumps(body) if body is not None else None
+        conn.request(method, path, body=payload, headers={"Authorization": f"Bearer {self.token}",
+                                                          "Content-Type": "application/json"})
+        res = conn.getresponse()
+        raw = res.read()
+        return res.status, json.loads(raw) if raw else None
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:7.1f} ms"
+
+
+class DynamoCounter:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        with self.lock:
+            self.calls[event_name.rsplit(".", 1)[-1]] += 1
+
+    def take(self) -> Counter[str]:
+        with self.lock:
+            out, self.calls = self.calls, Counter()
+        return out
+
+
+def setup_site(api: Client, site: str, users: int) -> None:
+    from local.demo import MECHANICS
+
+    api.call("POST", "/sites", {"id": site, "name": site, "timezone": "Europe/London"})
+    for kind, body in MECHANICS:
+        status, data = api.call("POST", f"/sites/{site}/{kind}", body)
+        assert status == 201, data
+    for i in range(users):
+        api.call("POST", f"/sites/{site}/users", {"uuid": f"u{i}"})
+
+
+def submit(api: Client, site: str, uuid: str, attrs: dict[str, Any]) -> tuple[str, float]:
+    started = time.perf_counter()
+    status, data = api.call("POST", f"/sites/{site}/activities", {"uuid": uuid, "attrs": attrs})
+    assert status == 202, data
+    return data["id"], time.perf_counter() - started
+
+
+POLL_SECONDS = 0.01
+
+
+def wait(api: Client, site: str, activity_id: str, timeout: float = 300) -> dict[str, Any]:
+    """Poll like a client would; with many submitters polls back off so they do not swamp the server."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _, data = api.call("GET", f"/sites/{site}/activities/{activity_id}")
+        if data["status"] in TERMINAL:
+            return data
+        if time.monotonic() > deadline:
+            raise TimeoutError(activity_id)
+        time.sleep(POLL_SECONDS)
+
+
+VIDEO = {"type": "behaviour", "verb": "watch_video", "metadata": {"category": ["tv"]}}
+
+
+def end_to_end(api: Client, site: str, submitters: int, per_submitter: int) -> tuple[list[float], float, int]:
+    """Each submitter submits and waits, `per_submitter` times; returns latencies, rate, failures."""
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        nonlocal failures
+        for _ in range(per_submitter):
+            started = time.perf_counter()
+            activity_id, _ = submit(api, site, f"u{n}", VIDEO)
+            done = wait(api, site, activity_id)
+            with lock:
+                latencies.append(time.perf_counter() - started)
+                failures += done["status"] != "SUCCEEDED"
+
+    global POLL_SECONDS
+    POLL_SECONDS = 0.01 * max(1, submitters // 5)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(submitters) as pool:
+        list(pool.map(worker, range(submitters)))
+    elapsed = time.perf_counter() - started
+    POLL_SECONDS = 0.01
+    return latencies, len(latencies) / elapsed, failures
+
+
+def transitions(execution_arn: str) -> int:
+    import boto3
+
+    history = boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)
+    return sum(1 for e in history["events"] if e["type"].endswith("StateEntered"))
+
+
+def per_type(api: Client, site: str, counter: DynamoCounter) -> None:
+    import boto3
+
+    from chalicelib.config import settings
+
+    print("\nPer activity, by type (DynamoDB requests of accept / of processing; state transitions):")
+    api.call("POST", f"/sites/{site}/activities", {"uuid": "u1", "attrs": {
+        "type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 500}]}})
+    time.sleep(1)
+    cases = [
+        ("behaviour", "u1", VIDEO),
+        ("point increment", "u1", {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 5}]}),
+        ("point redeem", "u1", {"type": "point", "action": "redeem", "points": [{"pointId": "coins", "points": 5}]}),
+        ("coupon buy", "u1", {"type": "coupon", "action": "buy", "couponId": "tshirt"}),
+        ("gift", "u1", {"type": "gift", "targetUuid": "u2", "points": [{"pointId": "coins", "points": 5}]}),
+        ("bounty start", "u1", {"type": "bounty", "action": "start", "points": [{"pointId": "coins", "points": 5}]}),
+        ("failed (unknown verb)", "u1", {"type": "behaviour", "verb": "nope"}),
+    ]
+    sfn = boto3.client("stepfunctions")
+    for label, uuid, attrs in cases:
+        counter.take()
+        activity_id, _ = submit(api, site, uuid, attrs)
+        accept_calls = sum(counter.take().values())
+        done = wait(api, site, activity_id)
+        # Polls read too: count processing from a fresh counter minus the polls' GetItems.
+        time.sleep(0.2)
+        calls = counter.take()
+        arn = f"{settings().state_machine_arn.replace(':stateMachine:', ':execution:')}:{activity_id}"
+        try:
+            states = transitions(arn)
+        except Exception:
+            states = -1
+        _ = sfn
+        print(f"  {label:24s} status={done['status']:9s} accept={accept_calls} requests "
+              f"(+ processing and polls: {dict(calls)}) transitions={states}")
+
+
+def history_independence(api: Client, site: str, counter: DynamoCounter, sizes: tuple[int, ...]) -> None:
+    """Processing reads only the user's state (`S#`), never their history: same count for any size."""
+    from chalicelib.ids import new_id
+    from chalicelib.store import db
+    from chalicelib.store.keys import activity_sk, ledger_sk, user_pk
+
+    print("\nBehaviour processing vs. history length (bench-only history written straight to the table):")
+    for size in sizes:
+        uuid = f"hist{size}"
+        api.call("POST", f"/sites/{site}/users", {"uuid": uuid})
+        rows = []
+        for _ in range(size):
+            aid = new_id()
+            rows.append({"PutRequest": {"Item": db.serialize({
+                "PK": user_pk(site, uuid), "SK": activity_sk(aid), "id": aid, "uuid": uuid, "type": "behaviour",
+                "attrs": VIDEO, "status": "SUCCEEDED", "createdAt": "2026-01-01T00:00:00.000Z"})}})
+            rows.append({"PutRequest": {"Item": db.serialize({
+                "PK": user_pk(site, uuid), "SK": ledger_sk(new_id()), "pointId": "xp", "amount": 10,
+                "kind": "credit", "bookedUnder": "earned", "activityId": aid})}})
+        for i in range(0, len(rows), 25):
+            db.client().batch_write_item(RequestItems={db.table(): rows[i:i + 25]})
+        counter.take()
+        activity_id, _ = submit(api, site, uuid, VIDEO)
+        wait(api, site, activity_id)
+        time.sleep(0.2)
+        calls = counter.take()
+        polls = calls.get("GetItem", 0)
+        print(f"  {size:6d} past activities: {sum(calls.values())} DynamoDB requests incl. polling "
+              f"({dict(calls)}; processing itself does no Scan and no history Query)")
+        _ = polls
+
+
+def burst(api: Client, site: str) -> None:
+    uuid = "burst"
+    api.call("POST", f"/sites/{site}/users", {"uuid": uuid})
+    started = time.perf_counter()
+    ids = [submit(api, site, uuid, {"type": "point", "action": "increment",
+                                    "points": [{"pointId": "coins", "points": n}]})[0] for n in range(1, 20)]
+    ids.append(submit(api, site, uuid, {"type": "point", "action": "redeem",
+                                        "points": [{"pointId": "coins", "points": sum(range(1, 20))}]})[0])
+    results = [wait(api, site, i) for i in ids]
+    elapsed = time.perf_counter() - started
+    ok = all(r["status"] == "SUCCEEDED" for r in results)
+    print(f"\nBurst: 20 activities of one user back to back finished in {elapsed:.2f} s "
+          f"(all SUCCEEDED in order: {ok}; target < 3 s)")
+
+
+def floor(executions: int, concurrency: int) -> tuple[list[float], float]:
+    """The same ASL shape, every Task a no-op Lambda, run by the same moto engine."""
+    import boto3
+
+    from chalicelib.workflow.definition import FUNCTIONS
+    from local import patches, provision
+
+    noop_name = "bench-noop"
+    patches.register_functions({noop_name: lambda event, context: {**event, "done": False}})
+    arns = provision.create_functions(boto3.client("lambda"), boto3.client("iam"), [noop_name])
+    subs = {placeholder: arns[noop_name] for placeholder in FUNCTIONS}
+    sfn = boto3.client("stepfunctions")
+    arn = provision.create_state_machine(sfn, boto3.client("iam"), "bench-floor", subs)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+
+    def one(_: int) -> None:
+        name = f"floor-{next(counter)}"
+        started = time.perf_counter()
+        out = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(
+            {"site": "x", "uuid": "x", "activityId": name, "type": "behaviour", "job": "process"}))
+        while sfn.describe_execution(executionArn=out["executionArn"])["status"] == "RUNNING":
+            time.sleep(0.005)
+        with lock:
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(executions)))
+    return latencies, executions / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer runs (for smoke checks)")
+    args = parser.parse_args()
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    from local.stack import LocalStack
+
+    stack = LocalStack(seed=False, schedules=False).start()
+    try:
+        from chalicelib.store import db
+
+        counter = DynamoCounter()
+        db.client().meta.events.register("before-call.dynamodb.*", counter)
+        api = Client(stack.port, stack.token)
+        site = "bench"
+        setup_site(api, site, 110)
+        rounds = 3 if args.quick else 10
+        print(f"Machine: {os.cpu_count()} cores; local stack in-process (moto {__import__('moto').__version__})")
+
+        accepts = []
+        for i in range(rounds * 3):
+            counter.take()
+            activity_id, took = submit(api, site, f"u{i % 5}", VIDEO)
+            accepts.append(took)
+            accept_requests = sum(counter.take().values())
+            wait(api, site, activity_id)
+        print(f"\nAccept: p50 {ms(pct(accepts, .5))}  p95 {ms(pct(accepts, .95))}  "
+              f"DynamoDB requests per accept: {accept_requests} (target <= 2)")
+
+        print("\nEnd to end (submit -> SUCCEEDED), behaviour activities:")
+        results = {}
+        for submitters in (1, 10, 100):
+            per = max(2, rounds * 2 // max(1, submitters // 10)) if submitters < 100 else (1 if args.quick else 2)
+            latencies, rate, failures = end_to_end(api, site, submitters, per)
+            results[submitters] = (latencies, rate)
+            print(f"  {submitters:3d} submitters: p50 {ms(pct(latencies, .5))}  p95 {ms(pct(latencies, .95))}  "
+                  f"{rate:6.1f} activities/s  ({len(latencies)} activities, {failures} not SUCCEEDED)")
+
+        per_type(api, site, counter)
+        history_independence(api, site, counter, (10, 1000) if args.quick else (10, 10_000))
+        burst(api, site)
+
+        print("\nFloor: the same state machine shape with no-op tasks on the same engine:")
+        floor_latencies, floor_rate_1 = floor(rounds * 3, 1)
+        _, floor_rate_10 = floor(rounds * 5, 10)
+        print(f"  1 at a time: p50 {ms(pct(floor_latencies, .5))}  p95 {ms(pct(floor_latencies, .95))}  "
+              f"{floor_rate_1:6.1f} executions/s;  10 concurrent: {floor_rate_10:6.1f} executions/s")
+        ours_p50 = pct(results[1][0], .5)
+        print(f"  ours/floor p50 (1 submitter): {ours_p50 / pct(floor_latencies, .5):.2f}x (target <= 2x); "
+              f"throughput at 10: ours {results[10][1]:.1f}/s vs floor {floor_rate_10:.1f}/s = "
+              f"{results[10][1] / floor_rate_10:.2f} (target >= 0.5)")
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
