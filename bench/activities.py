@@ -153,7 +153,7 @@ def per_type(api: Client, site: str, counter: DynamoCounter) -> None:
     api.call("POST", f"/sites/{site}/activities", {"uuid": "u1", "attrs": {
         "type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 500}]}})
     time.sleep(1)
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any]]] = [
         ("behaviour", "u1", VIDEO),
         ("point increment", "u1", {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 5}]}),
         ("point redeem", "u1", {"type": "point", "action": "redeem", "points": [{"pointId": "coins", "points": 5}]}),

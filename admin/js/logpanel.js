@@ -148,7 +148,7 @@ export class LogPanel {
     verb.addEventListener('change', () => this.renderVerbInfo());
     this.verbInfo = h('div', {class: 'verb-info small'});
     this.conditionFields = h('div', {class: 'condition-fields'});
-    this.metadata = h('textarea', {class: 'input mono', name: 'metadata', rows: '4', spellcheck: 'false', placeholder: '{"category": ["tv"]}'});
+    this.metadata = h('textarea', {class: 'input mono', name: 'metadata', rows: '4', spellcheck: 'false', placeholder: '{"key": "value"}'});
     return h('div', {class: 'form-stack'},
       this.f('behaviour', 'verb', 'Behaviour', verb).wrap,
       this.verbInfo,

@@ -49,6 +49,31 @@ class StepConflict(TransientError):
     """A condition on the state we read failed: someone changed it; the step re-reads."""
 
 
+# Error codes DynamoDB answers when the same request may succeed a moment later. botocore
+# retries most of them itself; those that still surface must reach the ASL as TransientError
+# (retried) rather than as a bare ClientError (caught into FAILED InternalError).
+RETRYABLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "TransactionInProgressException", "TransactionConflictException", "InternalServerError",
+    "ServiceUnavailable", "LimitExceededException",
+})
+
+
+def transient_from(err: ClientError) -> TransientError | None:
+    """The retryable error a DynamoDB ClientError stands for, or None when it is not one."""
+    code = err.response.get("Error", {}).get("Code")
+    if code == "TransactionCanceledException":
+        reasons = db.cancellation_reasons(err)
+        if "TransactionConflict" in reasons:
+            return StepConflict(f"transaction conflict: {reasons}")
+        if "ThrottlingError" in reasons or "ProvisionedThroughputExceeded" in reasons:
+            return TransientError(f"throttled: {reasons}")
+        return None
+    if code in RETRYABLE_CODES:
+        return TransientError(f"{code}: {err}")
+    return None
+
+
 class ActivityRuleBroken(Exception):
     """A rule of the domain refused the activity; the ASL catches it into FAILED.
 
@@ -255,19 +280,16 @@ class Effects:
         try:
             db.transact(ops)
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code")
-            if code == "TransactionCanceledException":
+            if err.response.get("Error", {}).get("Code") == "TransactionCanceledException":
                 reasons = db.cancellation_reasons(err)
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     self.applied = False
                     return False
-                if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+                if "ConditionalCheckFailed" in reasons:
                     raise StepConflict(f"state changed under step {self.step}: {reasons}") from err
-                if "ThrottlingError" in reasons or "ProvisionedThroughputExceeded" in reasons:
-                    raise TransientError(f"throttled: {reasons}") from err
-            if code in ("ProvisionedThroughputExceededException", "ThrottlingException",
-                        "TransactionInProgressException", "InternalServerError", "RequestLimitExceeded"):
-                raise TransientError(str(err)) from err
+            transient = transient_from(err)
+            if transient is not None:
+                raise transient from err
             raise
         self.applied = True
         return True

@@ -54,7 +54,10 @@ def fail(site: str, uuid: str, activity_id: str, error: dict[str, str], now: str
             db.tx_delete(pk, pending_sk(activity_id)),
         ])
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+        # Only a failed status condition means "already ended"; a conflict or throttle must
+        # surface so MarkFailed retries, or the activity would stay PROCESSING and its pending
+        # marker would hold up every later activity of the user.
+        if db.cancellation_reasons(err)[:1] == ["ConditionalCheckFailed"]:
             return False
         raise
     return True

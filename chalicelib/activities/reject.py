@@ -255,5 +255,5 @@ def abandon(site: str, uuid: str, activity_id: str, job_id: str, error: dict[str
             db.tx_delete(pk, pending_sk(job_id)),
         ])
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
+        if db.cancellation_reasons(err)[:1] != ["ConditionalCheckFailed"]:
+            raise  # a conflict or throttle: MarkFailed retries

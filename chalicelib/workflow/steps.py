@@ -7,14 +7,17 @@ and throttles as `TransientError`/`StepConflict` for its Retry.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chalicelib import clock
 from chalicelib.activities import behaviour, bounty, coupon, gift, lifecycle, point, rewards
-from chalicelib.activities.effects import ActivityRuleBroken, Context, Effects, StepConflict
+from chalicelib.activities.effects import ActivityRuleBroken, Context, Effects, StepConflict, transient_from
 from chalicelib.engine.errors import DomainError
 from chalicelib.observability import logger
 from chalicelib.store import activities, sites
@@ -28,6 +31,26 @@ _CONFLICT_ATTEMPTS = 5
 
 class PredecessorPending(Exception):
     """An earlier activity of the same user is still being processed; the ASL retries."""
+
+
+def _retryable(handler: Callable[[Event, Any], Event]) -> Callable[[Event, Any], Event]:
+    """A throttle or conflict on any DynamoDB call of a step (not only its commit) is retried.
+
+    Left as a bare ClientError, its `errorType` would match no Retry and the Catch would fail
+    the activity with InternalError although nothing was wrong with it.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(event: Event, context: Any = None) -> Event:
+        try:
+            return handler(event, context)
+        except ClientError as err:
+            transient = transient_from(err)
+            if transient is None:
+                raise
+            raise transient from err
+
+    return wrapper
 
 
 def _context(event: Event, *, stored: bool) -> Context:
@@ -67,6 +90,7 @@ def _slim(activity: dict[str, Any]) -> dict[str, Any]:
                                          "verb")}
 
 
+@_retryable
 def begin(event: Event, context: Any = None) -> Event:
     site, uuid, activity_id = event["site"], event["uuid"], event["activityId"]
     activity = activities.get(site, uuid, activity_id)
@@ -92,6 +116,7 @@ def begin(event: Event, context: Any = None) -> Event:
 
 
 def _by_type(module: Any) -> Callable[[Event, Any], Event]:
+    @_retryable
     def handler(event: Event, context: Any = None) -> Event:
         effects = _run(event, module.process)
         if effects.applied:
@@ -116,6 +141,7 @@ gift_step = _by_type(gift)
 bounty_step = _by_type(bounty)
 
 
+@_retryable
 def rewards_step(event: Event, context: Any = None) -> Event:
     changed = event.get("changed") or {}
     gift_reward = ((event.get("activity") or {}).get("attrs") or {}).get("rewardId")
@@ -132,12 +158,14 @@ def rewards_step(event: Event, context: Any = None) -> Event:
     return event
 
 
+@_retryable
 def finish_step(event: Event, context: Any = None) -> Event:
     _run(event, lifecycle.finish)
     gate.finished(str(event.get("gateId") or event["activityId"]))
     return {k: v for k, v in event.items() if k not in ("activity", "changed")}
 
 
+@_retryable
 def reject_step(event: Event, context: Any = None) -> Event:
     from chalicelib.activities import reject
 

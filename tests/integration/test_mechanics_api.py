@@ -21,7 +21,7 @@ SILVER = {"id": "silver", "kind": "level", "ladder": "status", "name": "Silver",
           "criteria": [{"pointId": "xp", "points": 100}]}
 STARTER = {"id": "starter", "kind": "mission", "name": "Starter",
            "criteria": [{"rewardId": "binge"}, {"rewardId": "silver"}]}
-KPI = {"id": "xp_goal", "name": "XP", "tracks": {"points": "xp"},
+KPI: dict[str, Any] = {"id": "xp_goal", "name": "XP", "tracks": {"points": "xp"},
        "targets": [{"validFrom": "2026-01-01", "validTo": "2026-12-31", "assignTo": {"everyone": True},
                     "values": {"weekly": 50}}]}
 TSHIRT = {"id": "tshirt", "name": "T-shirt", "codeType": "single", "code": "TSHIRT",

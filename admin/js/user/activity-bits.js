@@ -48,9 +48,9 @@ export function activityResult(a) {
   if (r.blocked) out.push(h('div', {class: 'small text-warn'}, 'Blocked user: nothing awarded'));
   if (aw.points && aw.points.length) out.push(h('div', {class: 'small'}, pointsList(aw.points)));
   const rewards = (aw.rewards || []).map((x) => (typeof x === 'string' ? x : x.name || x.rewardId || x.id));
-  if (rewards.length) out.push(h('div', {class: 'small'}, `🏅 ${rewards.join(', ')}`));
+  if (rewards.length) out.push(h('div', {class: 'small'}, h('span', {class: 'muted'}, 'Rewards: '), rewards.join(', ')));
   const coupons = (aw.coupons || []).map((x) => (typeof x === 'string' ? x : x.couponId || x.code || x.id));
-  if (coupons.length) out.push(h('div', {class: 'small'}, `🎟 ${coupons.join(', ')}`));
+  if (coupons.length) out.push(h('div', {class: 'small'}, h('span', {class: 'muted'}, 'Coupons: '), coupons.join(', ')));
   for (const ex of r.exceptions || []) {
     out.push(h('div', {class: 'small text-warn'}, `${ex.type}${ex.verb ? ` (${ex.verb})` : ''}${ex.message ? `: ${ex.message}` : ''}`));
   }
