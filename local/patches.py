@@ -47,6 +47,88 @@ def serialize_dynamodb() -> None:
     _patched.add("dynamodb")
 
 
+def item_level_transactions() -> None:
+    """TransactWriteItems without copying the whole table.
+
+    moto backs up every table a transaction touches with a deep copy (once per item of the
+    transaction) so that it can roll back: the cost grows with the table, and a long local
+    session slows to seconds per activity. DynamoDB's semantics are kept by checking every
+    condition first (DynamoDB requests are serialized, so nothing changes in between), then
+    applying, with only the touched items saved for the rollback of an unexpected error.
+    """
+    if "transactions" in _patched:
+        return
+    import copy
+
+    from moto.dynamodb import exceptions as dx
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise dx.TooManyTransactionsException()
+        seen: set[tuple[str, str]] = set()
+        planned: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = []
+        errors: list[Any] = []
+        for entry in transact_items:
+            if len(entry) > 1:
+                raise dx.TransactWriteSingleOpException
+            op_type, op = next(iter(entry.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            table = self.get_table(table_name)
+            if op_type == "Put":
+                attrs = op["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            marker = (str(table_name), str(dict(sorted(key.items()))))
+            if marker in seen:
+                raise dx.MultipleTransactionsException()
+            seen.add(marker)
+            current = self.get_item(table_name, key)
+            condition = op.get("ConditionExpression")
+            error: Any = (None, None, None)
+            if condition is not None:
+                test = get_filter_expression(condition, op.get("ExpressionAttributeNames"),
+                                             op.get("ExpressionAttributeValues"))
+                if not test.expr(current):
+                    old = None
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        old = current.to_json()["Attributes"]
+                    error = ("ConditionalCheckFailed", "The conditional request failed", old)
+            errors.append(error)
+            planned.append((op_type, op, table_name, key))
+        if any(code is not None for code, _, _ in errors):
+            raise dx.TransactionCanceledException(errors)
+        saved = [(name, key, copy.deepcopy(self.get_item(name, key))) for _, _, name, key in planned]
+        try:
+            for op_type, op, table_name, key in planned:
+                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                if op_type == "Put":
+                    self.put_item(table_name, op["Item"], expression_attribute_names=names,
+                                  expression_attribute_values=values)
+                elif op_type == "Delete":
+                    self.delete_item(table_name, key, expression_attribute_names=names,
+                                     expression_attribute_values=values)
+                elif op_type == "Update":
+                    self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                     expression_attribute_names=names, expression_attribute_values=values)
+        except Exception:
+            for table_name, key, before in saved:
+                if before is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, before.to_json()["Attributes"])
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _patched.add("transactions")
+
+
 class _Context:
     """The bits of a Lambda context our handlers read."""
 

@@ -86,6 +86,7 @@ class LocalStack:
         patches.serialize_dynamodb()
         patches.route_lambda_invokes()
         patches.reuse_task_clients()
+        patches.item_level_transactions()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
 

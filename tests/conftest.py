@@ -59,6 +59,7 @@ def aws() -> Iterator[None]:
     patches.serialize_dynamodb()
     patches.route_lambda_invokes()
     patches.reuse_task_clients()
+    patches.item_level_transactions()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()
         db.reset_client()

@@ -4,7 +4,7 @@ import {api, path, itemsOf, fillPage} from './api.js';
 import {can} from './state.js';
 import {getSite} from './site.js';
 import {timeEl, displayNameOf, fullName} from './format.js';
-import {avatar, loading, empty, errorBox, sortableTh, createDialog, announce, pill} from './ui.js';
+import {avatar, empty, errorBox, sortableTh, createDialog, announce, pill} from './ui.js';
 import {usersHash, userHash} from './routes.js';
 import {userForm} from './userform.js';
 
@@ -149,7 +149,7 @@ export class UsersView {
     };
     const head = h('thead', {}, h('tr', {},
       sortableTh('Display name', 'displayName', this.state, onSort),
-      sortableTh('UUID', 'uuid', this.state, onSort),
+      sortableTh('UUID', 'uuid', this.state, onSort, {className: 'hide-sm'}),
       sortableTh('Email', 'email', this.state, onSort, {className: 'hide-sm'}),
       sortableTh(`Created (${this.timeZone})`, 'createdAt', this.state, onSort, {className: 'hide-sm'}),
       h('th', {scope: 'col'}, 'Status'),
@@ -167,8 +167,9 @@ export class UsersView {
         body.append(h('tr', {class: u.blocked ? 'row-blocked' : '', dataset: {uuid: u.uuid}},
           h('td', {}, h('div', {class: 'user-cell'}, avatar(u, 'sm'),
             h('div', {class: 'user-cell-text'}, h('span', {class: 'user-cell-name'}, displayNameOf(u)),
-              fullName(u) && fullName(u) !== displayNameOf(u) ? h('span', {class: 'muted small'}, fullName(u)) : null))),
-          h('td', {class: 'mono'}, u.uuid),
+              fullName(u) && fullName(u) !== displayNameOf(u) ? h('span', {class: 'muted small'}, fullName(u)) : null,
+              h('span', {class: 'muted small mono show-sm'}, u.uuid)))),
+          h('td', {class: 'mono hide-sm'}, u.uuid),
           h('td', {class: 'hide-sm'}, u.email || h('span', {class: 'muted'}, '—')),
           h('td', {class: 'hide-sm nowrap'}, timeEl(u.createdAt, this.timeZone)),
           h('td', {}, u.blocked ? pill('Blocked', 'bad') : (u.member === false ? pill('Not a member', 'muted') : pill('Active', 'ok'))),

@@ -1,0 +1,266 @@
+"""Invariant checker: reads the table directly and reports every broken money rule.
+
+What it checks, per site (all sites unless told):
+- wallets: every wallet equals the sum of its user's ledger for that point type, and
+  `balance = earned - spent - redeemed - expired - adjusted`; a ledger without a wallet is a
+  violation too.
+- coupons: no code of a `multiple` coupon is held twice, and no more copies exist than the
+  coupon's stock counter handed out.
+- bounties: at most one payout (a `bounty_payout` ledger entry of an award that is not
+  REJECTED) per bounty; an awarded bounty names the award that closed it, an open one has none.
+- activities: a SUCCEEDED one has its type step and finish markers and every ledger entry its
+  steps recorded; a REJECTED one also has its reject marker and its entries sum with their
+  reversals to zero per wallet (less the recorded stopAtZero shortfall; a reject that revoked
+  a reward another activity unlocked may take back more, never less); a FAILED one left no
+  ledger entry.
+
+Users are listed with paged Queries of GSI1 (`{site}#USERS`), sites with GSI1 (`SITES`), and
+each user's partition is read with paged Queries: never a Scan. It is an offline tool (make
+verify, the soak run, the tests), so it reads whole partitions with strong consistency.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.store import db
+from chalicelib.store.keys import (
+    ACTIVITY,
+    LEDGER,
+    SITES_INDEX_PK,
+    coupon_stock_sk,
+    site_pk,
+    user_pk,
+    users_index_pk,
+)
+from chalicelib.store.userstate import WALLET_FIGURES
+
+TYPE_STEPS = ("behaviour", "point", "coupon", "gift", "bounty")
+
+
+@dataclass(frozen=True)
+class Violation:
+    site: str
+    rule: str
+    where: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"[{self.site}] {self.rule}: {self.where}: {self.detail}"
+
+
+@dataclass
+class Report:
+    checked: Counter[str] = field(default_factory=Counter)
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def add(self, site: str, rule: str, where: str, detail: str) -> None:
+        self.violations.append(Violation(site, rule, where, detail))
+
+    def summary(self) -> str:
+        lines = ["checked: " + ", ".join(f"{n} {what}" for what, n in sorted(self.checked.items()))]
+        if self.ok:
+            lines.append("no violations")
+        else:
+            lines.append(f"{len(self.violations)} violation(s):")
+            lines.extend(f"  {v}" for v in self.violations)
+        return "\n".join(lines)
+
+
+def _paged(**query: Any) -> Iterable[db.Item]:
+    cursor: str | None = None
+    while True:
+        items, cursor = db.query_page(limit=100, cursor=cursor, **query)
+        yield from items
+        if not cursor:
+            return
+
+
+def site_ids() -> list[str]:
+    return [str(i["id"]) for i in _paged(index="GSI1", key_condition="GSI1PK = :pk",
+                                          values={":pk": SITES_INDEX_PK})]
+
+
+def user_ids(site: str) -> Iterable[str]:
+    for item in _paged(index="GSI1", key_condition="GSI1PK = :pk", values={":pk": users_index_pk(site)}):
+        yield str(item["uuid"])
+
+
+def _partition(site: str, uuid: str) -> list[db.Item]:
+    return list(_paged(key_condition="PK = :pk", values={":pk": user_pk(site, uuid)}, consistent=True))
+
+
+@dataclass
+class _SiteData:
+    ledger: list[db.Item] = field(default_factory=list)  # every entry of every user, with `uuid`
+    activities: dict[str, db.Item] = field(default_factory=dict)  # the owner's copy, by id
+    coupons: list[db.Item] = field(default_factory=list)
+    bounties: dict[str, db.Item] = field(default_factory=dict)
+
+
+def verify(sites: list[str] | None = None, report: Report | None = None) -> Report:
+    report = report or Report()
+    for site in sites if sites is not None else site_ids():
+        verify_site(site, report)
+    return report
+
+
+def verify_site(site: str, report: Report) -> Report:
+    report.checked["sites"] += 1
+    data = _SiteData()
+    for uuid in user_ids(site):
+        report.checked["users"] += 1
+        items = _partition(site, uuid)
+        _check_wallets(site, uuid, items, report)
+        for item in items:
+            sk: str = item["SK"]
+            if sk.startswith(LEDGER):
+                data.ledger.append({**item, "uuid": item.get("uuid") or uuid})
+            elif sk.startswith(ACTIVITY) and item.get("role") != "target":
+                data.activities[str(item["id"])] = item
+            elif sk.startswith("S#Q#"):
+                data.coupons.append({**item, "owner": uuid})
+            elif sk.startswith("S#Y#"):
+                data.bounties[str(item["bountyId"])] = {**item, "owner": uuid}
+    _check_coupons(site, data, report)
+    _check_bounties(site, data, report)
+    _check_activities(site, data, report)
+    return report
+
+
+def _check_wallets(site: str, uuid: str, items: list[db.Item], report: Report) -> None:
+    wallets = {item["SK"][len("S#W#"):]: item for item in items if item["SK"].startswith("S#W#")}
+    sums: dict[str, int] = defaultdict(int)
+    for item in items:
+        if item["SK"].startswith(LEDGER):
+            sums[str(item["pointId"])] += int(item["amount"])
+            report.checked["ledger entries"] += 1
+    for point_id in sorted(set(wallets) | set(sums)):
+        report.checked["wallets"] += 1
+        where = f"user {uuid} wallet {point_id}"
+        wallet = wallets.get(point_id)
+        if wallet is None:
+            if sums[point_id]:
+                report.add(site, "wallet-equals-ledger", where, f"no wallet but the ledger sums to {sums[point_id]}")
+            continue
+        f = {name: int(wallet.get(name, 0)) for name in WALLET_FIGURES}
+        if f["balance"] != sums[point_id]:
+            report.add(site, "wallet-equals-ledger", where, f"balance {f['balance']} but the ledger sums to "
+                                                             f"{sums[point_id]}")
+        derived = f["earned"] - f["spent"] - f["redeemed"] - f["expired"] - f["adjusted"]
+        if f["balance"] != derived:
+            report.add(site, "wallet-figures", where, f"balance {f['balance']} != earned - spent - redeemed - "
+                                                       f"expired - adjusted = {derived} ({f})")
+
+
+def _check_coupons(site: str, data: _SiteData, report: Report) -> None:
+    from chalicelib.store import mechanics as mechanics_store
+
+    coupons = mechanics_store.load(site, fresh=True).mechanics.coupons
+    held: dict[str, list[db.Item]] = defaultdict(list)
+    for item in data.coupons:
+        held[str(item["couponId"])].append(item)
+        report.checked["user coupons"] += 1
+    for coupon_id, copies in sorted(held.items()):
+        coupon = coupons.get(coupon_id)
+        stock = db.get(site_pk(site), coupon_stock_sk(coupon_id)) or {}
+        issued = int(stock.get("issued", 0))
+        acquired = [c for c in copies if c.get("acquiredBy") in ("purchase", "award")]
+        if len(acquired) > issued:
+            report.add(site, "coupon-stock", f"coupon {coupon_id}",
+                       f"{len(acquired)} copies held but the stock counter handed out {issued}")
+        if coupon is None or coupon.code_type != "multiple":
+            continue
+        codes = Counter(str(c.get("code")) for c in copies)
+        for code, n in sorted(codes.items()):
+            if n > 1:
+                owners = sorted(str(c["owner"]) for c in copies if str(c.get("code")) == code)
+                report.add(site, "coupon-code-once", f"coupon {coupon_id} code {code}",
+                           f"handed out {n} times (to {', '.join(owners)})")
+
+
+def _check_bounties(site: str, data: _SiteData, report: Report) -> None:
+    payouts: dict[str, set[str]] = defaultdict(set)  # bounty id -> award activity ids that paid
+    for entry in data.ledger:
+        if entry.get("kind") != "bounty_payout":
+            continue
+        award = data.activities.get(str(entry["activityId"]))
+        bounty_id = str(((award or {}).get("attrs") or {}).get("bountyId") or "?")
+        if award is None or award.get("status") == "REJECTED":
+            continue
+        payouts[bounty_id].add(str(entry["activityId"]))
+    for bounty_id, bounty in sorted(data.bounties.items()):
+        report.checked["bounties"] += 1
+        paid = payouts.pop(bounty_id, set())
+        where = f"bounty {bounty_id} of {bounty['owner']}"
+        if len(paid) > 1:
+            report.add(site, "bounty-paid-once", where, f"paid by {len(paid)} awards: {sorted(paid)}")
+        if bounty.get("status") == "awarded" and paid and bounty.get("closedBy") not in paid:
+            report.add(site, "bounty-paid-once", where, f"closed by {bounty.get('closedBy')} but paid by "
+                                                         f"{sorted(paid)}")
+        if bounty.get("status") == "open" and paid:
+            report.add(site, "bounty-paid-once", where, f"still open but paid by {sorted(paid)}")
+    for bounty_id, paid in sorted(payouts.items()):
+        report.add(site, "bounty-paid-once", f"bounty {bounty_id}", f"paid by {sorted(paid)} but no bounty item")
+
+
+def _check_activities(site: str, data: _SiteData, report: Report) -> None:
+    by_activity: dict[str, list[db.Item]] = defaultdict(list)
+    for entry in data.ledger:
+        by_activity[str(entry.get("activityId"))].append(entry)
+    for activity_id, activity in sorted(data.activities.items()):
+        report.checked["activities"] += 1
+        status = activity.get("status")
+        report.checked[f"{str(status).lower()} activities"] += 1
+        where = f"activity {activity_id} ({activity.get('type')}, user {activity.get('uuid')})"
+        entries = by_activity.get(activity_id, [])
+        steps = activity.get("steps") or {}
+        if status == "FAILED":
+            if entries:
+                report.add(site, "failed-has-no-effects", where, f"FAILED but {len(entries)} ledger entries exist")
+            continue
+        if status not in ("SUCCEEDED", "REJECTED"):
+            continue
+        missing = [s for s in (activity.get("type"), "finish") if s not in steps]
+        if missing:
+            report.add(site, "succeeded-effects-present", where, f"step markers missing: {missing}")
+        originals = [e for e in entries if e.get("kind") != "reversal"]
+        recorded = Counter((str(r.get("uuid") or activity.get("uuid")), str(r["pointId"]), int(r["amount"]))
+                           for step, record in (activity.get("effects") or {}).items() if step != "reject"
+                           for r in (record or {}).get("ledger", []))
+        stored = Counter((str(e["uuid"]), str(e["pointId"]), int(e["amount"])) for e in originals)
+        if recorded != stored:
+            report.add(site, "succeeded-effects-present", where,
+                       f"ledger entries recorded {dict(recorded)} but stored {dict(stored)}")
+        rejection = activity.get("rejection") or {}
+        if status == "SUCCEEDED":
+            if any(e.get("kind") == "reversal" for e in entries) and not rejection.get("pending"):
+                report.add(site, "rejected-reversed", where, "reversal entries but the activity is not REJECTED")
+            continue
+        if "reject" not in steps:
+            report.add(site, "rejected-reversed", where, "REJECTED without the reject step marker")
+        _check_reversal(site, where, activity, entries, report)
+
+
+def _check_reversal(site: str, where: str, activity: db.Item, entries: list[db.Item], report: Report) -> None:
+    net: dict[tuple[str, str], int] = defaultdict(int)
+    for e in entries:
+        net[(str(e["uuid"]), str(e["pointId"]))] += int(e["amount"]) + int(e.get("shortfall") or 0)
+    record = (activity.get("effects") or {}).get("reject") or {}
+    own_rewards = set(((activity.get("results") or {}).get("rewards") or {}).get("rewards") or [])
+    # A reward revoked by this reject but unlocked by another activity: its prize is taken back too.
+    revoked_elsewhere = any(
+        name.startswith("rw:") and value < 0 and name[3:] not in own_rewards
+        for m in record.get("measures", []) for name, value in (m.get("values") or {}).items())
+    for (uuid, point_id), residual in sorted(net.items()):
+        if residual == 0 or (residual < 0 and revoked_elsewhere):
+            continue
+        report.add(site, "rejected-reversed", where,
+                   f"user {uuid} {point_id}: entries and reversals sum to {residual} (shortfall included)")

@@ -1,0 +1,412 @@
+"""Faults in every step of the real state machine: throttles, conflicts, crashes, redelivery.
+
+Faults are injected where AWS would produce them: a botocore `before-call` hook on the app's
+DynamoDB client answers one chosen request with a throttle or a cancelled transaction (the
+way DynamoDB answers when botocore's own retries are spent or do not apply), scoped to one
+step by wrapping that step's handler. For each, the activity must end SUCCEEDED or FAILED
+with the right error, and wallets, ledger and rewards must be exactly as if it ran once;
+the invariant checker (chalicelib.audit.verify) must find nothing on the site.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from tests.conftest import Api, run, submit, wait_for
+
+pytestmark = pytest.mark.usefixtures("game")
+
+SITE = "acme"
+THROTTLE = "ProvisionedThroughputExceededException"
+CONFLICT = "TransactionConflict"
+_scope = threading.local()
+
+
+@dataclass
+class Fault:
+    step: str  # the handler the fault is scoped to: begin, point_step, rewards_step, ...
+    operation: str  # a DynamoDB operation, or "*" for the step's first request
+    kind: str  # THROTTLE or CONFLICT
+    times: int = 1
+    hits: int = 0
+
+
+@dataclass
+class Injector:
+    """Answers chosen DynamoDB requests with an error instead of sending them."""
+
+    faults: list[Fault] = field(default_factory=list)
+
+    def __call__(self, event_name: str, **_: Any) -> Any:
+        operation = event_name.rsplit(".", 1)[-1]
+        step = getattr(_scope, "step", None)
+        for fault in self.faults:
+            if fault.step == step and fault.operation in ("*", operation) and fault.hits < fault.times:
+                fault.hits += 1
+                return _error_response(fault.kind, operation)
+        return None
+
+
+def _error_response(kind: str, operation: str) -> tuple[AWSResponse, dict[str, Any]]:
+    if kind == CONFLICT:
+        parsed: dict[str, Any] = {
+            "Error": {"Code": "TransactionCanceledException",
+                      "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons "
+                                 "[None, TransactionConflict]"},
+            "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict",
+                                                       "Message": "Transaction is ongoing for the item"}],
+        }
+    else:
+        parsed = {"Error": {"Code": kind, "Message": f"injected on {operation}"}}
+    parsed["ResponseMetadata"] = {"HTTPStatusCode": 400, "HTTPHeaders": {}, "RetryAttempts": 0}
+    return AWSResponse("https://dynamodb.local/", 400, {}, None), parsed
+
+
+STEP_HANDLERS = ("begin", "behaviour_step", "point_step", "coupon_step", "gift_step", "bounty_step",
+                 "rewards_step", "finish_step", "reject_step", "mark_failed")
+
+
+@pytest.fixture
+def injector(monkeypatch: pytest.MonkeyPatch) -> Iterator[Injector]:
+    """The hook on the app's client, and every step handler wrapped to name its scope."""
+    from chalicelib.store import db
+    from chalicelib.workflow import steps
+
+    for name in STEP_HANDLERS:
+        monkeypatch.setattr(steps, name, _scoped(name, getattr(steps, name)))
+    found = Injector()
+    events = db.client().meta.events
+    events.register_first("before-call.dynamodb", found)
+    yield found
+    events.unregister("before-call.dynamodb", found)
+
+
+def _scoped(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(event: dict[str, Any], context: Any = None) -> Any:
+        outer = getattr(_scope, "step", None)
+        _scope.step = name
+        try:
+            return handler(event, context)
+        finally:
+            _scope.step = outer
+
+    return wrapper
+
+
+# ------------------------------------------------------------------ what the table holds
+
+def _partition(uuid: str) -> list[dict[str, Any]]:
+    client = boto3.client("dynamodb")
+    pages = client.get_paginator("query").paginate(
+        TableName="gamification-test", KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"USER#{SITE}#{uuid}"}}, ConsistentRead=True)
+    return [i for page in pages for i in page["Items"]]
+
+
+def books(uuid: str) -> dict[str, Any]:
+    """Wallet balances, ledger entries per point type, reward completions, coupons, bounties, stats."""
+    items = _partition(uuid)
+    out: dict[str, Any] = {"wallets": {}, "entries": {}, "rewards": {}, "coupons": [], "bounties": [],
+                           "activities": 0}
+    for item in items:
+        sk = item["SK"]["S"]
+        if sk.startswith("S#W#"):
+            out["wallets"][sk[4:]] = int(item.get("balance", {"N": "0"})["N"])
+        elif sk.startswith("L#"):
+            point_id = item["pointId"]["S"]
+            out["entries"][point_id] = out["entries"].get(point_id, 0) + 1
+        elif sk.startswith("S#R#"):
+            out["rewards"][sk[4:]] = len(item.get("completions", {}).get("L", []))
+        elif sk.startswith("S#Q#"):
+            out["coupons"].append((item["couponId"]["S"], item["code"]["S"], item["status"]["S"]))
+        elif sk.startswith("S#Y#"):
+            out["bounties"].append(item["status"]["S"])
+        elif sk == "S#STATS":
+            out["activities"] = int(item.get("activities", {"N": "0"})["N"])
+    return out
+
+
+def verified() -> None:
+    from chalicelib.audit.verify import verify
+
+    report = verify([SITE])
+    assert report.ok, report.summary()
+    assert report.checked["wallets"] > 0
+
+
+def give(api: Api, uuid: str, point_id: str, amount: int) -> None:
+    done = run(api, SITE, uuid, {"type": "point", "action": "increment",
+                                 "points": [{"pointId": point_id, "points": amount}]})
+    assert done["status"] == "SUCCEEDED", done
+
+
+# ------------------------------------------------------------------ scenarios, one per step
+
+@dataclass
+class Scenario:
+    prepare: Callable[[Api], None]
+    attrs: dict[str, Any]
+    expect: Callable[[dict[str, Any], dict[str, Any]], None]  # (alice's books, bob's books)
+
+
+def _nothing(api: Api) -> None:
+    pass
+
+
+def _alice_has_40_coins(api: Api) -> None:
+    give(api, "alice", "coins", 40)
+
+
+def _two_videos(api: Api) -> None:
+    for _ in range(2):
+        assert run(api, SITE, "alice", {"type": "behaviour", "verb": "watch_video"})["status"] == "SUCCEEDED"
+
+
+def _open_bounty(api: Api) -> None:
+    give(api, "alice", "coins", 40)
+    done = run(api, SITE, "alice", {"type": "bounty", "action": "start", "points": [{"pointId": "coins",
+                                                                                        "points": 15}]})
+    assert done["status"] == "SUCCEEDED", done
+    _open_bounty.bounty_id = done["id"]  # type: ignore[attr-defined]
+
+
+def _expect_behaviour(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert (a["wallets"], a["entries"], a["activities"]) == ({"xp": 15}, {"xp": 1}, 1)
+
+
+def _expect_point(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert (a["wallets"], a["entries"], a["activities"]) == ({"coins": 7}, {"coins": 1}, 1)
+
+
+def _expect_coupon(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a["wallets"]["coins"] == 30 and a["entries"]["coins"] == 2
+    assert a["coupons"] == [("voucher", "V1", "redeemed")]
+    assert a["activities"] == 2
+
+
+def _expect_gift(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert (a["wallets"]["coins"], a["entries"]["coins"]) == (35, 2)
+    assert (b["wallets"], b["entries"]) == ({"coins": 5}, {"coins": 1})
+    assert b["rewards"] == {"thanks": 1}
+
+
+def _expect_bounty_award(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert (a["wallets"]["coins"], a["entries"]["coins"], a["bounties"]) == (25, 2, ["awarded"])
+    assert (b["wallets"], b["entries"]) == ({"coins": 15}, {"coins": 1})
+
+
+def _expect_binge(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a["rewards"].get("binge") == 1
+    assert a["wallets"] == {"xp": 30, "coins": 50}
+    assert a["entries"] == {"xp": 3, "coins": 1}
+    assert a["activities"] == 3
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "behaviour": Scenario(_nothing, {"type": "behaviour", "verb": "watch_video"}, _expect_behaviour),
+    "point": Scenario(_nothing, {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 7}]},
+                      _expect_point),
+    "coupon": Scenario(_alice_has_40_coins, {"type": "coupon", "action": "redeem", "couponId": "voucher"},
+                       _expect_coupon),
+    "gift": Scenario(_alice_has_40_coins, {"type": "gift", "targetUuid": "bob", "rewardId": "thanks",
+                                           "points": [{"pointId": "coins", "points": 5}]}, _expect_gift),
+    "bounty": Scenario(_open_bounty, {"type": "bounty", "action": "award", "targetUuid": "bob"}, _expect_bounty_award),
+    "rewards": Scenario(_two_videos, {"type": "behaviour", "verb": "watch_video"}, _expect_binge),
+}
+
+
+def _attrs(name: str) -> dict[str, Any]:
+    attrs = dict(SCENARIOS[name].attrs)
+    if name == "bounty":
+        attrs["bountyId"] = _open_bounty.bounty_id  # type: ignore[attr-defined]
+    return attrs
+
+
+# (step handler, scenario, operation, fault): every step meets a throttle on its first
+# DynamoDB request and on its commit, and a transaction conflict on its commit.
+CASES = [
+    ("begin", "point", "*", THROTTLE),
+    ("begin", "point", "UpdateItem", THROTTLE),
+    *[(f"{t}_step", t, op, kind) for t in ("behaviour", "point", "coupon", "gift", "bounty")
+      for op, kind in (("*", THROTTLE), ("TransactWriteItems", THROTTLE), ("TransactWriteItems", CONFLICT))],
+    ("rewards_step", "rewards", "*", THROTTLE),
+    ("rewards_step", "rewards", "TransactWriteItems", THROTTLE),
+    ("rewards_step", "rewards", "TransactWriteItems", CONFLICT),
+    ("finish_step", "point", "*", THROTTLE),
+    ("finish_step", "point", "TransactWriteItems", THROTTLE),
+    ("finish_step", "gift", "TransactWriteItems", CONFLICT),
+]
+
+
+@pytest.mark.parametrize(("step", "scenario", "operation", "kind"), CASES,
+                         ids=[f"{s}-{op}-{k[:8]}" for s, _, op, k in CASES])
+def test_fault_in_a_step_is_retried_and_applied_once(api: Api, injector: Injector, step: str, scenario: str,
+                                                     operation: str, kind: str) -> None:
+    case = SCENARIOS[scenario]
+    case.prepare(api)
+    injector.faults.append(Fault(step, operation, kind))
+    done = run(api, SITE, "alice", _attrs(scenario))
+    assert injector.faults[0].hits == 1, "the fault never fired: the case tests nothing"
+    assert done["status"] == "SUCCEEDED", done
+    case.expect(books("alice"), books("bob"))
+    verified()
+
+
+def test_throttle_in_mark_failed_still_fails_with_the_rule_error(api: Api, injector: Injector) -> None:
+    injector.faults.append(Fault("mark_failed", "TransactWriteItems", CONFLICT))
+    done = run(api, SITE, "alice", {"type": "point", "action": "redeem", "points": [{"pointId": "coins", "points": 3}]})
+    assert injector.faults[0].hits == 1
+    assert (done["status"], done["error"]["type"]) == ("FAILED", "InsufficientPoints"), done
+    # The pending marker went with it: the user's next activity is not held up.
+    give(api, "alice", "coins", 2)
+    assert books("alice")["wallets"] == {"coins": 2}
+    verified()
+
+
+def test_rule_failure_after_a_throttle_fails_with_the_rule_error(api: Api, injector: Injector) -> None:
+    injector.faults.append(Fault("point_step", "*", THROTTLE))
+    done = run(api, SITE, "alice", {"type": "point", "action": "redeem", "points": [{"pointId": "coins", "points": 3}]})
+    assert (done["status"], done["error"]["type"]) == ("FAILED", "InsufficientPoints"), done
+    assert books("alice")["entries"] == {}
+    verified()
+
+
+# ------------------------------------------------------------------ crashes and redelivery
+
+def _crash_named(name: str) -> type[Exception]:
+    """The errorType a Lambda reports when its runtime dies (timeout, out of memory, exit)."""
+    return type(name, (Exception,), {})
+
+
+@pytest.mark.parametrize("step", ["point_step", "rewards_step", "finish_step"])
+@pytest.mark.parametrize("crash", ["Sandbox.Timedout", "Runtime.ExitError"])
+def test_crash_after_the_write_before_returning(api: Api, monkeypatch: pytest.MonkeyPatch, step: str,
+                                                crash: str) -> None:
+    from chalicelib.workflow import steps
+
+    original = getattr(steps, step)
+    calls = {"n": 0}
+
+    def crash_after(event: dict[str, Any], context: Any = None) -> Any:
+        calls["n"] += 1
+        out = original(event, context)
+        if calls["n"] == 1:
+            raise _crash_named(crash)("the runtime died after the step's transaction")
+        return out
+
+    monkeypatch.setattr(steps, step, crash_after)
+    scenario = "rewards" if step == "rewards_step" else "point"
+    SCENARIOS[scenario].prepare(api)
+    done = run(api, SITE, "alice", _attrs(scenario))
+    assert calls["n"] == 2, calls
+    assert done["status"] == "SUCCEEDED", done
+    SCENARIOS[scenario].expect(books("alice"), books("bob"))
+    verified()
+
+
+def _start_duplicate(activity_id: str, name: str) -> None:
+    """A second execution with the first one's input under another name (Express redelivery)."""
+    import json
+    import os
+
+    sfn = boto3.client("stepfunctions")
+    arn = os.environ["STATE_MACHINE_ARN"]
+    first = sfn.list_executions(stateMachineArn=arn)["executions"]
+    source = next(e for e in first if e["name"].startswith(activity_id))
+    payload = sfn.describe_execution(executionArn=source["executionArn"])["input"]
+    sfn.start_execution(stateMachineArn=arn, name=name, input=payload)
+    assert json.loads(payload)["activityId"] == activity_id
+
+
+def _executions_done(prefix: str) -> None:
+    import os
+    import time
+
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        running = [e for e in sfn.list_executions(stateMachineArn=os.environ["STATE_MACHINE_ARN"])["executions"]
+                   if e["name"].startswith(prefix) and e["status"] == "RUNNING"]
+        if not running:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the duplicate execution did not finish")
+
+
+@pytest.mark.parametrize("scenario", ["point", "gift", "bounty", "coupon", "rewards"])
+def test_the_same_execution_delivered_twice_after_it_finished(api: Api, scenario: str) -> None:
+    SCENARIOS[scenario].prepare(api)
+    done = run(api, SITE, "alice", _attrs(scenario))
+    assert done["status"] == "SUCCEEDED", done
+    _start_duplicate(done["id"], f"{done['id']}-again")
+    _executions_done(done["id"])
+    again = wait_for(api, SITE, done["id"])
+    assert (again["status"], again["result"]) == ("SUCCEEDED", done["result"])
+    SCENARIOS[scenario].expect(books("alice"), books("bob"))
+    verified()
+
+
+def test_the_same_execution_delivered_twice_at_once(api: Api) -> None:
+    give(api, "alice", "coins", 40)
+    activity_id = submit(api, SITE, "alice", {"type": "gift", "targetUuid": "bob",
+                                              "points": [{"pointId": "coins", "points": 5}]})
+    _start_duplicate(activity_id, f"{activity_id}-dup")
+    done = wait_for(api, SITE, activity_id)
+    _executions_done(activity_id)
+    assert done["status"] == "SUCCEEDED", done
+    a, b = books("alice"), books("bob")
+    assert (a["wallets"]["coins"], a["entries"]["coins"], a["activities"]) == (35, 2, 2)
+    assert (b["wallets"], b["entries"]) == ({"coins": 5}, {"coins": 1})
+    verified()
+
+
+def test_steps_called_again_by_hand_change_nothing(api: Api) -> None:
+    from chalicelib.workflow import steps
+
+    give(api, "alice", "coins", 40)
+    done = run(api, SITE, "alice", {"type": "gift", "targetUuid": "bob", "rewardId": "thanks",
+                                    "points": [{"pointId": "coins", "points": 5}]})
+    event = {"site": SITE, "uuid": "alice", "activityId": done["id"], "type": "gift", "job": "process",
+             "gateId": done["id"]}
+    assert steps.begin(dict(event))["done"] is True
+    out = steps.gift_step(dict(event))
+    steps.rewards_step(out)
+    steps.finish_step(out)
+    _expect_gift(books("alice"), books("bob"))
+    verified()
+
+
+def test_a_late_duplicate_cannot_apply_an_activity_that_already_failed(api: Api) -> None:
+    """Execution A fails the activity; duplicate B, past `begin` before that, must not apply it."""
+    from chalicelib import clock
+    from chalicelib.activities import lifecycle
+    from chalicelib.workflow import steps
+
+    activity_id = submit(api, SITE, "alice", {"type": "point", "action": "increment",
+                                              "points": [{"pointId": "coins", "points": 4}]})
+    wait_for(api, SITE, activity_id)
+    # Replay B's view: begin passed while the activity was PROCESSING, then A marked it FAILED.
+    from chalicelib.store import db
+    from chalicelib.store.keys import activity_sk, user_pk
+
+    db.update(user_pk(SITE, "alice"), activity_sk(activity_id), "REMOVE steps, effects, results SET #s = :p",
+              values={":p": "PROCESSING"}, names={"#s": "status"})
+    for entry in [i for i in _partition("alice") if i["SK"]["S"].startswith(("L#", "S#W#"))]:
+        db.delete(entry["PK"]["S"], entry["SK"]["S"])
+    assert lifecycle.fail(SITE, "alice", activity_id, {"type": "InsufficientPoints", "message": "x"},
+                          clock.now_iso()) in (True, False)
+    event = {"site": SITE, "uuid": "alice", "activityId": activity_id, "type": "point", "job": "process",
+             "gateId": activity_id}
+    out = steps.point_step(dict(event))
+    steps.rewards_step(out)
+    steps.finish_step(out)
+    stored = wait_for(api, SITE, activity_id)
+    assert stored["status"] == "FAILED", stored
+    assert books("alice")["entries"] == {}
