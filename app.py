@@ -11,6 +11,7 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib.api import activities, mechanics, meta, sites, users
+from chalicelib.api import jobs as operator_jobs
 from chalicelib.api import tabs as user_tabs
 
 app = Chalice(app_name="gamification")
@@ -22,6 +23,7 @@ app.register_blueprint(users.bp)
 app.register_blueprint(mechanics.bp)
 app.register_blueprint(activities.bp)
 app.register_blueprint(user_tabs.bp)
+app.register_blueprint(operator_jobs.bp)
 
 Event = dict[str, Any]
 
@@ -102,3 +104,21 @@ def rank_leaderboards(event: Any, context: Any = None) -> dict[str, int]:
     from chalicelib.jobs import ranks
 
     return ranks.run()
+
+
+# Hourly: each site runs once per site-local day, in the first pass after its local midnight
+# (a pass that finds the day done costs one GetItem per site). See docs/jobs.md.
+@app.schedule(Rate(1, unit=Rate.HOURS), name="kpi_rollup")
+def kpi_rollup(event: Any, context: Any = None) -> dict[str, Any]:
+    """Close finished KPI periods: final value, target and met per user, KPI and period."""
+    from chalicelib.jobs import rollup
+
+    return rollup.run()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="point_expiry")
+def point_expiry(event: Any, context: Any = None) -> dict[str, Any]:
+    """Expirable credits past their date leave the balance as `expired` ledger entries."""
+    from chalicelib.jobs import expiry
+
+    return expiry.run()

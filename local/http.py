@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from chalice.local import ChaliceRequestHandler, LocalGatewayException
+from chalice.local import ChaliceRequestHandler, LocalGatewayException, ThreadedHTTPServer
 
 ADMIN_DIR = Path(__file__).resolve().parent.parent / "admin"
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -54,3 +54,9 @@ class ConsoleAwareHandler(ChaliceRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Request lines go through the app's structured logger instead of stderr."""
+
+
+class BacklogServer(ThreadedHTTPServer):
+    """socketserver listens with a backlog of 5: a burst of clients would see resets."""
+
+    request_queue_size = 256

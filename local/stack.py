@@ -109,7 +109,7 @@ class LocalStack:
         from chalice.local import LocalDevServer
 
         import app as app_module
-        from local.http import ConsoleAwareHandler
+        from local.http import BacklogServer, ConsoleAwareHandler
 
         config = Config.create(chalice_stage=STAGE, app_name=APP_NAME)
         from chalice.local import CustomLocalChalice, LocalChalice
@@ -119,7 +119,7 @@ class LocalStack:
             CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
             app_obj.__class__ = CustomLocalChalice
         self._http = LocalDevServer(app_obj, config, self.host, self.port,
-                                    handler_cls=ConsoleAwareHandler)
+                                    handler_cls=ConsoleAwareHandler, server_cls=BacklogServer)
         thread = threading.Thread(target=self._http.server.serve_forever, name="http", daemon=True)
         thread.start()
         self._threads.append(thread)

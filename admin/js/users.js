@@ -69,6 +69,8 @@ export class UsersView {
   }
 
   mount() {
+    // The details page's breadcrumb returns to this table as it was (search, sort).
+    sessionStorage.setItem(`gami.usersHash.${this.site}`, location.hash);
     getSite(this.site).then((info) => {
       this.timeZone = (info && info.timezone) || 'UTC';
       this.subtitle.textContent = `${(info && info.name) || this.site} · times in ${this.timeZone}`;
@@ -78,6 +80,7 @@ export class UsersView {
   }
 
   update(route) {
+    sessionStorage.setItem(`gami.usersHash.${this.site}`, location.hash);
     const next = this.stateFrom(route.query);
     if (JSON.stringify(next) === JSON.stringify(this.state)) return;
     this.state = next;
@@ -97,6 +100,7 @@ export class UsersView {
       order: this.state.order === 'asc' ? '' : this.state.order, blocked: this.state.blocked});
     if (replaceHistory) history.replaceState(null, '', hash);
     else history.pushState(null, '', hash);
+    sessionStorage.setItem(`gami.usersHash.${this.site}`, hash);
     this.cursors = [null];
     this.load();
   }

@@ -396,9 +396,16 @@ def kpis_tab(site_id: str, site_item: dict[str, Any], user: Json, period: str) -
         values = {start: int(items.get(key, {}).get(measure, 0)) if measure else 0
                   for (start, _), key in zip(bounds, keys, strict=True)}
         periods = kpi_rows(kpi, period, now, site.tz, values, uuid, tags, site.week_start)
-        rows.append({"kpiId": kpi.id, "name": kpi.name, "periods": [
-            {"start": p.start.isoformat(), "end": p.end.isoformat(), "value": p.value, "target": p.target,
-             "percent": p.percent, "met": p.met} for p in periods]})
+        shown = []
+        for index, (p, key) in enumerate(zip(periods, keys, strict=True)):
+            row = {"start": p.start.isoformat(), "end": p.end.isoformat(), "value": p.value, "target": p.target,
+                   "percent": p.percent, "met": p.met}
+            # A finished period the rollup closed (jobs/rollup.py) shows its closed figures.
+            closed = (items.get(key, {}).get("closed") or {}).get(kpi.id) if index else None
+            if closed is not None:
+                row.update({f: closed.get(f) for f in ("value", "target", "percent", "met")})
+            shown.append(row)
+        rows.append({"kpiId": kpi.id, "name": kpi.name, "periods": shown})
     return {"items": rows}
 
 

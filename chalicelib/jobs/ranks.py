@@ -10,9 +10,10 @@ refreshes. For each site, board and period kind the job:
    tags, and writes `rank`/`rankedAt`/standings keys on the items whose rank or list
    position changed (an unchanged rank is not rewritten: `rankedAt` is when it was set).
 
-Gap until the period-close job exists (a later issue): a period is finalized by the first run
-after it ended, from the scores at that time; if the job did not run across several period
-changes only the last period it had seen is finalized.
+Period close: a period is finalized by the first run after it ended, from the scores at that
+time; when the job did not run across several period changes, every period from the last one
+it had seen up to the current one is finalized, in order (`ended_period_keys`), so the
+`S#KP#` pointers move forward through each of them (at most `MAX_CLOSE` periods per pass).
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.engine.leaderboards import FinalRank, RankChange, Score, is_ranked, rank_change, rank_scores
-from chalicelib.engine.periods import PERIOD_OF, WeekStart, period_bounds, period_key
+from chalicelib.engine.periods import (
+    PERIOD_OF,
+    WeekStart,
+    period_bounds,
+    period_bounds_of_date,
+    period_key,
+    period_key_of_date,
+)
 from chalicelib.models.mechanics import Leaderboard
 from chalicelib.store import ranks as store
 from chalicelib.store.userstate import parse_time
@@ -31,6 +39,7 @@ from chalicelib.store.userstate import parse_time
 ALL_TIME = "allTime"
 ALL_TIME_KEY = "all"
 _NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
+MAX_CLOSE = 400
 
 
 def current_period_key(period: str, now: dt.datetime, tz: str, week_start: WeekStart) -> str:
@@ -56,6 +65,23 @@ def period_start_of_key(key: str) -> dt.date | None:
     except ValueError:
         return None
     return None
+
+
+def ended_period_keys(period: str, last_key: str, current_key: str, week_start: WeekStart) -> list[str]:
+    """The period the job saw last, and every one after it that ended before `current_key`."""
+    keys = [last_key]
+    start = period_start_of_key(last_key)
+    if start is None:
+        return keys
+    kind = PERIOD_OF[period]
+    day = period_bounds_of_date(kind, start, week_start)[1] + dt.timedelta(days=1)
+    while len(keys) < MAX_CLOSE:
+        key = period_key_of_date(kind, day, week_start)
+        if key >= current_key:
+            break
+        keys.append(key)
+        day = period_bounds_of_date(kind, day, week_start)[1] + dt.timedelta(days=1)
+    return keys
 
 
 def eligible(board: Leaderboard, profile: dict[str, Any] | None) -> bool:
@@ -134,7 +160,8 @@ def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, peri
     written = 0
     state = store.job_state(site, board.id, period)
     if state and state.get("periodKey") != key and period != ALL_TIME:
-        written += rank_period(site, board, period, str(state["periodKey"]), ranked_at, final=True)
+        for ended in ended_period_keys(period, str(state["periodKey"]), key, week_start):
+            written += rank_period(site, board, period, ended, ranked_at, final=True)
     written += rank_period(site, board, period, key, ranked_at)
     store.save_job_state(site, board.id, period, key, ranked_at)
     return written

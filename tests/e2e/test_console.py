@@ -263,7 +263,9 @@ def test_user_table_search_sort_paging_and_view(page: Page, stack: Any, site: Si
     expect(page.get_by_role("heading", level=1)).to_have_text("Alice L.")
     # Breadcrumbs lead back to the table; the back button works.
     page.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name="Users").click()
-    expect(page).to_have_url(re.compile(rf"#/sites/{site.id}/users$"))
+    expect(page).to_have_url(re.compile(rf"#/sites/{site.id}/users\?q=lidd"))
+    expect(page.get_by_label("Search")).to_have_value("lidd")  # back to the table as it was
+    expect(rows).to_have_count(1)
     page.go_back()
     expect(page.get_by_role("heading", level=1)).to_have_text("Alice L.")
 

@@ -56,7 +56,7 @@ export class UserPage {
     });
     this.el = h('div', {class: 'page user-page'},
       h('nav', {class: 'breadcrumbs', 'aria-label': 'Breadcrumbs'}, h('ol', {},
-        h('li', {}, h('a', {href: usersHash(this.site)}, 'Users')),
+        h('li', {}, h('a', {href: sessionStorage.getItem(`gami.usersHash.${this.site}`) || usersHash(this.site)}, 'Users')),
         h('li', {}, this.crumbName))),
       h('header', {class: 'page-header'},
         h('div', {class: 'page-heading'}, this.title, this.tzNote),

@@ -1,0 +1,414 @@
+"""Scheduled jobs against users built by real activities: KPI rollup and period close,
+leaderboard period close, point expiry, the operator's jobs route.
+
+Activities are processed at chosen instants by moving the clock (`clock.set_offset`, reset in
+`finally`); the jobs take `now` as a parameter. Expected figures are worked out by hand from
+spec/domain.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib import clock
+from chalicelib.jobs import expiry, ranks, rollup, segments
+from chalicelib.store import db
+from tests.conftest import Api, make_key, run
+
+UTC = dt.UTC
+
+
+def at(moment: dt.datetime) -> None:
+    """Move the clock so that `clock.now()` is `moment` (give or take the test's runtime)."""
+    clock.set_offset((moment - dt.datetime.now(UTC)).total_seconds())
+
+
+@pytest.fixture
+def clock_reset() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        clock.set_offset(0)
+
+
+def utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def points(api: Api, site: str, uuid: str, action: str, point_id: str, amount: int) -> dict[str, Any]:
+    done: dict[str, Any] = run(api, site, uuid, {"type": "point", "action": action,
+                                                 "points": [{"pointId": point_id, "points": amount}]})
+    assert done["status"] == "SUCCEEDED", done
+    return done
+
+
+def tab(api: Api, site: str, uuid: str, name: str, query: str = "") -> Any:
+    return api.ok("GET", f"/sites/{site}/users/{uuid}/tabs/{name}{query}")
+
+
+def user_items(site: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every item of the site's users (a test-only Scan, on a client of its own)."""
+    raw = boto3.client("dynamodb")
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for page in raw.get_paginator("scan").paginate(TableName=db.table()):
+        for item in page["Items"]:
+            row = db.deserialize(item)
+            if str(row["PK"]).startswith(f"USER#{site}#"):
+                out[(row["PK"], row["SK"])] = row
+    return out
+
+
+def forget_job(site: str, job: str) -> None:
+    """Lose the job's watermark and checkpoints, as if it had never run on the site."""
+    for (pk, sk) in list(_site_items(site)):
+        if sk.startswith(f"JOB#{job}"):
+            db.delete(pk, sk)
+
+
+def _site_items(site: str) -> dict[tuple[str, str], dict[str, Any]]:
+    raw = boto3.client("dynamodb")
+    out = raw.query(TableName=db.table(), KeyConditionExpression="PK = :pk",
+                    ExpressionAttributeValues={":pk": {"S": f"SITE#{site}"}})
+    return {(i["PK"]["S"], i["SK"]["S"]): db.deserialize(i) for i in out["Items"]}
+
+
+def closed_of(items: dict[tuple[str, str], dict[str, Any]], site: str, uuid: str, key: str) -> Any:
+    return (items.get((f"USER#{site}#{uuid}", f"B#{key}")) or {}).get("closed")
+
+
+# ---------------------------------------------------------------- segments
+
+
+def test_segments_cover_every_uuid_once() -> None:
+    for count in (1, 2, 3, 7, 62):
+        parts = segments.split(count)
+        assert len(parts) == count and parts[0].lo == segments.LOWEST
+        for uuid in ("0", "00a", "9zz", "A", "Zed", "alice", "bob", "zzz", "~x", " lead", "ünï", "😀", "z" * 128):
+            assert sum(1 for s in parts if s.lo <= uuid <= s.hi) == 1, (count, uuid)
+    with pytest.raises(ValueError):
+        segments.split(63)
+
+
+def test_periods_to_close_on_a_sunday_week() -> None:
+    # Sunday 2026-11-08: the week Sun 1 .. Sat 7 November has just ended.
+    first = rollup.periods_to_close(dt.date(2026, 11, 8), "sunday", None)
+    assert {(p.kind, p.key) for p in first} == {("day", "day:2026-11-07"), ("week", "week:2026-11-01"),
+                                                ("month", "month:2026-10"), ("quarter", "quarter:2026-Q3"),
+                                                ("year", "year:2025")}
+    # The next day, with the watermark at the 7th: only Sunday the 8th.
+    assert [p.key for p in rollup.periods_to_close(dt.date(2026, 11, 9), "sunday", dt.date(2026, 11, 7))] == [
+        "day:2026-11-08"]
+
+
+# ---------------------------------------------------------------- KPI rollup and period close
+
+KPI_SITE = {"id": "nyc", "name": "New York", "timezone": "America/New_York", "weekStart": "sunday"}
+KPI = {"id": "xp_goal", "name": "XP", "tracks": {"points": "xp"},
+       "targets": [{"validFrom": "2020-01-01", "validTo": "2099-12-31", "assignTo": {"everyone": True},
+                    "values": {"daily": 20, "weekly": 50, "quarterly": 200}}]}
+MEMBERS = ("alice", "bob", "carol", "dave", "erin", "frank")
+
+
+@pytest.fixture
+def kpi_site(api: Api, workflow: str, clock_reset: None) -> str:
+    """America/New_York, weeks from Sunday. DST ends on Sunday 2026-11-01 at 02:00 EDT, so the
+    week Sun 1 .. Sat 7 November runs from 04:00Z on the 1st to 05:00Z on the 8th (169 hours).
+    Every member earns 30 xp at 00:30 EDT on the 1st (its first hour) and 5 xp at 23:30 EST on
+    the 7th (its last hour); alice earns 20 more then (55 >= 50: met), and 100 xp both at
+    23:30 EDT on 31 October and at 00:30 EST on the 8th, which belong to the weeks around it.
+    """
+    site = KPI_SITE["id"]
+    at(utc("2026-10-01T12:00:00Z"))  # the members exist before the periods the tests close
+    api.ok("POST", "/sites", KPI_SITE)
+    api.ok("POST", f"/sites/{site}/point-types", {"id": "xp", "name": "XP"})
+    api.ok("POST", f"/sites/{site}/kpis", KPI)
+    for uuid in MEMBERS:
+        api.ok("POST", f"/sites/{site}/users", {"uuid": uuid, "displayName": uuid.title()})
+    at(utc("2026-11-01T03:30:00Z"))  # Sat 31 Oct 23:30 EDT
+    points(api, site, "alice", "increment", "xp", 100)
+    at(utc("2026-11-01T04:30:00Z"))  # Sun 1 Nov 00:30 EDT
+    for uuid in MEMBERS:
+        points(api, site, uuid, "increment", "xp", 30)
+    at(utc("2026-11-08T04:30:00Z"))  # Sat 7 Nov 23:30 EST
+    points(api, site, "alice", "increment", "xp", 25)
+    for uuid in MEMBERS[1:]:
+        points(api, site, uuid, "increment", "xp", 5)
+    at(utc("2026-11-08T05:30:00Z"))  # Sun 8 Nov 00:30 EST
+    points(api, site, "alice", "increment", "xp", 100)
+    return site
+
+
+CLOSE_WEEK = utc("2026-11-08T06:00:00Z")  # Sun 8 Nov 01:00 EST
+
+
+def test_kpi_week_closes_across_dst_and_the_tab_and_summary_show_it(api: Api, kpi_site: str) -> None:
+    site = kpi_site
+    done = rollup.run(CLOSE_WEEK, [site])
+    assert done["complete"] and done["users"] == len(MEMBERS)
+    assert done["bySite"][site]["runKey"] == "2026-11-08"
+    items = user_items(site)
+    # The whole local week, both DST-shifted edges included, nothing from the weeks around it.
+    assert closed_of(items, site, "alice", "week:2026-11-01") == {
+        "xp_goal": {"value": 55, "target": 50, "percent": 110, "met": True}}
+    for uuid in MEMBERS[1:]:
+        assert closed_of(items, site, uuid, "week:2026-11-01") == {
+            "xp_goal": {"value": 35, "target": 50, "percent": 70, "met": False}}, uuid
+    # The day that ended (Sat 7 Nov), daily target 20.
+    assert closed_of(items, site, "alice", "day:2026-11-07") == {
+        "xp_goal": {"value": 25, "target": 20, "percent": 125, "met": True}}
+    assert closed_of(items, site, "bob", "day:2026-11-07")["xp_goal"]["met"] is False
+    # The running week is not closed.
+    assert closed_of(items, site, "alice", "week:2026-11-08") is None
+
+    at(CLOSE_WEEK)
+    # The target changes afterwards: the closed week keeps the target it was judged by.
+    api.ok("PUT", f"/sites/{site}/kpis/xp_goal",
+           {**KPI, "targets": [{**KPI["targets"][0], "values": {"daily": 20, "weekly": 60, "quarterly": 200}}]})
+    from chalicelib.store import mechanics
+
+    mechanics._cache.clear()
+    rows = tab(api, site, "alice", "kpis")["items"][0]["periods"]
+    assert rows[0] == {"start": "2026-11-08", "end": "2026-11-14", "value": 100, "target": 60, "percent": 166,
+                       "met": True}
+    assert rows[1] == {"start": "2026-11-01", "end": "2026-11-07", "value": 55, "target": 50, "percent": 110,
+                       "met": True}
+    assert tab(api, site, "bob", "kpis")["items"][0]["periods"][1]["met"] is False
+    # The week before was never closed (the first run closes the last finished period):
+    # it reads live, alice's 100 xp of 31 October.
+    assert rows[2]["start"] == "2026-10-25" and rows[2]["value"] == 100
+    # A met target lights the summary's KPI badge; a missed one (and one only partly met) not.
+    alice = api.ok("GET", f"/sites/{site}/users/alice/summary")["stats"]["kpis"]
+    assert alice == {"count": 1, "recent": True}
+
+
+def test_kpi_quarter_close(api: Api, kpi_site: str) -> None:
+    site = kpi_site
+    rollup.run(CLOSE_WEEK, [site])
+    new_year = utc("2027-01-01T06:00:00Z")  # Fri 1 Jan 01:00 EST
+    done = rollup.run(new_year, [site])
+    assert done["complete"]
+    items = user_items(site)
+    # Q4: alice 100 + 30 + 25 + 100 = 255 >= 200; the others 35.
+    assert closed_of(items, site, "alice", "quarter:2026-Q4") == {
+        "xp_goal": {"value": 255, "target": 200, "percent": 127, "met": True}}
+    assert closed_of(items, site, "bob", "quarter:2026-Q4") == {
+        "xp_goal": {"value": 35, "target": 200, "percent": 17, "met": False}}
+    # Periods without a target and without a value are not written: no monthly or yearly target.
+    assert closed_of(items, site, "bob", "month:2026-12") is None
+    # The catch-up closed the weeks after the 7th as well (zero against 50).
+    assert closed_of(items, site, "bob", "week:2026-12-27")["xp_goal"]["value"] == 0
+    at(new_year)
+    rows = tab(api, site, "alice", "kpis", "?period=quarterly")["items"][0]["periods"]
+    assert rows[1] == {"start": "2026-10-01", "end": "2026-12-31", "value": 255, "target": 200, "percent": 127,
+                       "met": True}
+
+
+def test_rollup_twice_and_rollup_resumed_give_the_same_items(api: Api, kpi_site: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    site = kpi_site
+    # 1. Interrupted after about half the users (a Lambda out of time), then resumed.
+    first = rollup.run(CLOSE_WEEK, [site], page_size=2, budget=segments.Budget(users=3))
+    assert not first["complete"] and 0 < first["users"] < len(MEMBERS)
+    partial = user_items(site)
+    closed_users = {pk for (pk, sk), i in partial.items() if sk == "B#week:2026-11-01" and "closed" in i}
+    assert 0 < len(closed_users) < len(MEMBERS)
+    second = rollup.run(CLOSE_WEEK, [site], page_size=2)
+    assert second["complete"] and second["users"] == len(MEMBERS) - first["users"]
+    resumed = user_items(site)
+
+    # 2. The same close in one run, from scratch.
+    for (pk, sk), item in resumed.items():
+        if "closed" in item:
+            db.update(pk, sk, "REMOVE closed", return_new=False)
+    forget_job(site, "rollup")
+    assert rollup.run(CLOSE_WEEK, [site])["complete"]
+    assert user_items(site) == resumed
+
+    # 3. Twice: the second call for the same day does nothing; a forced re-run writes nothing new.
+    again = rollup.run(CLOSE_WEEK, [site])
+    assert again["bySite"][site]["skipped"] is True
+    forget_job(site, "rollup")
+    rerun = rollup.run(CLOSE_WEEK, [site], segments=3, workers=2)
+    assert rerun["complete"] and rerun["bySite"][site].get("closed", 0) == 0
+    assert user_items(site) == resumed
+
+    # 4. A crash half-way (the store fails on the 4th write), then the next run.
+    for (pk, sk), item in resumed.items():
+        if "closed" in item:
+            db.update(pk, sk, "REMOVE closed", return_new=False)
+    forget_job(site, "rollup")
+    from chalicelib.store import jobs as job_store
+
+    real = job_store.close_bucket
+    calls = {"n": 0}
+
+    def failing(*args: Any, **kwargs: Any) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("lost the connection")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(job_store, "close_bucket", failing)
+    with pytest.raises(RuntimeError):
+        rollup.run(CLOSE_WEEK, [site], page_size=2)
+    monkeypatch.setattr(job_store, "close_bucket", real)
+    assert rollup.run(CLOSE_WEEK, [site], page_size=2)["complete"]
+    assert user_items(site) == resumed
+
+
+# ---------------------------------------------------------------- leaderboard period close
+
+
+def board_row(api: Api, site: str, uuid: str) -> dict[str, Any]:
+    rows = tab(api, site, uuid, "leaderboards")["items"]
+    row: dict[str, Any] = next(r for r in rows if r["leaderboardId"] == "xp_board" and r["period"] == "weekly")
+    return row
+
+
+def test_previous_rank_is_the_last_known_final_rank(api: Api, game: str, clock_reset: None) -> None:
+    """London, weeks from Monday. Week 1 (2-8 Nov): alice 50, bob 30. Week 2: bob 10, alice
+    absent. Week 3: carol 40, alice 20. The rank job ran in week 1 and not again until week 3,
+    so it closes weeks 1 and 2 then."""
+    site = game
+    week1, week2, week3 = (utc("2026-11-04T12:00:00Z"), utc("2026-11-11T12:00:00Z"), utc("2026-11-18T12:00:00Z"))
+    at(week1)
+    points(api, site, "alice", "increment", "xp", 50)
+    points(api, site, "bob", "increment", "xp", 30)
+    ranks.run(week1, [site])
+    at(week2)
+    points(api, site, "bob", "increment", "xp", 10)
+    at(week3)
+    points(api, site, "carol", "increment", "xp", 40)
+    points(api, site, "alice", "increment", "xp", 20)
+    ranks.run(week3, [site])
+    alice = board_row(api, site, "alice")
+    assert (alice["rank"], alice["previousRank"], alice["change"], alice["new"]) == (2, 1, -1, False)
+    # bob's last final rank is week 2's (1st, alone), not week 1's 2nd.
+    bob = board_row(api, site, "bob")
+    assert (bob["rank"], bob["previousRank"], bob["change"], bob["new"]) == (None, 1, None, False)
+    carol = board_row(api, site, "carol")
+    assert (carol["rank"], carol["previousRank"], carol["new"]) == (1, None, True)
+    # The final ranks of both weeks are kept on the score items.
+    items = user_items(site)
+    assert items[(f"USER#{site}#alice", "S#K#xp_board#week:2026-11-02")]["finalRank"] == 1
+    assert items[(f"USER#{site}#bob", "S#K#xp_board#week:2026-11-02")]["finalRank"] == 2
+    assert items[(f"USER#{site}#bob", "S#K#xp_board#week:2026-11-09")]["finalRank"] == 1
+
+
+# ---------------------------------------------------------------- point expiry
+
+
+def stars(api: Api, site: str, uuid: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The stars wallet and every ledger entry of the user (all pages)."""
+    entries: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = tab(api, site, uuid, "points", "?limit=100" + (f"&cursor={cursor}" if cursor else ""))
+        entries += page["ledger"]["items"]
+        cursor = page["ledger"]["nextCursor"]
+        if not cursor:
+            wallet = next(w for w in page["items"] if w["pointId"] == "stars")
+            return wallet, [e for e in entries if e["pointId"] == "stars"]
+
+
+def balanced(api: Api, site: str, uuid: str) -> dict[str, Any]:
+    wallet, entries = stars(api, site, uuid)
+    assert wallet["balance"] == sum(e["amount"] for e in entries)
+    assert wallet["balance"] == (wallet["earned"] - wallet["spent"] - wallet["redeemed"] - wallet["expired"]
+                                 - wallet["adjusted"])
+    return wallet
+
+
+def test_expiry_oldest_first_on_the_right_days(api: Api, game: str, clock_reset: None) -> None:
+    """London (BST from 29 March): stars expire 30 days after the local date earned, at 00:00.
+    +100 on 2 Mar (expires 1 Apr 00:00 BST = 31 Mar 23:00Z), +50 on 12 Mar (11 Apr), +30 on
+    22 Mar (21 Apr); redeeming 60 on 27 Mar takes them from the first batch. The demoting
+    ladder's level needs 150 of earned - expired."""
+    site = game
+    api.ok("POST", f"/sites/{site}/rewards", {"id": "star_gold", "kind": "level", "ladder": "stargazer",
+                                              "canDemote": True, "name": "Star gold",
+                                              "criteria": [{"pointId": "stars", "points": 150}]})
+    for day, amount in (("2026-03-02", 100), ("2026-03-12", 50), ("2026-03-22", 30)):
+        at(utc(f"{day}T12:00:00Z"))
+        points(api, site, "alice", "increment", "stars", amount)
+        balanced(api, site, "alice")
+    assert "star_gold" in [r["rewardId"] for r in tab(api, site, "alice", "rewards")["completed"]]
+    at(utc("2026-03-27T12:00:00Z"))
+    points(api, site, "alice", "redeem", "stars", 60)
+    assert balanced(api, site, "alice")["balance"] == 120
+
+    def expire(when: str) -> dict[str, Any]:
+        done = expiry.run(utc(when), [site])
+        assert done["complete"]
+        at(utc(when))
+        return balanced(api, site, "alice")
+
+    steps = [
+        ("2026-03-31T22:30:00Z", 120, 0),   # 23:30 BST on the 31st: nothing is due yet
+        ("2026-03-31T23:30:00Z", 80, 40),   # 1 Apr 00:30 BST: the first batch's unspent 40
+        ("2026-04-10T22:30:00Z", 80, 40),   # the evening before the second batch's day
+        ("2026-04-10T23:30:00Z", 30, 90),   # 11 Apr 00:30 BST: the second batch, 50
+        ("2026-04-20T23:30:00Z", 0, 120),   # 21 Apr 00:30 BST: the third, 30
+    ]
+    for when, balance, expired in steps:
+        wallet = expire(when)
+        assert (wallet["balance"], wallet["expired"]) == (balance, expired), when
+        if when == "2026-03-31T23:30:00Z":
+            # 180 - 40 = 140 < 150 on a demoting ladder: the level is lost.
+            rewards = tab(api, site, "alice", "rewards")
+            assert "star_gold" not in [r["rewardId"] for r in rewards["completed"]]
+            assert "star_gold" in [r["rewardId"] for r in rewards["inProgress"]]
+    _, entries = stars(api, site, "alice")
+    assert sorted(e["amount"] for e in entries if e["kind"] == "expiry") == [-50, -40, -30]
+    assert all(e["bookedUnder"] == "expired" for e in entries if e["kind"] == "expiry")
+    # Again, and again from scratch (watermark lost): nothing more expires.
+    assert expiry.run(utc("2026-04-20T23:30:00Z"), [site])["bySite"][site]["skipped"] is True
+    forget_job(site, "expiry")
+    done = expiry.run(utc("2026-04-20T23:45:00Z"), [site])
+    assert done["complete"] and "usersExpired" not in done["bySite"][site]
+    assert balanced(api, site, "alice")["expired"] == 120
+    # bob and carol never had stars: untouched.
+    assert stars(api, site, "bob")[0]["expired"] == 0
+
+
+# ---------------------------------------------------------------- wiring and the route
+
+
+def test_schedules_are_wired_and_run_locally(api: Api, site: str) -> None:
+    import app as app_module
+    from local.runtime import _schedules, scheduled_event
+
+    names = {getattr(s, "name", "") for s in app_module.app.event_sources}
+    assert {"rank_leaderboards", "kpi_rollup", "point_expiry"} <= names
+    periods = {handler.__name__: period for period, handler in _schedules()}
+    assert periods["kpi_rollup"] == 3600 and periods["point_expiry"] == 3600
+    assert app_module.kpi_rollup(scheduled_event(), None)["complete"] is True
+    assert app_module.point_expiry(scheduled_event(), None)["sites"] >= 1
+
+
+def test_jobs_route(api: Api, site: str) -> None:
+    api.ok("POST", f"/sites/{site}/point-types", {"id": "xp", "name": "XP"})
+    api.ok("POST", f"/sites/{site}/kpis", {**KPI, "tracks": {"points": "xp"}})
+    api.ok("POST", f"/sites/{site}/users", {"uuid": "zed"})
+    status, data, _ = api.post("/jobs/rollup/run", {"site": site, "now": "2030-01-02T12:00:00Z"})
+    assert status == 200 and data["complete"] and data["users"] == 1, data
+    assert data["bySite"][site]["runKey"] == "2030-01-02"
+    status, data, _ = api.call("POST", "/jobs/expiry/run")  # no body: every site, now
+    assert status == 200 and data["job"] == "expiry"
+    status, data, _ = api.post("/jobs/ranks/run", {})
+    assert status == 200 and data["job"] == "ranks"
+    status, data, _ = api.post("/jobs/nope/run", {})
+    assert status == 404 and data["error"]["type"] == "NotFound"
+    status, data, _ = api.post("/jobs/rollup/run", {"now": "yesterday"})
+    assert status == 400 and data["error"]["details"][0]["field"] == "now"
+    status, data, _ = api.post("/jobs/rollup/run", {"site": "ghost"})
+    assert status == 404 and data["error"]["type"] == "SiteNotFound"
+    status, data, _ = api.post("/jobs/rollup/run", {"segments": 0})
+    assert status == 400
+    status, data, _ = api.post("/jobs/rollup/run", {}, token=make_key(api, site, "admin"))
+    assert status == 403 and data["error"]["type"] == "Forbidden"
