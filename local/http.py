@@ -52,6 +52,20 @@ class ConsoleAwareHandler(ChaliceRequestHandler):
         body = json.dumps({"error": {"type": kind, "message": "no such route", "details": []}})
         self._send_http_response(status, {"Content-Type": "application/json"}, body)
 
+    def _method_not_allowed(self) -> None:
+        body = json.dumps({"error": {"type": "MethodNotAllowed", "message": f"{self.command} is not supported",
+                                     "details": []}})
+        self._send_http_response(405, {"Content-Type": "application/json"}, body)
+
+    # http.server answers a method it has no do_* for with an HTML 501; the API never 5xxes.
+    do_TRACE = do_CONNECT = _method_not_allowed
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        if code == 501 and getattr(self, "command", None):
+            self._method_not_allowed()
+            return
+        super().send_error(code, message, explain)
+
     def log_message(self, format: str, *args: object) -> None:
         """Request lines go through the app's structured logger instead of stderr."""
 

@@ -50,6 +50,8 @@ def process(ctx: Context, uuids: list[str], changed_verbs: list[str], changed_po
                    changed_points, changed_rewards if uuid != ctx.uuid else [])
     result = {"points": common.points_list(summary["points"]), "rewards": summary["rewards"],
               "coupons": summary["coupons"], "lost": summary["lost"]}
+    if not effects.ops:
+        return effects  # nothing unlocked: no write (and nothing a retry could apply twice)
     effects.commit(result)
     return effects
 

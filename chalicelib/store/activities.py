@@ -67,11 +67,22 @@ def accept(site: str, activity: dict[str, Any], idempotency: dict[str, Any] | No
         raise
 
 
+_owners: dict[tuple[str, str], str] = {}
+_OWNERS_KEPT = 50_000
+
+
 def get_by_id(site: str, activity_id: str) -> dict[str, Any] | None:
-    pointer = db.get(activity_pointer_pk(site, activity_id), POINTER_SK, consistent=False)
-    if pointer is None:
-        return None
-    return db.get(user_pk(site, pointer["uuid"]), activity_sk(activity_id))
+    """The pointer never changes, so a warm process remembers it: a status poll is one read."""
+    owner = _owners.get((site, activity_id))
+    if owner is None:
+        pointer = db.get(activity_pointer_pk(site, activity_id), POINTER_SK, consistent=False)
+        if pointer is None:
+            return None
+        owner = str(pointer["uuid"])
+        if len(_owners) >= _OWNERS_KEPT:
+            _owners.clear()
+        _owners[(site, activity_id)] = owner
+    return db.get(user_pk(site, owner), activity_sk(activity_id))
 
 
 def get(site: str, uuid: str, activity_id: str) -> dict[str, Any] | None:

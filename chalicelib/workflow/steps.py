@@ -92,16 +92,13 @@ def _slim(activity: dict[str, Any]) -> dict[str, Any]:
 
 @_retryable
 def begin(event: Event, context: Any = None) -> Event:
+    """Wait for the user's earlier activities, then QUEUED -> PROCESSING.
+
+    The gate comes first so that the status update can hand back the activity itself
+    (ReturnValues): two requests on the common path. A redelivered execution of a finished
+    activity finds the update's condition false and has nothing left to do.
+    """
     site, uuid, activity_id = event["site"], event["uuid"], event["activityId"]
-    activity = activities.get(site, uuid, activity_id)
-    if activity is None:
-        raise ActivityRuleBroken("ActivityNotFound", f"activity '{activity_id}' does not exist")
-    if event.get("job") == "reject":
-        rejection = activity.get("rejection") or {}
-        if activity["status"] != "SUCCEEDED" or not rejection.get("pending"):
-            return {**event, "done": True}
-    elif activity["status"] not in ("QUEUED", "PROCESSING"):
-        return {**event, "done": True}
     gate_id = str(event.get("gateId") or activity_id)
     deadline = time.monotonic() + GATE_WAIT_SECONDS
     pause = 0.05
@@ -110,8 +107,15 @@ def begin(event: Event, context: Any = None) -> Event:
             raise PredecessorPending(f"waiting for {earlier}")
         gate.wait_for(earlier, pause)
         pause = min(pause * 1.5, 0.5)
-    if event.get("job") != "reject":
-        activities.mark_processing(site, uuid, activity_id, clock.now_iso())
+    if event.get("job") == "reject":
+        activity = activities.get(site, uuid, activity_id)
+        rejection = (activity or {}).get("rejection") or {}
+        if activity is None or activity["status"] != "SUCCEEDED" or not rejection.get("pending"):
+            return {**event, "done": True}
+    else:
+        activity = activities.mark_processing(site, uuid, activity_id, clock.now_iso())
+        if activity is None:
+            return {**event, "done": True}
     return {**event, "done": False, "activity": _slim(activity)}
 
 
