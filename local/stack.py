@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import mimetypes
 import os
 import secrets
@@ -17,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_DIR = ROOT / "admin"
 APP_NAME = "gamification"
 STAGE = "local"
+
+
+def state_file(port: int) -> Path:
+    return ROOT / ".local" / f"stack-{port}.json"
 
 
 def free_port() -> int:
@@ -102,7 +107,31 @@ class LocalStack:
             from local.runtime import start_schedules
 
             self._threads.append(start_schedules(self._stop))
+        self._write_state()
         return self
+
+    @property
+    def state_file(self) -> Path:
+        """Where tools (make verify, soak) find this stack's AWS endpoint: `.local/stack-{port}.json`."""
+        return state_file(self.port)
+
+    def _write_state(self) -> None:
+        """Endpoint, table and region of this stack's moto for tools that read DynamoDB directly.
+
+        The token is not written: those tools never call the API.
+        """
+        env = aws_environment(self.moto_port, "")
+        state = {"url": self.url, "port": self.port, "pid": os.getpid(), "endpoint": env["AWS_ENDPOINT_URL"],
+                 "table": env["TABLE_NAME"], "region": env["AWS_DEFAULT_REGION"]}
+        self.state_file.parent.mkdir(exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.state_file)
+
+    def _remove_state(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(self.state_file.read_text()).get("pid") == os.getpid():
+                self.state_file.unlink()
 
     def _serve_http(self) -> None:
         from chalice.config import Config
@@ -126,6 +155,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.port:
+            self._remove_state()
         if self._http is not None:
             self._http.server.shutdown()
             self._http.server.server_close()

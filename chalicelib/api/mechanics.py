@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.routing import Call, Reply, page_args, paging_query, route
 
 bp = Blueprint(__name__)
 
@@ -26,7 +26,8 @@ def _register(kind: Any, model: str) -> None:
     def list_(call: Call) -> Any:
         from chalicelib.domain import mechanics
 
-        return {"items": mechanics.list_mechanics(call.params["site"], kind), "nextCursor": None}
+        limit, cursor = page_args(call)
+        return mechanics.list_page(call.params["site"], kind, limit, cursor)
 
     def create(call: Call) -> Any:
         from chalicelib.domain import mechanics
@@ -53,7 +54,8 @@ def _register(kind: Any, model: str) -> None:
 
     for fn, suffix in ((list_, "list"), (create, "create"), (get, "get"), (replace, "replace"), (delete, "delete")):
         fn.__name__ = f"{name}_{suffix}"
-    route(bp, base, "GET", role="viewer", summary=f"List {kind}", tag="mechanics", response="chalicelib.models.mechanics:MechanicList")(list_)
+    route(bp, base, "GET", role="viewer", summary=f"List {kind}", tag="mechanics",
+          response="chalicelib.models.mechanics:MechanicList", query=paging_query())(list_)
     route(bp, base, "POST", role="admin", summary=f"Create one of the {kind}", tag="mechanics",
           body=model, response=model, status=201)(create)
     route(bp, one, "GET", role="viewer", summary=f"Get one of the {kind}", tag="mechanics", response=model)(get)

@@ -85,19 +85,24 @@ def document() -> dict[str, Any]:
             op["responses"][str(spec.status)] = {"description": "OK"}
         statuses = [400]
         if spec.role is not None:
-            statuses += [401, 403]
+            statuses += [401, 403, 429]
         if "{" in spec.path:
             statuses.append(404)
         if spec.method in ("POST", "PUT", "DELETE", "PATCH"):
             statuses.append(409)
         if spec.body is not None:
             statuses.append(413)
-        for status in statuses:
+        for status in sorted(statuses):
             op["responses"][str(status)] = {
                 "description": _ERRORS_BY_STATUS[status],
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
             }
+            if status == 429:
+                op["responses"]["429"]["headers"] = {"Retry-After": {
+                    "required": True, "description": "Seconds until the token may call again",
+                    "schema": {"type": "integer", "minimum": 1}}}
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
+    _add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Gamification engine API", "version": "1.0.0",
@@ -121,3 +126,43 @@ def _path_schema(name: str) -> dict[str, Any]:
 def _operation_id(method: str, path: str) -> str:
     words = [p.strip("{}") for p in path.split("/") if p]
     return method.lower() + "".join(w[:1].upper() + w[1:].replace("-", "") for w in words)
+
+
+# The response field that names what a POST created, by the path parameter that addresses it.
+_CREATED_FIELD = {"site": "id", "uuid": "uuid", "id": "id", "keyId": "id"}
+
+
+def _add_links(paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links, so that clients and stateful fuzzers can chain calls.
+
+    A POST that creates something (201/202) links to every operation under `{its path}/{param}`,
+    the new resource's field filling that parameter and the other path parameters carried over
+    from the request. Creating a user also links to submitting an activity for that user.
+    """
+    for path, methods in paths.items():
+        created = methods.get("post")
+        status = next((s for s in ("201", "202") if created and s in created["responses"]), None)
+        if created is None or status is None:
+            continue
+        links: dict[str, Any] = {}
+        for target_path, target_methods in paths.items():
+            match = re.fullmatch(re.escape(path) + r"/\{(\w+)\}(/.*)?", target_path)
+            if not match or match.group(1) not in _CREATED_FIELD:
+                continue
+            param = match.group(1)
+            if set(re.findall(r"{(\w+)}", target_path)) - set(re.findall(r"{(\w+)}", path)) != {param}:
+                continue  # a parameter neither the request nor the response can fill
+            for target in target_methods.values():
+                parameters = {name: f"$request.path.{name}" for name in re.findall(r"{(\w+)}", path)}
+                parameters[param] = f"$response.body#/{_CREATED_FIELD[param]}"
+                links[target["operationId"]] = {"operationId": target["operationId"], "parameters": parameters}
+        if path == "/sites/{site}/users" and "post" in paths.get("/sites/{site}/activities", {}):
+            links["submitActivityForTheUser"] = {
+                "operationId": paths["/sites/{site}/activities"]["post"]["operationId"],
+                "parameters": {"site": "$request.path.site"},
+                "requestBody": {"uuid": "$response.body#/uuid", "reason": "linked",
+                                "attrs": {"type": "point", "action": "increment",
+                                          "points": [{"pointId": "coins", "points": 1}]}},
+            }
+        if links:
+            created["responses"][status]["links"] = links

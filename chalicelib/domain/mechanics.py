@@ -32,6 +32,24 @@ def list_mechanics(site: str, kind: MechanicKind) -> list[dict[str, Any]]:
     return [snapshot.bodies[kind][k] for k in sorted(snapshot.bodies[kind])]
 
 
+def list_page(site: str, kind: MechanicKind, limit: int, cursor: str | None) -> dict[str, Any]:
+    """One page of a kind, by id: `{items, nextCursor}` like every list of the API.
+
+    The site's mechanics are read whole (one Query, cached) anyway; paging keeps one response
+    bounded however many of a kind a site configures.
+    """
+    from chalicelib.store.db import decode_cursor, encode_cursor
+
+    start = decode_cursor(cursor) if cursor else None
+    after = ((start or {}).get("id") or {}).get("S") if start is not None else None
+    if start is not None and not isinstance(after, str):
+        raise errors.field_error("cursor", "is not a cursor this API issued")
+    items = [i for i in list_mechanics(site, kind) if after is None or str(i["id"]) > after]
+    page = items[:limit]
+    more = len(items) > limit
+    return {"items": page, "nextCursor": encode_cursor({"id": {"S": str(page[-1]["id"])}}) if more else None}
+
+
 def get_mechanic(site: str, kind: MechanicKind, mechanic_id: str) -> dict[str, Any]:
     body = store.load(site).bodies[kind].get(mechanic_id)
     if body is None:

@@ -43,11 +43,14 @@ from chalicelib.store.keys import PROFILE_SK, board_score_sk, user_coupon_sk
 from chalicelib.store.userstate import WALLET_FIGURES, UserState, parse_time, state_from_items
 
 Json = dict[str, Any]
-ACTIVITY_TYPES = ("behaviour", "point", "coupon", "gift", "bounty")
-ACTIVITY_STATUSES = ("QUEUED", "PROCESSING", "SUCCEEDED", "FAILED", "REJECTED")
-ACTIVITY_SORTS = ("createdAt", "type", "status")
-KPI_PERIODS = ("daily", "weekly", "monthly", "quarterly", "yearly")
-BOUNTY_STATUSES = ("open", "cancelled", "awarded", "rejected")
+from chalicelib.domain.tab_options import (  # noqa: E402 - shared with the routes, which import nothing else
+    ACTIVITY_SORTS,
+    ACTIVITY_STATUSES,
+    ACTIVITY_TYPES,
+    BOUNTY_STATUSES,
+    KPI_PERIODS,
+)
+
 OVERVIEW_ITEMS = 5
 KPI_KINDS = ("day", "week", "month", "quarter", "year")
 _KPI_FIELD = {"day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly", "year": "yearly"}
