@@ -11,7 +11,7 @@ from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.ids import new_id
 from chalicelib.models.activities import ActivityCreate
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.store import activities as store
 from chalicelib.store.activities import IDEMPOTENCY_SECONDS
 from chalicelib.workflow import starter
@@ -63,6 +63,7 @@ def accept(site: str, body: ActivityCreate, idempotency_key: str | None, by: str
         return {"id": first["activityId"], "status": "QUEUED"}
     starter.start(activity_id, _execution_input(site, body.uuid, activity_id, attrs["type"], "process", activity_id))
     logger.info("activity accepted", extra={"activity_id": activity_id, "activity_type": attrs["type"]})
+    count("ActivityAccepted", activity_type=attrs["type"])
     return {"id": activity_id, "status": "QUEUED"}
 
 

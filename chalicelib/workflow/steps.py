@@ -19,7 +19,7 @@ from chalicelib import clock
 from chalicelib.activities import behaviour, bounty, coupon, gift, lifecycle, point, rewards
 from chalicelib.activities.effects import ActivityRuleBroken, Context, Effects, StepConflict, transient_from
 from chalicelib.engine.errors import DomainError
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.store import activities, sites
 from chalicelib.store import mechanics as mechanics_store
 from chalicelib.workflow import gate
@@ -181,6 +181,7 @@ def reject_step(event: Event, context: Any = None) -> Event:
 def mark_failed(event: Event, context: Any = None) -> Event:
     error = failure_of(event.get("error") or {})
     logger.info("activity failed", extra={"error_type": error["type"]})
+    count("ActivityFailed" if error["type"] != "InternalError" else "ActivityErrored", activity_type=event.get("type"))
     if event.get("job") == "reject":
         from chalicelib.activities import reject
 
