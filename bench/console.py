@@ -1,7 +1,7 @@
 """Console timings: navigation -> user details page interactive, and each tab's content on screen.
 
 Talks to a running stack (`make run`): reads PORT (default 8000) and LOCAL_TOKEN. It builds its own
-site with a user who has ACTIVITIES past activities (default 200), then opens that user's page in
+site with a user who has ACTIVITIES past activities (default 100; a burst for one user is processed in order, about 2 s each locally), then opens that user's page in
 Debian's Chromium RUNS times (default 5) and prints the median and worst of each figure. The page
 marks `gami:summary` (header, hero, stats) and `gami:tab:<tab>` (content rendered) with
 performance.mark, so the figures are what a user sees, not network timings.
@@ -131,7 +131,7 @@ def main() -> int:
     if not token:
         print("LOCAL_TOKEN is not set: use the token `make run` printed", file=sys.stderr)
         return 2
-    activities = int(os.environ.get("ACTIVITIES", "200"))
+    activities = int(os.environ.get("ACTIVITIES", "100"))
     runs = int(os.environ.get("RUNS", "5"))
     base = f"http://127.0.0.1:{port}"
     api = Api(base, token)

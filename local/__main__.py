@@ -28,7 +28,10 @@ def main() -> int:
     stop.wait()
     print("Stopping...", flush=True)
     stack.stop()
-    return 0
+    print("Stopped.", flush=True)
+    # Executions still running in moto's worker threads would keep the interpreter alive;
+    # everything they could write lived in this process's memory anyway.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ def configure(endpoint: str | None, table: str | None, port: str | None) -> str:
     from local.stack import state_file
 
     state_path = state_file(int(port)) if port else None
-    if endpoint is None and state_path is not None and state_path.exists():
-        state = json.loads(state_path.read_text())
+    state = json.loads(state_path.read_text()) if state_path is not None and state_path.exists() else None
+    if state is not None and not _alive(int(state.get("pid", 0))):
+        state = None  # left behind by a stack that was killed
+    if endpoint is None and state is not None:
         endpoint, table = state["endpoint"], table or state["table"]
         os.environ.setdefault("AWS_DEFAULT_REGION", state.get("region", "us-east-1"))
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -44,6 +46,16 @@ def configure(endpoint: str | None, table: str | None, port: str | None) -> str:
     settings.cache_clear()
     db.reset_client()
     return f"table {settings().table_name} at {os.environ.get('AWS_ENDPOINT_URL', 'AWS')}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -269,10 +269,16 @@ class Effects:
         for i, value in enumerate((status_note or {}).values()):
             expression += f", #n{i} = :n{i}"
             marker_values[f":n{i}"] = value
-        names = {"#step": self.step, **{f"#n{i}": n for i, n in enumerate(status_note or {})}}
+        names = {"#step": self.step, "#status": "status",
+                 **{f"#n{i}": n for i, n in enumerate(status_note or {})}}
+        # A step applies only while the activity is in the status its job runs in: a duplicate
+        # execution that passed `begin` before the first one ended the activity (FAILED, say)
+        # must not apply it after all. It finds the marker's condition failed, like a redelivery.
+        marker_values[":expected"] = "SUCCEEDED" if self.step == "reject" else "PROCESSING"
         marker = db.tx_update(user_pk(self.ctx.site_id, self.ctx.uuid), activity_sk(self.ctx.activity_id),
                               expression, values=marker_values, names=names,
-                              condition="attribute_exists(PK) AND attribute_not_exists(steps.#step)")
+                              condition="attribute_exists(PK) AND attribute_not_exists(steps.#step) "
+                                        "AND #status = :expected")
         ops = [marker, *self.ops]
         if len(ops) > MAX_TRANSACTION_ITEMS:
             raise ActivityRuleBroken("TooManyEffects", f"this activity changes {len(ops)} items; the limit is "

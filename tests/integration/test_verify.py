@@ -1,0 +1,189 @@
+"""The invariant checker finds each kind of broken money rule, and nothing on a sound table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+
+SITE = "acme"
+
+
+def _put(owner: str, sk: str, **item: Any) -> None:
+    from chalicelib.store import db
+    from chalicelib.store.keys import user_pk
+
+    db.put({"PK": user_pk(SITE, owner), "SK": sk, **item})
+
+
+def _entry(entry_id: str, uuid: str, activity_id: str, amount: int, kind: str = "credit",
+           booked: str = "earned", point_id: str = "coins", shortfall: int = 0) -> dict[str, Any]:
+    row = {"pointId": point_id, "amount": amount, "kind": kind, "bookedUnder": booked, "activityId": activity_id,
+           "uuid": uuid, "shortfall": shortfall}
+    _put(uuid, f"L#{entry_id}", **row)
+    return row
+
+
+def _activity(activity_id: str, uuid: str, type_: str, status: str, ledger: list[dict[str, Any]],
+              attrs: dict[str, Any] | None = None, **extra: Any) -> None:
+    steps = {"begin": "t", type_: "t", "finish": "t"} if status in ("SUCCEEDED", "REJECTED") else {}
+    if status == "REJECTED":
+        steps["reject"] = "t"
+    _put(uuid, f"A#{activity_id}", id=activity_id, uuid=uuid, type=type_, status=status, steps=steps,
+         attrs=attrs or {"type": type_}, effects={type_: {"ledger": ledger}}, results={}, **extra)
+
+
+def _wallet(uuid: str, balance: int, earned: int, spent: int = 0, point_id: str = "coins") -> None:
+    _put(uuid, f"S#W#{point_id}", pointId=point_id, balance=balance, earned=earned, spent=spent)
+
+
+@pytest.fixture
+def sound(api: Api, site: str, requests_counter: Any) -> Api:
+    """alice earned 10 coins and gave bob a bounty of 4; one activity failed cleanly."""
+    api.ok("POST", f"/sites/{site}/point-types", {"id": "coins", "name": "Coins", "bountiable": True})
+    api.ok("POST", f"/sites/{site}/coupons", {"id": "v", "name": "V", "codeType": "multiple", "codes": ["A", "B"],
+                                              "price": None, "active": True})
+    for uuid in ("alice", "bob"):
+        api.ok("POST", f"/sites/{site}/users", {"uuid": uuid})
+    earn = _entry("1", "alice", "E1", 10)
+    _activity("E1", "alice", "point", "SUCCEEDED", [earn])
+    escrow = _entry("2", "alice", "B1", -4, kind="bounty_escrow", booked="spent")
+    _activity("B1", "alice", "bounty", "SUCCEEDED", [escrow], attrs={"type": "bounty", "action": "start"})
+    payout = _entry("3", "bob", "W1", 4, kind="bounty_payout")
+    _activity("W1", "alice", "bounty", "SUCCEEDED", [payout],
+              attrs={"type": "bounty", "action": "award", "bountyId": "B1", "targetUuid": "bob"})
+    _put("alice", "S#Y#B1", bountyId="B1", status="awarded", closedBy="W1", points={"coins": 4})
+    _activity("F1", "alice", "point", "FAILED", [])
+    _wallet("alice", balance=6, earned=10, spent=4)
+    _wallet("bob", balance=4, earned=4)
+    _put("alice", "S#Q#c1", couponId="v", code="A", status="available", acquiredBy="award")
+    from chalicelib.store import db
+    from chalicelib.store.keys import coupon_stock_sk, site_pk
+
+    db.put({"PK": site_pk(SITE), "SK": coupon_stock_sk("v"), "issued": 1})
+    requests_counter.reset()
+    return api
+
+
+def _check() -> Any:
+    from chalicelib.audit.verify import verify
+
+    return verify([SITE])
+
+
+def test_a_sound_site_has_no_violations_and_no_scan(sound: Api, requests_counter: Any) -> None:
+    report = _check()
+    assert report.ok, report.summary()
+    assert report.checked["users"] == 2 and report.checked["wallets"] == 2 and report.checked["activities"] == 4
+    assert report.checked["ledger entries"] == 3 and report.checked["bounties"] == 1
+    assert "Scan" not in requests_counter.calls  # the fixture also makes a Scan raise
+    assert "Query" in requests_counter.calls
+
+
+def _wallet_off() -> None:
+    _wallet("alice", balance=7, earned=11, spent=4)
+
+
+def _figures_off() -> None:
+    _wallet("bob", balance=4, earned=5)
+
+
+def _ledger_without_wallet() -> None:
+    _entry("9", "bob", "E1", 3, point_id="gems")
+
+
+def _code_twice() -> None:
+    _put("bob", "S#Q#c2", couponId="v", code="A", status="available", acquiredBy="award")
+    from chalicelib.store import db
+    from chalicelib.store.keys import coupon_stock_sk, site_pk
+
+    db.put({"PK": site_pk(SITE), "SK": coupon_stock_sk("v"), "issued": 2})
+
+
+def _more_copies_than_stock() -> None:
+    _put("bob", "S#Q#c2", couponId="v", code="B", status="available", acquiredBy="award")
+
+
+def _paid_twice() -> None:
+    payout = _entry("4", "bob", "W2", 4, kind="bounty_payout")
+    _activity("W2", "alice", "bounty", "SUCCEEDED", [payout],
+              attrs={"type": "bounty", "action": "award", "bountyId": "B1", "targetUuid": "bob"})
+    _wallet("bob", balance=8, earned=8)
+
+
+def _open_but_paid() -> None:
+    _put("alice", "S#Y#B1", bountyId="B1", status="open", closedBy=None, points={"coins": 4})
+
+
+def _succeeded_entry_missing() -> None:
+    from chalicelib.store import db
+    from chalicelib.store.keys import user_pk
+
+    db.delete(user_pk(SITE, "bob"), "L#3")
+    _wallet("bob", balance=0, earned=0)
+
+
+def _succeeded_marker_missing() -> None:
+    _put("alice", "A#E1", id="E1", uuid="alice", type="point", status="SUCCEEDED", steps={"begin": "t"},
+         attrs={"type": "point"}, effects={"point": {"ledger": [{"pointId": "coins", "amount": 10, "uuid": "alice"}]}})
+
+
+def _failed_with_effects() -> None:
+    _entry("5", "alice", "F1", 2)
+    _wallet("alice", balance=8, earned=12, spent=4)
+
+
+def _rejected_not_reversed() -> None:
+    earn = _entry("6", "bob", "R1", 5)
+    _entry("7", "bob", "R1", -3, kind="reversal")  # 2 short, and no shortfall recorded
+    _activity("R1", "bob", "point", "REJECTED", [earn])
+    _wallet("bob", balance=6, earned=6)
+
+
+CORRUPTIONS: dict[str, tuple[Callable[[], None], str]] = {
+    "wallet differs from ledger": (_wallet_off, "wallet-equals-ledger"),
+    "figures do not add up": (_figures_off, "wallet-figures"),
+    "ledger without wallet": (_ledger_without_wallet, "wallet-equals-ledger"),
+    "multiple-code coupon code twice": (_code_twice, "coupon-code-once"),
+    "more copies than the stock handed out": (_more_copies_than_stock, "coupon-stock"),
+    "bounty paid twice": (_paid_twice, "bounty-paid-once"),
+    "open bounty already paid": (_open_but_paid, "bounty-paid-once"),
+    "succeeded without its ledger entry": (_succeeded_entry_missing, "succeeded-effects-present"),
+    "succeeded without its step markers": (_succeeded_marker_missing, "succeeded-effects-present"),
+    "failed with a ledger entry": (_failed_with_effects, "failed-has-no-effects"),
+    "rejected but not fully reversed": (_rejected_not_reversed, "rejected-reversed"),
+}
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_each_broken_rule_is_reported(sound: Api, name: str) -> None:
+    corrupt, rule = CORRUPTIONS[name]
+    corrupt()
+    report = _check()
+    assert not report.ok
+    assert {v.rule for v in report.violations} == {rule}, report.summary()
+
+
+def test_a_reject_with_recorded_shortfall_is_sound(sound: Api) -> None:
+    earn = _entry("6", "bob", "R1", 5, point_id="gems")
+    _entry("7", "bob", "R1", -3, kind="reversal", point_id="gems", shortfall=2)
+    _activity("R1", "bob", "point", "REJECTED", [earn])
+    _wallet("bob", balance=2, earned=2, point_id="gems")
+    report = _check()
+    assert report.ok, report.summary()
+
+
+def test_cli_exits_non_zero_on_a_violation_and_prints_what_it_checked(sound: Api,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from tools import verify as cli
+
+    assert cli.main(["--no-local", "--site", SITE]) == 0
+    out = capsys.readouterr().out
+    assert "checked:" in out and "2 users" in out and "no violations" in out
+    _wallet_off()
+    assert cli.main(["--no-local"]) == 1
+    out = capsys.readouterr().out
+    assert "wallet-equals-ledger" in out and "user alice wallet coins" in out
