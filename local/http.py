@@ -18,9 +18,11 @@ class ConsoleAwareHandler(ChaliceRequestHandler):
     def _generic_handle(self) -> None:
         path = urlparse(self.path).path
         if self.command in ("GET", "HEAD") and (path == "/" or path == "/console"):
+            self._drain()
             self._send_http_response(302, {"Location": "/console/"}, None)
             return
         if self.command in ("GET", "HEAD") and path.startswith("/console/"):
+            self._drain()
             self._serve_static(path[len("/console/"):])
             return
         super()._generic_handle()
@@ -50,12 +52,40 @@ class ConsoleAwareHandler(ChaliceRequestHandler):
         kind = {404: "NotFound", 403: "NotFound", 405: "MethodNotAllowed"}.get(code, "ValidationError")
         status = 404 if code == 403 else code  # API Gateway says 403 for an unknown path
         body = json.dumps({"error": {"type": kind, "message": "no such route", "details": []}})
-        self._send_http_response(status, {"Content-Type": "application/json"}, body)
+        headers = {"Content-Type": "application/json"}
+        if status == 405:
+            headers["Allow"] = self._allowed()
+        self._send_http_response(status, headers, body)
 
     def _method_not_allowed(self) -> None:
+        self._drain()
         body = json.dumps({"error": {"type": "MethodNotAllowed", "message": f"{self.command} is not supported",
                                      "details": []}})
-        self._send_http_response(405, {"Content-Type": "application/json"}, body)
+        self._send_http_response(405, {"Content-Type": "application/json", "Allow": self._allowed()}, body)
+
+    def _drain(self) -> None:
+        """Read a body nobody will look at: left unread it would be parsed as the next request line
+        of this keep-alive connection (an HTML 400 for the client's next, valid request)."""
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            length = 0
+        if length > 1024 * 1024:
+            self.close_connection = True
+            return
+        if length > 0:
+            self.rfile.read(length)
+
+    def _allowed(self) -> str:
+        """The `Allow` header of a 405: the methods the matched route has (RFC 9110)."""
+        path = urlparse(self.path).path
+        app = self.local_gateway._app_object
+        try:
+            route = self.local_gateway.event_converter._route_matcher.match_route(path).route
+            methods = sorted(app.routes[route])
+        except (ValueError, KeyError, AttributeError):
+            methods = []
+        return ", ".join(methods or ["GET"])
 
     # http.server answers a method it has no do_* for with an HTML 501; the API never 5xxes.
     do_TRACE = do_CONNECT = _method_not_allowed

@@ -47,6 +47,69 @@ def serialize_dynamodb() -> None:
     _patched.add("dynamodb")
 
 
+def parse_definitions_once() -> None:
+    """moto lexes and parses the state machine definition on every execution (antlr, ~0.4 s
+    of CPU each); AWS compiles a definition once. The parse tree is kept per definition and
+    only turned into fresh evaluation components per execution, so no state is shared.
+    """
+    if "asl" in _patched:
+        return
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    trees: dict[str, Any] = {}
+    lock = threading.Lock()
+    original = asl_parser.AmazonStateLanguageParser.parse
+
+    def parse(definition: str) -> Any:
+        with lock:
+            tree = trees.get(definition)
+        if tree is None:
+            program, tree = original(definition)
+            with lock:
+                trees[definition] = tree
+            return program, tree
+        return Preprocessor().visit(tree), tree
+
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+    _patched.add("asl")
+
+
+_DATA_PLANE = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem",
+                         "BatchWriteItem", "TransactWriteItems", "TransactGetItems"})
+
+
+def _without_nones(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nones(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nones(v) for v in value]
+    return value
+
+
+def plain_json_responses() -> None:
+    """Item operations answered with json.dumps instead of moto's shape-walking serializer.
+
+    Their results are already in DynamoDB's JSON form (typed attribute values), which the
+    generic serializer re-walks attribute by attribute: most of a local request's time went
+    there. Errors and control-plane operations keep moto's own serializer.
+    """
+    if "json" in _patched:
+        return
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+    original = DynamoHandler.serialized
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        if type(action_result) is DynamoResult and self._get_action() in _DATA_PLANE:
+            headers = {**self.response_headers, "Content-Type": "application/x-amz-json-1.0"}
+            return 200, headers, json.dumps(_without_nones(action_result.result))
+        return original(self, action_result)
+
+    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
+    _patched.add("json")
+
+
 def item_level_transactions() -> None:
     """TransactWriteItems without copying the whole table.
 

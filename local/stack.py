@@ -92,6 +92,8 @@ class LocalStack:
         patches.route_lambda_invokes()
         patches.reuse_task_clients()
         patches.item_level_transactions()
+        patches.plain_json_responses()
+        patches.parse_definitions_once()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
 

@@ -60,6 +60,8 @@ def aws() -> Iterator[None]:
     patches.route_lambda_invokes()
     patches.reuse_task_clients()
     patches.item_level_transactions()
+    patches.plain_json_responses()
+    patches.parse_definitions_once()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()
         db.reset_client()

@@ -10,9 +10,9 @@ What it checks, per site (all sites unless told):
   REJECTED) per bounty; an awarded bounty names the award that closed it, an open one has none.
 - activities: a SUCCEEDED one has its type step and finish markers and every ledger entry its
   steps recorded; a REJECTED one also has its reject marker and its entries sum with their
-  reversals to zero per wallet (less the recorded stopAtZero shortfall; a reject that revoked
-  a reward another activity unlocked may take back more, never less); a FAILED one left no
-  ledger entry.
+  reversals to zero per wallet (less the recorded stopAtZero shortfall and what had already
+  lapsed; a reject that revoked a reward another activity unlocked may take back more, never
+  less); a FAILED one left no ledger entry.
 
 Users are listed with paged Queries of GSI1 (`{site}#USERS`), sites with GSI1 (`SITES`), and
 each user's partition is read with paged Queries: never a Scan. It is an offline tool (make
@@ -252,7 +252,13 @@ def _check_activities(site: str, data: _SiteData, report: Report) -> None:
 def _check_reversal(site: str, where: str, activity: db.Item, entries: list[db.Item], report: Report) -> None:
     net: dict[tuple[str, str], int] = defaultdict(int)
     for e in entries:
-        net[(str(e["uuid"]), str(e["pointId"]))] += int(e["amount"]) + int(e.get("shortfall") or 0)
+        # What a reversal could not take back is accounted for elsewhere: the stopAtZero
+        # shortfall it records, and the part of a credit that had already lapsed (the expiry
+        # job's entry took it; the reversal books it back under `expired` and takes it again).
+        amount = int(e["amount"]) - int(e.get("shortfall") or 0)
+        if e.get("kind") == "reversal" and e.get("bookedUnder") == "expired" and int(e["amount"]) > 0:
+            amount -= int(e["amount"])
+        net[(str(e["uuid"]), str(e["pointId"]))] += amount
     record = (activity.get("effects") or {}).get("reject") or {}
     own_rewards = set(((activity.get("results") or {}).get("rewards") or {}).get("rewards") or [])
     # A reward revoked by this reject but unlocked by another activity: its prize is taken back too.
@@ -263,4 +269,5 @@ def _check_reversal(site: str, where: str, activity: db.Item, entries: list[db.I
         if residual == 0 or (residual < 0 and revoked_elsewhere):
             continue
         report.add(site, "rejected-reversed", where,
-                   f"user {uuid} {point_id}: entries and reversals sum to {residual} (shortfall included)")
+                   f"user {uuid} {point_id}: entries and reversals sum to {residual} "
+                   "(net of recorded shortfall and lapsed credit)")

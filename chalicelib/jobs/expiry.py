@@ -45,6 +45,10 @@ MAX_ATTEMPTS = 5
 Item = dict[str, Any]
 
 
+class ExpiryConflict(Exception):
+    """Concurrent debits kept cancelling one user's expiry transaction."""
+
+
 def _batch(item: Item) -> CreditBatch:
     earned_at, expires_at = parse_time(item["earnedAt"]), parse_time(item["expiresAt"])
     assert earned_at is not None and expires_at is not None
@@ -71,11 +75,12 @@ def expire_user(site: str, site_item: Item, mechanics: SiteMechanics, uuid: str,
         if outcome is None:  # a concurrent debit changed the batches: read them again
             attempts += 1
             if attempts >= MAX_ATTEMPTS:
-                counts["conflicts"] += 1
-                return counts
+                # The page is not checkpointed: this run stays incomplete and the next one retries.
+                raise ExpiryConflict(f"user '{uuid}' kept changing under the expiry of {run_key}")
             fresh: list[tuple[str, Item]] = []
             for pid in dict.fromkeys(p for p, _ in chunk):
-                fresh.extend((pid, i) for i in store.due_credits(site, uuid, pid, None, clock.iso(now)))
+                fresh.extend((pid, i) for i in store.due_credits(site, uuid, pid, None, clock.iso(now),
+                                                                 consistent=True))
             pending = sorted(fresh, key=lambda p: (str(p[1]["expiresAt"]), str(p[1]["batchId"]))) + [
                 p for p in rest if p[1]["batchId"] not in {i["batchId"] for _, i in fresh}]
             continue

@@ -114,9 +114,12 @@ def close_bucket(site: str, uuid: str, period_key: str, closed: dict[str, Any]) 
 # ---------------------------------------------------------------- expiry
 
 
-def due_credits(site: str, uuid: str, point_id: str, since: str | None, until: str) -> list[Item]:
+def due_credits(site: str, uuid: str, point_id: str, since: str | None, until: str, *,
+                consistent: bool = False) -> list[Item]:
     """Credit batches of one point type expiring in `(since, until]` (ISO instants) that still
-    hold points: the sort key carries the expiry, so this is a key range, not a history."""
+    hold points: the sort key carries the expiry, so this is a key range, not a history.
+    Eventually consistent (half the read units): a stale batch only makes the expiry
+    transaction's conditions fail, and the job reads again."""
     lo = f"{CREDIT}{point_id}#" + (since + "#\uffff" if since else "")
     hi = f"{CREDIT}{point_id}#{until}#\uffff"
     found: list[Item] = []
@@ -125,7 +128,7 @@ def due_credits(site: str, uuid: str, point_id: str, since: str | None, until: s
         items, cursor = db.query_page(key_condition="PK = :pk AND SK BETWEEN :lo AND :hi",
                                       values={":pk": user_pk(site, uuid), ":lo": lo, ":hi": hi, ":zero": 0},
                                       filter_expression="remaining > :zero", limit=100, cursor=cursor,
-                                      consistent=True)
+                                      consistent=consistent)
         found.extend(items)
         if cursor is None:
             return found

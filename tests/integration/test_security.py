@@ -128,7 +128,7 @@ def test_a_key_over_its_rate_gets_429_with_retry_after(api: Api, site: str, tigh
     other = make_key(api, site, "viewer")
     answers = [api.get(f"/sites/{site}", token=key) for _ in range(4)]
     assert [a[0] for a in answers] == [200, 200, 200, 429]
-    status, data, headers = answers[-1]
+    _, data, headers = answers[-1]
     assert data["error"]["type"] == "RateLimited" and data["error"]["details"] == []
     assert int(headers["Retry-After"]) >= 1
     # Per key: another key of the same site, and the operator, still go ahead.

@@ -92,7 +92,7 @@ def _figures_off() -> None:
 
 
 def _ledger_without_wallet() -> None:
-    _entry("9", "bob", "E1", 3, point_id="gems")
+    _entry("9", "bob", "X9", 3, point_id="gems")
 
 
 def _code_twice() -> None:

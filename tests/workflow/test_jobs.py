@@ -413,3 +413,35 @@ def test_jobs_route(api: Api, site: str) -> None:
     assert status == 400
     status, data, _ = api.post("/jobs/rollup/run", {}, token=make_key(api, site, "admin"))
     assert status == 403 and data["error"]["type"] == "Forbidden"
+
+
+def test_expiry_retries_when_a_debit_races_it(api: Api, game: str, clock_reset: None,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A debit landing between the job's read and its transaction cancels the transaction on a
+    condition: the job reads the user again and expires what is left, once."""
+    from botocore.exceptions import ClientError
+
+    site = game
+    at(utc("2026-05-04T12:00:00Z"))
+    points(api, site, "alice", "increment", "stars", 100)
+    at(utc("2026-05-10T12:00:00Z"))
+    points(api, site, "alice", "redeem", "stars", 10)
+    real = db.transact
+    calls = {"n": 0}
+
+    def racing(ops: Any, token: str | None = None) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:  # the batch changed under us: as DynamoDB answers it
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                               "CancellationReasons": [{"Code": "None"}, {"Code": "ConditionalCheckFailed"}]},
+                              "TransactWriteItems")
+        real(ops, token)
+
+    monkeypatch.setattr(db, "transact", racing)
+    done = expiry.run(utc("2026-06-03T23:30:00Z"), [site])  # 4 Jun 00:30 BST: 30 days after 4 May
+    assert done["complete"] and calls["n"] == 2
+    assert done["bySite"][site]["points:stars"] == 90
+    at(utc("2026-06-03T23:30:00Z"))
+    wallet = balanced(api, site, "alice")
+    assert (wallet["balance"], wallet["expired"]) == (0, 90)
+    assert [e["amount"] for e in stars(api, site, "alice")[1] if e["kind"] == "expiry"] == [-90]
