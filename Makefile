@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck chromium clean wheelhouse package deploy destroy cold-start
+.PHONY: run test lint typecheck chromium clean wheelhouse package deploy destroy cold-start rollup
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,3 +65,7 @@ destroy: $(STAMP)
 ## cold-start: import cost of the handler modules against the boto3+pydantic baseline
 cold-start: $(STAMP)
 	$(PY) bench/cold_start.py
+
+## rollup: run the scheduled jobs once (ranks + leaderboard period close, KPI rollup, point expiry) against the running local stack
+rollup: $(STAMP)
+	$(PY) tools/rollup.py
