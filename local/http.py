@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from chalice.local import ChaliceRequestHandler, LocalGatewayException, ThreadedHTTPServer
@@ -62,6 +63,18 @@ class ConsoleAwareHandler(ChaliceRequestHandler):
         body = json.dumps({"error": {"type": "MethodNotAllowed", "message": f"{self.command} is not supported",
                                      "details": []}})
         self._send_http_response(405, {"Content-Type": "application/json", "Allow": self._allowed()}, body)
+
+    def _send_http_response(self, code: int, headers: Any, body: str | bytes | None) -> None:
+        """Chalice's own 405 (a method the route lacks) in the API's error shape, with `Allow`.
+
+        On AWS, API Gateway refuses such a method before the function (GatewayResponses).
+        """
+        if code == 405 and body is not None and b"MethodNotAllowedError" in (
+                body if isinstance(body, bytes) else body.encode()):
+            body = json.dumps({"error": {"type": "MethodNotAllowed",
+                                         "message": f"{self.command} is not supported here", "details": []}})
+            headers = {**headers, "Content-Type": "application/json", "Allow": self._allowed()}
+        super()._send_http_response(code, headers, body)
 
     def _drain(self) -> None:
         """Read a body nobody will look at: left unread it would be parsed as the next request line

@@ -80,7 +80,7 @@ def _number(name: str, default: float) -> float:
 @lru_cache(maxsize=1)
 def limiters() -> tuple[TokenBucket, TokenBucket]:
     """(site keys, operator), from the environment at first use."""
-    return (TokenBucket(_number("RATE_LIMIT_PER_SECOND", 20), _number("RATE_LIMIT_BURST", 40)),
+    return (TokenBucket(_number("RATE_LIMIT_PER_SECOND", 50), _number("RATE_LIMIT_BURST", 100)),
             TokenBucket(_number("OPERATOR_RATE_LIMIT_PER_SECOND", 1000), _number("OPERATOR_RATE_LIMIT_BURST", 2000)))
 
 

@@ -256,14 +256,13 @@ def _internal() -> errors.ApiError:
 def _prepare(spec: RouteSpec, request: Any, params: dict[str, str], load_user: bool) -> Call:
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     principal = authenticate(headers.get("authorization")) if spec.role else None
-    if principal is not None:
-        from chalicelib.api import limits
-
-        limits.check(principal)  # in memory, no DynamoDB request
     decoded = {k: (unquote(v) if settings().decode_path_params else v) for k, v in params.items()}
     site_id = decoded.get("site")
     if principal is not None and spec.role is not None:
         principal.require(site_id, spec.role)
+        from chalicelib.api import limits
+
+        limits.check(principal)  # 429 after 401/403; in memory, no DynamoDB request
     logger.append_keys(site=site_id, user=decoded.get("uuid"), by=principal.by if principal else None)
     query: dict[str, list[str]] = {}
     if request.query_params:

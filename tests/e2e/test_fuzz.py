@@ -41,14 +41,21 @@ def test_the_document_links_user_creation_to_activities(own_stack: RunningStack)
     assert polls["getSitesSiteActivitiesId"]["parameters"]["id"] == "$response.body#/id"
 
 
-@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "BREW"])
-def test_unsupported_methods_are_405_in_the_error_shape(own_stack: RunningStack, method: str) -> None:
-    """Found by the fuzzer: the local server answered them with an HTML 501."""
-    req = urllib.request.Request(own_stack.url + "/sites", method=method)
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("TRACE", "/sites", "GET, POST"), ("CONNECT", "/sites", "GET, POST"), ("BREW", "/health", "GET"),
+    ("POST", "/sites/acme/behaviours/x", "DELETE, GET, PUT"),
+])
+def test_unsupported_methods_are_405_in_the_error_shape(own_stack: RunningStack, method: str, path: str,
+                                                        allowed: str) -> None:
+    """Found by the fuzzer: an HTML 501 from the local server, or Chalice's own `{"Code": ...}` 405."""
+    req = urllib.request.Request(own_stack.url + path, method=method, data=b"{}",
+                                 headers={"Authorization": f"Bearer {own_stack.token}"})
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(req, timeout=30)
     assert caught.value.code == 405
-    assert json.loads(caught.value.read())["error"]["type"] == "MethodNotAllowed"
+    assert caught.value.headers["Allow"] == allowed
+    error = json.loads(caught.value.read())["error"]
+    assert (error["type"], error["details"]) == ("MethodNotAllowed", [])
 
 
 def test_a_refused_body_does_not_leak_into_the_next_request(own_stack: RunningStack) -> None:
