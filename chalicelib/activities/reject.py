@@ -60,11 +60,52 @@ def _entry(row: dict[str, Any]) -> LedgerEntry:
                        row.get("batchId"), int(row.get("shortfall", 0)))
 
 
-def process(ctx: Context) -> Effects:
-    activity = ctx.activity
+def _records(activity: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     records = [(step, (activity.get("effects") or {}).get(step) or {}) for step in STEPS]
-    records = [(s, r) for s, r in records if r]
+    return [(s, r) for s, r in records if r]
+
+
+def applied_steps(activity: dict[str, Any]) -> list[str]:
+    """The steps whose effects were committed (and would need undoing)."""
+    return [s for s in STEPS if s in (activity.get("steps") or {})]
+
+
+def process(ctx: Context) -> Effects:
+    """The reject job: everything undone, the activity REJECTED."""
+    activity = ctx.activity
     effects = Effects(ctx, "reject")
+    _reverse(ctx, effects, _records(activity))
+    pk = user_pk(ctx.site_id, ctx.uuid)
+    job = activity.get("rejectJob")
+    if job:
+        effects.ops.append(db.tx_delete(pk, pending_sk(job)))
+    effects.ops.append(db.tx_update(pk, STATS_SK, "ADD activities :m", values={":m": -1}))
+    target = received_by(activity)
+    rejection = {**(activity.get("rejection") or {}), "pending": False}
+    if target:
+        effects.ops.append(db.tx_update(user_pk(ctx.site_id, target), activity_sk(ctx.activity_id),
+                                        "SET #s = :r, rejection = :rej",
+                                        values={":r": "REJECTED", ":rej": rejection}, names={"#s": "status"}))
+    effects.measure(ctx.uuid, "n:activities", -1, at=_finished_at(activity))
+    effects.commit({}, status_note={"status": "REJECTED", "rejection": rejection, "rejectedAt": ctx.now_iso})
+    return effects
+
+
+def compensate(ctx: Context, error: dict[str, str]) -> Effects:
+    """An activity that failed after some of its steps committed: undo them, then FAILED.
+
+    A failed activity must leave nothing behind (no half-applied activity); the same
+    reversal as a reject, without the parts only a finished activity has.
+    """
+    effects = Effects(ctx, "compensate")
+    _reverse(ctx, effects, _records(ctx.activity))
+    effects.ops.append(db.tx_delete(user_pk(ctx.site_id, ctx.uuid), pending_sk(ctx.activity_id)))
+    effects.commit({}, status_note={"status": "FAILED", "error": error, "processedAt": ctx.now_iso})
+    return effects
+
+
+def _reverse(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]]) -> None:
+    activity = ctx.activity
     states: dict[str, UserState] = {}
 
     def state_of(uuid: str) -> UserState:
@@ -97,20 +138,6 @@ def process(ctx: Context) -> Effects:
     _undo_coupons(ctx, effects, records)
     _undo_bounty(ctx, effects, records)
     _undo_gift(ctx, effects, records)
-    pk = user_pk(ctx.site_id, ctx.uuid)
-    job = activity.get("rejectJob")
-    if job:
-        effects.ops.append(db.tx_delete(pk, pending_sk(job)))
-    effects.ops.append(db.tx_update(pk, STATS_SK, "ADD activities :m", values={":m": -1}))
-    target = received_by(activity)
-    rejection = {**(activity.get("rejection") or {}), "pending": False}
-    if target:
-        effects.ops.append(db.tx_update(user_pk(ctx.site_id, target), activity_sk(ctx.activity_id),
-                                        "SET #s = :r, rejection = :rej",
-                                        values={":r": "REJECTED", ":rej": rejection}, names={"#s": "status"}))
-    effects.measure(ctx.uuid, "n:activities", -1, at=_finished_at(activity))
-    effects.commit({}, status_note={"status": "REJECTED", "rejection": rejection, "rejectedAt": ctx.now_iso})
-    return effects
 
 
 def _finished_at(activity: dict[str, Any]) -> str:

@@ -187,7 +187,14 @@ def mark_failed(event: Event, context: Any = None) -> Event:
 
         reject.abandon(event["site"], event["uuid"], event["activityId"], event.get("gateId", ""), error)
     else:
-        lifecycle.fail(event["site"], event["uuid"], event["activityId"], error, clock.now_iso())
+        from chalicelib.activities import reject
+
+        stored = activities.get(event["site"], event["uuid"], event["activityId"]) or {}
+        if reject.applied_steps(stored) and stored.get("status") in ("QUEUED", "PROCESSING"):
+            # Some steps committed before the failure: undo them, so FAILED means no effect.
+            _run(event, lambda ctx: reject.compensate(ctx, error), stored=True)
+        else:
+            lifecycle.fail(event["site"], event["uuid"], event["activityId"], error, clock.now_iso())
     gate.finished(str(event.get("gateId") or event["activityId"]))
     return event
 

@@ -1,0 +1,47 @@
+"""A failure after some steps committed leaves nothing behind: FAILED means no effect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, run
+from tests.workflow.test_activities import give, wallet
+
+pytestmark = pytest.mark.usefixtures("game")
+
+
+def test_rewards_step_failing_for_good_undoes_the_behaviour(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.activities import rewards
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("rewards cannot be evaluated")
+
+    monkeypatch.setattr(rewards, "process", broken)
+    done = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video", "metadata": {"category": "tv"}})
+    assert done["status"] == "FAILED" and done["error"]["type"] == "InternalError", done
+    xp = wallet("alice", "xp")
+    assert (xp["balance"], xp["earned"]) == (0, 0), "the awarded points were taken back"
+    assert xp["entries"] == 2, "a credit and its reversal, never an edit"
+    monkeypatch.undo()
+    # The user's next activity is not held up and counts from a clean slate.
+    again = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video"})
+    assert again["status"] == "SUCCEEDED"
+    assert wallet("alice", "xp")["balance"] == 10
+
+
+def test_finish_failing_for_good_undoes_a_gift(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.activities import lifecycle
+
+    give(api, "alice", "coins", 20)
+
+    def broken(ctx: Any) -> Any:
+        raise RuntimeError("finish is broken")
+
+    monkeypatch.setattr(lifecycle, "finish", broken)
+    done = run(api, "acme", "alice", {"type": "gift", "targetUuid": "bob",
+                                      "points": [{"pointId": "coins", "points": 15}]})
+    assert done["status"] == "FAILED", done
+    a, b = wallet("alice", "coins"), wallet("bob", "coins")
+    assert (a["balance"], a["spent"], b["balance"], b["earned"]) == (20, 0, 0, 0)
