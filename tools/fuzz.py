@@ -106,7 +106,10 @@ def run_schemathesis(url: str, token: str, site: str, *, max_examples: int, phas
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "schemathesis.toml"
         # The token goes through the config's environment substitution, never on a command line.
+        # Failures found are replayed first by the next run: keep them out of the repository.
         config.write_text('headers = { Authorization = "Bearer ${FUZZ_TOKEN}" }\n'
+                          "[cache]\n"
+                          f'directory = "{ROOT / ".local" / "schemathesis"}"\n'
                           "[parameters]\n"
                           f'"path.site" = "{site}"\n')
         cmd = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(config), "run",
@@ -122,7 +125,7 @@ def run_schemathesis(url: str, token: str, site: str, *, max_examples: int, phas
             cmd += ["--report", "junit", "--report-dir", str(report_dir)]
         env = {**os.environ, "FUZZ_TOKEN": token, "SCHEMATHESIS_HOOKS": "tools.fuzz",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        return subprocess.call(cmd, cwd=ROOT, env=env)
+        return subprocess.call(cmd, cwd=tmp, env=env)
 
 
 def main(argv: list[str] | None = None) -> int:

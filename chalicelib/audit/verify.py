@@ -7,12 +7,14 @@ What it checks, per site (all sites unless told):
 - coupons: no code of a `multiple` coupon is held twice, and no more copies exist than the
   coupon's stock counter handed out.
 - bounties: at most one payout (a `bounty_payout` ledger entry of an award that is not
-  REJECTED) per bounty; an awarded bounty names the award that closed it, an open one has none.
+  REJECTED or FAILED) per bounty; an awarded bounty names the award that closed it, an open
+  one has none.
 - activities: a SUCCEEDED one has its type step and finish markers and every ledger entry its
   steps recorded; a REJECTED one also has its reject marker and its entries sum with their
   reversals to zero per wallet (less the recorded stopAtZero shortfall and what had already
   lapsed; a reject that revoked a reward another activity unlocked may take back more, never
-  less); a FAILED one left no ledger entry.
+  less); a FAILED one left no ledger entry, or compensated all it booked (its `compensate`
+  step reversed its entries, by the same rule as a reject).
 
 Users are listed with paged Queries of GSI1 (`{site}#USERS`), sites with GSI1 (`SITES`), and
 each user's partition is read with paged Queries: never a Scan. It is an offline tool (make
@@ -193,8 +195,8 @@ def _check_bounties(site: str, data: _SiteData, report: Report) -> None:
             continue
         award = data.activities.get(str(entry["activityId"]))
         bounty_id = str(((award or {}).get("attrs") or {}).get("bountyId") or "?")
-        if award is None or award.get("status") == "REJECTED":
-            continue
+        if award is None or award.get("status") in ("REJECTED", "FAILED"):
+            continue  # taken back (a rejected or compensated award nets to zero: checked below)
         payouts[bounty_id].add(str(entry["activityId"]))
     for bounty_id, bounty in sorted(data.bounties.items()):
         report.checked["bounties"] += 1
@@ -223,8 +225,13 @@ def _check_activities(site: str, data: _SiteData, report: Report) -> None:
         entries = by_activity.get(activity_id, [])
         steps = activity.get("steps") or {}
         if status == "FAILED":
-            if entries:
-                report.add(site, "failed-has-no-effects", where, f"FAILED but {len(entries)} ledger entries exist")
+            # FAILED means no effect: nothing booked, or what was booked compensated in full.
+            if entries and "compensate" not in steps:
+                report.add(site, "failed-has-no-effects", where, f"FAILED but {len(entries)} ledger entries exist "
+                                                                  "and no compensation")
+            elif entries:
+                _check_reversal(site, where, activity, entries, report, rule="failed-has-no-effects",
+                                record_step="compensate")
             continue
         if status not in ("SUCCEEDED", "REJECTED"):
             continue
@@ -233,7 +240,8 @@ def _check_activities(site: str, data: _SiteData, report: Report) -> None:
             report.add(site, "succeeded-effects-present", where, f"step markers missing: {missing}")
         originals = [e for e in entries if e.get("kind") != "reversal"]
         recorded = Counter((str(r.get("uuid") or activity.get("uuid")), str(r["pointId"]), int(r["amount"]))
-                           for step, record in (activity.get("effects") or {}).items() if step != "reject"
+                           for step, record in (activity.get("effects") or {}).items()
+                           if step not in ("reject", "compensate")
                            for r in (record or {}).get("ledger", []))
         stored = Counter((str(e["uuid"]), str(e["pointId"]), int(e["amount"])) for e in originals)
         if recorded != stored:
@@ -249,7 +257,8 @@ def _check_activities(site: str, data: _SiteData, report: Report) -> None:
         _check_reversal(site, where, activity, entries, report)
 
 
-def _check_reversal(site: str, where: str, activity: db.Item, entries: list[db.Item], report: Report) -> None:
+def _check_reversal(site: str, where: str, activity: db.Item, entries: list[db.Item], report: Report, *,
+                    rule: str = "rejected-reversed", record_step: str = "reject") -> None:
     net: dict[tuple[str, str], int] = defaultdict(int)
     for e in entries:
         # What a reversal could not take back is accounted for elsewhere: the stopAtZero
@@ -259,7 +268,7 @@ def _check_reversal(site: str, where: str, activity: db.Item, entries: list[db.I
         if e.get("kind") == "reversal" and e.get("bookedUnder") == "expired" and int(e["amount"]) > 0:
             amount -= int(e["amount"])
         net[(str(e["uuid"]), str(e["pointId"]))] += amount
-    record = (activity.get("effects") or {}).get("reject") or {}
+    record = (activity.get("effects") or {}).get(record_step) or {}
     own_rewards = set(((activity.get("results") or {}).get("rewards") or {}).get("rewards") or [])
     # A reward revoked by this reject but unlocked by another activity: its prize is taken back too.
     revoked_elsewhere = any(
@@ -268,6 +277,6 @@ def _check_reversal(site: str, where: str, activity: db.Item, entries: list[db.I
     for (uuid, point_id), residual in sorted(net.items()):
         if residual == 0 or (residual < 0 and revoked_elsewhere):
             continue
-        report.add(site, "rejected-reversed", where,
+        report.add(site, rule, where,
                    f"user {uuid} {point_id}: entries and reversals sum to {residual} "
                    "(net of recorded shortfall and lapsed credit)")

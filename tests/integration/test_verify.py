@@ -176,6 +176,22 @@ def test_a_reject_with_recorded_shortfall_is_sound(sound: Api) -> None:
     assert report.ok, report.summary()
 
 
+def test_a_compensated_failure_is_sound(sound: Api) -> None:
+    """A failure after some steps committed is compensated: its entries and their reversals net to zero."""
+    earn = _entry("8", "bob", "C1", 6)
+    _entry("9", "bob", "C1", -6, kind="reversal")
+    _activity("C1", "bob", "point", "FAILED", [earn])
+    from chalicelib.store import db
+    from chalicelib.store.keys import user_pk
+
+    db.update(user_pk(SITE, "bob"), "A#C1", "SET steps = :s", values={":s": {"begin": "t", "point": "t",
+                                                                              "compensate": "t"}})
+    assert _check().ok, _check().summary()
+    _entry("10", "bob", "C1", 1)
+    _wallet("bob", balance=5, earned=5)
+    assert {v.rule for v in _check().violations} == {"failed-has-no-effects"}
+
+
 def test_cli_exits_non_zero_on_a_violation_and_prints_what_it_checked(sound: Api,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     from tools import verify as cli
