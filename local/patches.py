@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 import traceback
 from collections.abc import Callable
@@ -108,6 +109,68 @@ def plain_json_responses() -> None:
 
     DynamoHandler.serialized = serialized  # type: ignore[method-assign]
     _patched.add("json")
+
+
+_PLAIN_ADD = re.compile(r"^ADD (#\w+ :\w+)(, #\w+ :\w+)*$")
+
+
+def fast_counter_updates() -> None:
+    """`ADD #a :x, #b :y` on numbers, applied directly instead of through moto's expression
+    machinery (a parser and ten tree walks per update, ~15 ms of CPU). KPI buckets and stats
+    counters are most of a step's updates and have exactly this shape; any other update (a
+    condition, SET, REMOVE, a non-number) takes moto's own path.
+    """
+    if "counters" in _patched:
+        return
+    from decimal import Decimal
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    original = DynamoDBBackend.update_item
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], update_expression: str,
+                    expression_attribute_names: dict[str, Any], expression_attribute_values: dict[str, Any],
+                    attribute_updates: Any = None, expected: Any = None, condition_expression: str | None = None,
+                    return_values_on_condition_check_failure: str | None = None) -> Any:
+        table = self.get_table(table_name)
+        plain = (update_expression and not condition_expression and not expected and not attribute_updates
+                 and _PLAIN_ADD.match(update_expression) and table.stream_shard is None)
+        pairs = []
+        if plain:
+            for part in update_expression[4:].split(", "):
+                name_ref, value_ref = part.split(" ")
+                name = (expression_attribute_names or {}).get(name_ref)
+                value = (expression_attribute_values or {}).get(value_ref)
+                if name is None or not isinstance(value, dict) or list(value) != ["N"] or name in key:
+                    plain = False
+                    break
+                pairs.append((name, Decimal(value["N"])))
+        if not plain:
+            return original(self, table_name, key, update_expression, expression_attribute_names,
+                            expression_attribute_values, attribute_updates, expected, condition_expression,
+                            return_values_on_condition_check_failure)
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        item = table.get_item(hash_value, range_value)
+        if item is None:
+            table.put_item(dict(key))
+            item = table.get_item(hash_value, range_value)
+        for name, _ in pairs:
+            current = item.attrs.get(name)
+            if current is not None and current.type != "N":
+                return original(self, table_name, key, update_expression, expression_attribute_names,
+                                expression_attribute_values, attribute_updates, expected, condition_expression,
+                                return_values_on_condition_check_failure)
+        for name, amount in pairs:
+            current = item.attrs.get(name)
+            total = amount + (Decimal(current.value) if current is not None else 0)
+            item.attrs[name] = DynamoType({"N": str(total)})
+        assert isinstance(item, Item)
+        return item
+
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    _patched.add("counters")
 
 
 def item_level_transactions() -> None:

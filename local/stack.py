@@ -94,6 +94,7 @@ class LocalStack:
         patches.item_level_transactions()
         patches.plain_json_responses()
         patches.parse_definitions_once()
+        patches.fast_counter_updates()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
 

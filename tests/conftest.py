@@ -62,6 +62,7 @@ def aws() -> Iterator[None]:
     patches.item_level_transactions()
     patches.plain_json_responses()
     patches.parse_definitions_once()
+    patches.fast_counter_updates()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()
         db.reset_client()
