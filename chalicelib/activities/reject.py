@@ -113,9 +113,13 @@ def _reverse(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, 
             states[uuid] = common.load_user(ctx, uuid)
         return states[uuid]
 
+    # The rewards step's prizes are not reversed blindly: a reward the activity unlocked stays
+    # if later activities would have unlocked it anyway. Only the completions that
+    # `revoke_after_reject` returns give their prizes (and counts) back.
+    own = [(step, record) for step, record in records if step != "rewards"]
     # Ledger: one reversal per user and point type, through the wallet rules (stopAtZero...).
     by_wallet: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
-    for _, record in records:
+    for _, record in own:
         for row in record.get("ledger", []):
             by_wallet[(row.get("uuid") or activity["uuid"], row["pointId"])].append(_entry(row))
     # Rewards that no longer hold; their prize points join the reversal of the same wallet
@@ -130,14 +134,14 @@ def _reverse(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, 
                                 batch_id=common.batch_id(ctx, point_id, ":reject"))
         effects.change_wallet(uuid, pt, change, keys, measure=False)
     # Measures go back in the periods they were counted in.
-    for _, record in records:
+    for _, record in own:
         for m in record.get("measures", []):
             for name, value in m["values"].items():
                 effects.measure(m["uuid"], name, -int(value), at=m["at"])
-    _undo_behaviour(ctx, effects, records, state_of)
-    _undo_coupons(ctx, effects, records)
-    _undo_bounty(ctx, effects, records)
-    _undo_gift(ctx, effects, records)
+    _undo_behaviour(ctx, effects, own, state_of)
+    _undo_coupons(ctx, effects, own)
+    _undo_bounty(ctx, effects, own)
+    _undo_gift(ctx, effects, own)
 
 
 def _finished_at(activity: dict[str, Any]) -> str:
