@@ -108,9 +108,26 @@ def stage_project(build: Path) -> Path:
     return project
 
 
+# The console's origin (its CloudFront domain) is only known at deploy time, but chalice writes
+# the CORS preflight answers into the API definition at package time: package with this
+# placeholder, then `wire()` turns it into the distribution's domain with Fn::Sub.
+CONSOLE_ORIGIN_PLACEHOLDER = "https://console-origin.invalid"
+
+
+def _console_origin(node: Any) -> Any:
+    if isinstance(node, str) and CONSOLE_ORIGIN_PLACEHOLDER in node:
+        return {"Fn::Sub": node.replace(CONSOLE_ORIGIN_PLACEHOLDER, "https://${ConsoleDistribution.DomainName}")}
+    if isinstance(node, list):
+        return [_console_origin(n) for n in node]
+    if isinstance(node, dict):
+        return {k: _console_origin(v) for k, v in node.items()}
+    return node
+
+
 def chalice_package(project: Path, stage: str, out: Path, wheelhouse: Path | None) -> None:
     env = dict(os.environ)
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # chalice wants a region; the template has none
+    env["CONSOLE_ORIGIN"] = CONSOLE_ORIGIN_PLACEHOLDER
     if wheelhouse is not None:
         env.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse.resolve())})
     chalice = Path(sys.executable).with_name("chalice")
@@ -224,7 +241,7 @@ def _assume_role(service: str) -> dict[str, Any]:
 
 def wire(template: dict[str, Any], stage: str, names: dict[str, str], asl_text: str | None) -> dict[str, Any]:
     """Everything chalice's template lacks; pure: returns a new template."""
-    t = copy.deepcopy(template)
+    t = _console_origin(copy.deepcopy(template))
     res: dict[str, Any] = t["Resources"]
     settings = STAGES[stage]
     policy_vars = {"ActivityStateMachineArn": state_machine_arn(stage)}

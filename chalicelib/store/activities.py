@@ -90,11 +90,15 @@ def get(site: str, uuid: str, activity_id: str) -> dict[str, Any] | None:
 
 
 def earlier_pending(site: str, uuid: str, activity_id: str) -> str | None:
-    """The oldest activity of this user accepted before `activity_id` and not finished yet."""
+    """The nearest activity of this user accepted before `activity_id` and not finished yet.
+
+    The nearest, not the oldest: each waiter then waits on its own predecessor, so one
+    finish wakes one successor instead of every activity queued behind it.
+    """
     items, _ = db.query_page(
         key_condition="PK = :pk AND SK BETWEEN :lo AND :hi",
         values={":pk": user_pk(site, uuid), ":lo": PENDING, ":hi": pending_sk(activity_id)},
-        limit=2, consistent=True, projection="SK",
+        limit=2, consistent=True, projection="SK", forward=False,
     )
     for item in items:
         other = item["SK"][len(PENDING):]

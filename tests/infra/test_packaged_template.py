@@ -229,3 +229,16 @@ def test_gateway_errors_use_the_api_error_shape(packaged: Packaged) -> None:
         if expected:
             assert (response["statusCode"], rendered["error"]["type"]) == expected
         assert "Access-Control-Allow-Origin" in json.dumps(response["responseParameters"])
+
+
+def test_cors_preflight_answers_the_console_origin_only(packaged: Packaged) -> None:
+    """The console (CloudFront) and the API (execute-api) are different origins in AWS."""
+    text = json.dumps(packaged.template)
+    assert "console-origin.invalid" not in text, "the packaging placeholder is replaced"
+    body = packaged.template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    options = [ops["options"] for ops in body["paths"].values() if "options" in ops]
+    assert options, "chalice generated preflight routes"
+    headers = options[0]["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+    origin = headers["method.response.header.Access-Control-Allow-Origin"]
+    assert origin == {"Fn::Sub": "'https://${ConsoleDistribution.DomainName}'"}
+    assert "Idempotency-Key" in str(headers["method.response.header.Access-Control-Allow-Headers"])
