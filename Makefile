@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck chromium clean wheelhouse package deploy destroy cold-start rollup
+.PHONY: run test lint typecheck chromium clean wheelhouse package deploy destroy cold-start rollup screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,3 +69,7 @@ cold-start: $(STAMP)
 ## rollup: run the scheduled jobs once (ranks + leaderboard period close, KPI rollup, point expiry) against the running local stack
 rollup: $(STAMP)
 	$(PY) tools/rollup.py
+
+## screenshots: PNGs of the user table, each tab and the open panel in docs/screenshots/ (needs `make run` running)
+screenshots: $(STAMP) chromium
+	$(PY) tools/screenshots.py
