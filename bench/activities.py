@@ -239,6 +239,7 @@ def floor(executions: int, concurrency: int) -> tuple[list[float], float]:
     """The same ASL shape, every Task a no-op Lambda, run by the same moto engine."""
     import boto3
 
+    from chalicelib.ids import new_id
     from chalicelib.workflow.definition import FUNCTIONS
     from local import patches, provision
 
@@ -252,10 +253,8 @@ def floor(executions: int, concurrency: int) -> tuple[list[float], float]:
     arn = _FLOOR_ARN[0]
     latencies: list[float] = []
     lock = threading.Lock()
-    counter = iter(range(10**9))
-
     def one(_: int) -> None:
-        name = f"floor-{next(counter)}"
+        name = f"floor-{new_id()}"
         started = time.perf_counter()
         out = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(
             {"site": "x", "uuid": "x", "activityId": name, "type": "behaviour", "job": "process"}))

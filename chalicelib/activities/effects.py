@@ -154,16 +154,18 @@ class Effects:
             if (cond.op == "gte" and cond.value <= 0) or (cond.op == "eq" and cond.value == 0):
                 test = f"(attribute_not_exists(#c{i}) OR {test})"
             conditions.append(test)
-        if deltas or conditions:
-            adds = []
-            for j, (figure, delta) in enumerate(deltas.items()):
-                names[f"#f{j}"] = figure
-                values[f":f{j}"] = delta
-                adds.append(f"#f{j} :f{j}")
-            values[":pid"] = point_type.id
-            expression = "SET pointId = :pid" + (" ADD " + ", ".join(adds) if adds else "")
-            self.ops.append(db.tx_update(pk, wallet_sk(point_type.id), expression, values=values, names=names,
-                                         condition=" AND ".join(conditions) or None))
+        adds = []
+        for j, (figure, delta) in enumerate(deltas.items()):
+            names[f"#f{j}"] = figure
+            values[f":f{j}"] = delta
+            adds.append(f"#f{j} :f{j}")
+        # Only ADDs (the point type is in the key): concurrent credits never conflict.
+        if adds:
+            self.ops.append(db.tx_update(pk, wallet_sk(point_type.id), "ADD " + ", ".join(adds), values=values,
+                                         names=names, condition=" AND ".join(conditions) or None))
+        elif conditions:
+            self.ops.append(db.tx_check(pk, wallet_sk(point_type.id), " AND ".join(conditions),
+                                        values=values, names=names))
         for entry in change.entries:
             row = {
                 "pointId": entry.point_id, "amount": entry.amount, "kind": entry.kind,
