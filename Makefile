@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck chromium clean wheelhouse package deploy destroy cold-start rollup screenshots
+.PHONY: run test lint typecheck chromium clean wheelhouse package deploy destroy cold-start rollup screenshots fuzz verify soak bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,3 +73,19 @@ rollup: $(STAMP)
 ## screenshots: PNGs of the user table, each tab and the open panel in docs/screenshots/ (needs `make run` running)
 screenshots: $(STAMP) chromium
 	$(PY) tools/screenshots.py
+
+## fuzz: a longer schemathesis run against /openapi.json (a running stack on PORT, or one started for it)
+fuzz: $(STAMP)
+	$(PY) tools/fuzz.py
+
+## verify: the invariant checker over every site of the running stack (wallets = ledgers, coupons, bounties...)
+verify: $(STAMP)
+	$(PY) tools/verify.py
+
+## soak: a mixed workload for a few minutes, then the invariant checker
+soak: $(STAMP)
+	$(PY) bench/soak.py
+
+## bench: every benchmark under bench/, written to docs/benchmarks.md
+bench: $(STAMP) chromium
+	$(PY) tools/bench_report.py
