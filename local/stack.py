@@ -130,6 +130,9 @@ class LocalStack:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2) + "\n")
         tmp.replace(self.state_file)
+        import atexit
+
+        atexit.register(self._remove_state)  # also when a tool exits without stop()
 
     def _remove_state(self) -> None:
         with contextlib.suppress(OSError, ValueError):

@@ -69,10 +69,9 @@ def unlock_for(ctx: Context, effects: Effects, state: UserState, summary: dict[s
         completion = {"at": ctx.now_iso, "verbCounts": dict(unlock.verb_counts), "activityId": ctx.activity_id}
         values: dict[str, Any] = {":c": [completion], ":empty": [], ":kind": unlock.kind, ":name": unlock.name,
                                   ":now": ctx.now_iso}
-        condition = "attribute_not_exists(completions)"
-        if count:
-            values[":n"] = count
-            condition = "size(completions) = :n"
+        # A reject that revoked the only completion leaves an empty list, not a missing one.
+        values[":n"] = count
+        condition = "size(completions) = :n" if count else "attribute_not_exists(completions) OR size(completions) = :n"
         effects.ops.append(db.tx_update(
             pk, reward_sk(unlock.reward_id),
             "SET completions = list_append(if_not_exists(completions, :empty), :c), kind = :kind, "

@@ -413,3 +413,20 @@ def test_a_late_duplicate_cannot_apply_an_activity_that_already_failed(api: Api)
     stored = wait_for(api, SITE, activity_id)
     assert stored["status"] == "FAILED", stored
     assert books("alice")["entries"] == {}
+
+
+def test_a_reward_revoked_by_a_reject_can_be_earned_again(api: Api) -> None:
+    """Found by the soak: the revoked reward kept an empty `completions` list, and unlocking it
+    again was conditional on the list not existing: a StepConflict on every retry, InternalError."""
+    _two_videos(api)
+    third = run(api, SITE, "alice", {"type": "behaviour", "verb": "watch_video"})
+    assert "binge" in third["result"]["awarded"]["rewards"]
+    status, data, _ = api.post(f"/sites/{SITE}/activities/{third['id']}/reject", {"reason": "test"})
+    assert status == 202, data
+    assert wait_for(api, SITE, third["id"])["status"] == "REJECTED"
+    assert books("alice")["rewards"].get("binge") == 0
+    again = run(api, SITE, "alice", {"type": "behaviour", "verb": "watch_video"})
+    assert again["status"] == "SUCCEEDED", again
+    assert "binge" in again["result"]["awarded"]["rewards"]
+    assert books("alice")["rewards"]["binge"] == 1
+    verified()
