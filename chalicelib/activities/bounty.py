@@ -18,10 +18,7 @@ from chalicelib.store.keys import bounty_sk, user_pk
 
 def process(ctx: Context) -> Effects:
     attrs: dict[str, Any] = ctx.activity["attrs"]
-    offerer = common.load_user(ctx, ctx.uuid)
-    common.require_member(offerer)
-    if offerer.blocked:
-        raise rules.UserBlocked(f"user '{ctx.uuid}' is blocked")
+    offerer = common.load_spender(ctx)
     action = attrs["action"]
     effects = common.new_effects(ctx, "bounty")
     pk = user_pk(ctx.site_id, ctx.uuid)
@@ -57,13 +54,7 @@ def process(ctx: Context) -> Effects:
         new_status, awarded_to = "cancelled", None
     else:
         target_uuid = attrs["targetUuid"]
-        if target_uuid == ctx.uuid:
-            raise rules.GiftToSelf("a bounty cannot be awarded to its offerer")
-        target = common.load_user(ctx, target_uuid)
-        if not target.member:
-            raise rules.UserNotMember(f"target '{target_uuid}' has opted out (member=false)")
-        if target.blocked:
-            raise rules.TargetBlocked(f"target '{target_uuid}' is blocked")
+        target = common.load_receiver(ctx, target_uuid, "a bounty cannot be awarded to its offerer")
         for point_id, amount in escrow.items():
             pt = common.point_type(ctx, point_id)
             effects.change_wallet(target_uuid, pt, wallet.bounty_payout(

@@ -24,6 +24,27 @@ def require_member(state: UserState) -> None:
         raise rules.UserNotMember(f"user '{state.uuid}' has opted out (member=false)")
 
 
+def load_spender(ctx: Context) -> UserState:
+    """The activity's user, for an activity that spends: a member, not blocked."""
+    state = load_user(ctx, ctx.uuid)
+    require_member(state)
+    if state.blocked:
+        raise rules.UserBlocked(f"user '{ctx.uuid}' is blocked")
+    return state
+
+
+def load_receiver(ctx: Context, target_uuid: str, to_self: str) -> UserState:
+    """Another user receiving a gift or a bounty: exists, not the sender, a member, not blocked."""
+    if target_uuid == ctx.uuid:
+        raise rules.GiftToSelf(to_self)
+    target = load_user(ctx, target_uuid)
+    if not target.member:
+        raise rules.UserNotMember(f"target '{target_uuid}' has opted out (member=false)")
+    if target.blocked:
+        raise rules.TargetBlocked(f"target '{target_uuid}' is blocked")
+    return target
+
+
 def point_type(ctx: Context, point_id: str) -> PointType:
     found = ctx.mechanics.point_types.get(point_id)
     if found is None:

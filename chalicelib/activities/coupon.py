@@ -23,10 +23,7 @@ from chalicelib.store.userstate import UserState, parse_time
 
 def process(ctx: Context) -> Effects:
     attrs: dict[str, Any] = ctx.activity["attrs"]
-    state = common.load_user(ctx, ctx.uuid)
-    common.require_member(state)
-    if state.blocked:
-        raise rules.UserBlocked(f"user '{ctx.uuid}' is blocked")
+    state = common.load_spender(ctx)
     coupon = ctx.mechanics.coupons.get(attrs["couponId"])
     if coupon is None:
         raise rules.CouponNotFound(f"no coupon '{attrs['couponId']}'")

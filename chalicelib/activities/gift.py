@@ -15,18 +15,9 @@ from chalicelib.store.keys import STATS_SK, user_pk
 
 def process(ctx: Context) -> Effects:
     attrs: dict[str, Any] = ctx.activity["attrs"]
-    sender = common.load_user(ctx, ctx.uuid)
-    common.require_member(sender)
-    if sender.blocked:
-        raise rules.UserBlocked(f"user '{ctx.uuid}' is blocked")
+    sender = common.load_spender(ctx)
     target_uuid = attrs["targetUuid"]
-    if target_uuid == ctx.uuid:
-        raise rules.GiftToSelf("a user cannot send a gift to themselves")
-    target = common.load_user(ctx, target_uuid)
-    if not target.member:
-        raise rules.UserNotMember(f"target '{target_uuid}' has opted out (member=false)")
-    if target.blocked:
-        raise rules.TargetBlocked(f"target '{target_uuid}' is blocked")
+    target = common.load_receiver(ctx, target_uuid, "a user cannot send a gift to themselves")
     reward_id = attrs.get("rewardId")
     if reward_id is not None and not isinstance(ctx.mechanics.rewards.get(reward_id), Gift):
         raise rules.NotGiftable(f"'{reward_id}' is not a gift reward")
