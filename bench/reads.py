@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -46,15 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 # The mechanics of the tests (one source of truth); importing them loads tests/conftest.py,
 # which sets its own environment, so ours is set after it.
+from local.stack import in_process_environment  # noqa: E402
 from tests.integration.test_mechanics_api import configure  # noqa: E402
 
 TOKEN = "bench-operator-token"
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "TABLE_NAME": "gamification-bench",
-    "OPERATOR_TOKEN_SHA256": hashlib.sha256(TOKEN.encode()).hexdigest(), "DECODE_PATH_PARAMS": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
-})
+os.environ.update(in_process_environment(TOKEN, "gamification-bench", "ERROR"))
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 ROUTES = ["summary", "tabs/overview", "tabs/activity", "tabs/activity?type=behaviour&status=SUCCEEDED",
@@ -219,8 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.store import db, sites
     from local import patches, provision
 
-    patches.serialize_dynamodb()
-    patches.route_lambda_invokes()
+    patches.behave_like_aws()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()
         db.reset_client()

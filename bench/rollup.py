@@ -30,13 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from local.stack import in_process_environment  # noqa: E402
+
 TOKEN = "bench-operator-token"
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "TABLE_NAME": "gamification-bench",
-    "OPERATOR_TOKEN_SHA256": hashlib.sha256(TOKEN.encode()).hexdigest(), "DECODE_PATH_PARAMS": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
-})
+os.environ.update(in_process_environment(TOKEN, "gamification-bench", "ERROR"))
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 NOW = "2026-11-02T01:00:00Z"  # Monday 01:00 UTC: Sunday and the week Mon 26 Oct .. Sun 1 Nov end
@@ -157,8 +154,7 @@ def main() -> None:
 
     from local import patches, provision
 
-    patches.serialize_dynamodb()
-    patches.item_level_transactions()
+    patches.behave_like_aws()
     with mock_aws():
         import boto3
 

@@ -26,6 +26,17 @@ _patched: set[str] = set()
 _handlers: dict[str, Callable[[Any, Any], Any]] = {}
 
 
+def behave_like_aws() -> None:
+    """Every patch below, once: the local stack, the tests and the benches run the same moto."""
+    serialize_dynamodb()
+    route_lambda_invokes()
+    reuse_task_clients()
+    item_level_transactions()
+    plain_json_responses()
+    parse_definitions_once()
+    fast_counter_updates()
+
+
 def configure_moto() -> None:
     """Step Functions executes definitions; Lambda runs without Docker (our patch runs it)."""
     moto_config.default_user_config["stepfunctions"] = {"execute_state_machine": True}

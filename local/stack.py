@@ -52,6 +52,18 @@ def aws_environment(moto_port: int, token: str) -> dict[str, str]:
     }
 
 
+def in_process_environment(token: str, table: str, log_level: str = "WARNING") -> dict[str, str]:
+    """The environment for moto in this process (`mock_aws`): tests and in-process benches."""
+    import hashlib
+
+    return {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "TABLE_NAME": table,
+        "OPERATOR_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest(), "DECODE_PATH_PARAMS": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": log_level,
+    }
+
+
 @dataclass
 class LocalStack:
     port: int = 0
@@ -88,13 +100,7 @@ class LocalStack:
         from local import patches
 
         patches.configure_moto()
-        patches.serialize_dynamodb()
-        patches.route_lambda_invokes()
-        patches.reuse_task_clients()
-        patches.item_level_transactions()
-        patches.plain_json_responses()
-        patches.parse_definitions_once()
-        patches.fast_counter_updates()
+        patches.behave_like_aws()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -11,15 +10,11 @@ from typing import Any
 
 import pytest
 
+from local.stack import in_process_environment
+
 OPERATOR_TOKEN = "test-operator-token"
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-    "TABLE_NAME": "gamification-test",
-    "OPERATOR_TOKEN_SHA256": hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest(),
-    "DECODE_PATH_PARAMS": "true", "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
-})
+os.environ.update(in_process_environment(OPERATOR_TOKEN, "gamification-test"))
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
@@ -56,13 +51,7 @@ def aws() -> Iterator[None]:
     from chalicelib.store import db, sites
     from local import patches, provision
 
-    patches.serialize_dynamodb()
-    patches.route_lambda_invokes()
-    patches.reuse_task_clients()
-    patches.item_level_transactions()
-    patches.plain_json_responses()
-    patches.parse_definitions_once()
-    patches.fast_counter_updates()
+    patches.behave_like_aws()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()
         db.reset_client()

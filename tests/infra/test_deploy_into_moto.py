@@ -193,8 +193,7 @@ def test_one_activity_runs_through_the_deployed_state_machine(stack: Stack, pack
 
     import app as app_module
 
-    patches.serialize_dynamodb()
-    patches.route_lambda_invokes()
+    patches.behave_like_aws()
     patches.register_functions({package.function_name("dev", f.name): f for f in app_module.app.pure_lambda_functions})
     sfn = stack.client("stepfunctions")
     if packaged.stand_in:
