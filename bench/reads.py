@@ -12,10 +12,10 @@ a GetItem/BatchGetItem each item), which is what AWS would bill for these reads 
 Query also pays for the items it filtered out: the activity tab's filters do not here).
 
 Latency: `p50`/`p95` are whole calls through the Chalice test client; `app p50` is the same
-call minus the time spent inside DynamoDB requests. moto answers a Query by walking the whole
-partition (and sizing every item), so on moto the total grows with the user's history even
-though each route reads one page or one fixed key range; `app p50` and the read units are
-the figures that carry over to DynamoDB. The site and mechanics caches are warmed before each
+call minus the time spent inside DynamoDB requests. The local runtime's moto reads a Query's
+key range by bisecting the partition's sorted keys (local/patches.py), as DynamoDB does, so the
+totals should not grow with history; `app p50` and the read units are the figures that carry
+over to DynamoDB. The site and mechanics caches are warmed before each
 measured call (a slow moto run can outlast the 10 s mechanics cache).
 
 History: a few activities go through the real workflow (the state machine on moto), so

@@ -35,6 +35,7 @@ def behave_like_aws() -> None:
     plain_json_responses()
     parse_definitions_once()
     fast_counter_updates()
+    key_range_queries()
 
 
 def configure_moto() -> None:
@@ -182,6 +183,129 @@ def fast_counter_updates() -> None:
 
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
     _patched.add("counters")
+
+
+def key_range_queries() -> None:
+    """A table Query reads the partition's key range, as DynamoDB does.
+
+    moto answers a Query by walking every item of the whole table, sorting the partition and
+    sizing each item up to the page: a user's tab, or a workflow step's read, cost time in
+    proportion to everything ever written. Each partition's string sort keys are kept in a
+    sorted list (maintained as items are put and deleted), so a Query bisects to its range and
+    touches only the page it returns. Index queries, number or binary sort keys and the legacy
+    KeyConditions/QueryFilter parameters keep moto's own path.
+    """
+    if "queries" in _patched:
+        return
+    import bisect
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
+
+    original_query, original_put, original_delete = Table.query, Table.put_item, Table.delete_item
+
+    def sort_keys(table: Any, hash_key: Any) -> list[str]:
+        index: dict[Any, list[str]] = table.__dict__.setdefault("_sorted_sort_keys", {})
+        keys = index.get(hash_key)
+        if keys is None:
+            keys = index[hash_key] = sorted(k.value for k in table.items.get(hash_key, {}))
+        return keys
+
+    def known_keys(table: Any, item: Any) -> list[str] | None:
+        if item is None or item.range_key is None:
+            return None
+        keys: list[str] | None = table.__dict__.get("_sorted_sort_keys", {}).get(item.hash_key)
+        return keys
+
+    def put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        item = original_put(self, item_attrs, *args, **kwargs)
+        keys = known_keys(self, item)
+        if keys is not None:
+            at = bisect.bisect_left(keys, item.range_key.value)
+            if at == len(keys) or keys[at] != item.range_key.value:
+                keys.insert(at, item.range_key.value)
+        return item
+
+    def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        item = original_delete(self, hash_key, range_key)
+        keys = known_keys(self, item)
+        if keys is not None:
+            at = bisect.bisect_left(keys, item.range_key.value)
+            if at < len(keys) and keys[at] == item.range_key.value:
+                del keys[at]
+        return item
+
+    def key_range(keys: list[str], comparison: str | None, values: list[Any]) -> tuple[int, int]:
+        """The slice of sorted keys a key condition selects (code point order is UTF-8 order)."""
+        if comparison is None:
+            return 0, len(keys)
+        v = [x.value for x in values]
+        if comparison in ("=", "EQ"):
+            return bisect.bisect_left(keys, v[0]), bisect.bisect_right(keys, v[0])
+        if comparison in ("<", "LT"):
+            return 0, bisect.bisect_left(keys, v[0])
+        if comparison in ("<=", "LE"):
+            return 0, bisect.bisect_right(keys, v[0])
+        if comparison in (">", "GT"):
+            return bisect.bisect_right(keys, v[0]), len(keys)
+        if comparison in (">=", "GE"):
+            return bisect.bisect_left(keys, v[0]), len(keys)
+        if comparison == "BETWEEN":
+            return bisect.bisect_left(keys, v[0]), bisect.bisect_right(keys, v[1])
+        # BEGINS_WITH: every key from the prefix up to the first key that no longer starts with it.
+        start = bisect.bisect_left(keys, v[0])
+        end = start
+        while end < len(keys) and keys[end].startswith(v[0]):
+            end += 1
+        return start, end
+
+    supported = {None, "=", "EQ", "<", "LT", "<=", "LE", ">", "GT", ">=", "GE", "BETWEEN", "BEGINS_WITH"}
+
+    def query(self: Any, hash_key: Any, range_comparison: str | None, range_objs: list[Any], limit: int,
+              exclusive_start_key: dict[str, Any], scan_index_forward: bool,
+              projection_expressions: list[list[str]] | None, index_name: str | None = None,
+              consistent_read: bool = False, filter_expression: Any = None, **kwargs: Any) -> Any:
+        comparison = range_comparison.upper() if range_comparison else None
+        extra = {k: v for k, v in kwargs.items() if v and k not in ("hash_key_conditions", "range_key_conditions")}
+        if (index_name or hash_key is None or extra or self.range_key_type != "S" or comparison not in supported
+                or len(kwargs.get("range_key_conditions") or []) > 1
+                or any(x.type != "S" for x in range_objs)):
+            return original_query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+                                  scan_index_forward, projection_expressions, index_name, consistent_read,
+                                  filter_expression, **kwargs)
+        partition = self.items.get(hash_key, {})
+        keys = sort_keys(self, hash_key)
+        start, end = key_range(keys, comparison, range_objs)
+        if exclusive_start_key is not None:
+            after = exclusive_start_key[self.range_key_attr]["S"]
+            if scan_index_forward:
+                start = max(start, bisect.bisect_right(keys, after))
+            else:
+                end = min(end, bisect.bisect_left(keys, after))
+        order = range(start, end) if scan_index_forward else range(end - 1, start - 1, -1)
+        page: list[Any] = []
+        size = 0
+        last_evaluated_key = None
+        for position in order:
+            item = partition[DynamoType({"S": keys[position]})]
+            item_size = item.size()
+            if len(page) == limit or size + item_size > RESULT_SIZE_LIMIT:
+                last_evaluated_key = self._get_last_evaluated_key(page[-1], None)
+                break
+            page.append(item)
+            size += item_size
+        results = copy.deepcopy(page)
+        if filter_expression is not None:
+            results = [item for item in results if filter_expression.expr(item)]
+        if projection_expressions:
+            results = [r.project(projection_expressions) for r in results]
+        return results, len(page), last_evaluated_key
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.put_item = put_item  # type: ignore[method-assign]
+    Table.delete_item = delete_item  # type: ignore[method-assign]
+    _patched.add("queries")
 
 
 def item_level_transactions() -> None:
