@@ -74,6 +74,7 @@ class LocalStack:
     host: str = "127.0.0.1"
     _threads: list[threading.Thread] = field(default_factory=list)
     _moto: Any = None
+    _in_process: Any = None
     _http: Any = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -90,9 +91,12 @@ class LocalStack:
         self.moto_port = self.moto_port or free_port()
         self.token = self.token or secrets.token_urlsafe(24)
         os.environ.update(aws_environment(self.moto_port, self.token))
+        # This process reaches moto in-process (below); the endpoint is for other processes.
+        os.environ.pop("AWS_ENDPOINT_URL")
 
         import logging
 
+        from moto import mock_aws
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -101,6 +105,12 @@ class LocalStack:
 
         patches.configure_moto()
         patches.behave_like_aws()
+        # The app, the state machine interpreter and the Lambda tasks all run in this process:
+        # their AWS calls go to moto's backends in memory, as in the tests, instead of a new TCP
+        # connection and server thread per request (moto's HTTP server closes every connection).
+        # The HTTP server answers tools in other processes (verify, soak) from the same backends.
+        self._in_process = mock_aws()
+        self._in_process.start()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
 
@@ -174,6 +184,8 @@ class LocalStack:
             self._http.server.server_close()
         if self._moto is not None:
             self._moto.stop()
+        if self._in_process is not None:
+            self._in_process.stop()
         for thread in self._threads:
             thread.join(timeout=5)
 
