@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.core import config as moto_config
@@ -34,9 +35,10 @@ def behave_like_aws() -> None:
     item_level_transactions()
     plain_json_responses()
     parse_definitions_once()
-    fast_counter_updates()
+    fast_simple_updates()
     key_range_queries()
     parse_update_expressions_once()
+    size_items_once()
 
 
 def configure_moto() -> None:
@@ -124,66 +126,212 @@ def plain_json_responses() -> None:
     _patched.add("json")
 
 
-_PLAIN_ADD = re.compile(r"^ADD (#\w+ :\w+)(, #\w+ :\w+)*$")
+_PATH = r"[#\w]+(?:\.[#\w]+)*"
+_SET = re.compile(rf"^\s*({_PATH})\s*=\s*(?::(\w+)|if_not_exists\(\s*({_PATH})\s*,\s*:(\w+)\s*\))\s*$")
+_ADD = re.compile(r"^\s*([#\w]+)\s+:(\w+)\s*$")
+_REMOVE = re.compile(rf"^\s*({_PATH})\s*$")
+_CLAUSE = re.compile(r"\b(SET|ADD|REMOVE|DELETE)\s", re.IGNORECASE)
+
+_fast_updates = True  # tests switch it off to compare with moto's own path
 
 
-def fast_counter_updates() -> None:
-    """`ADD #a :x, #b :y` on numbers, applied directly instead of through moto's expression
-    machinery (a parser and ten tree walks per update, ~15 ms of CPU). KPI buckets and stats
-    counters are most of a step's updates and have exactly this shape; any other update (a
-    condition, SET, REMOVE, a non-number) takes moto's own path.
+@contextlib.contextmanager
+def moto_own_updates() -> Iterator[None]:
+    """Every update through moto's own expression machinery, for as long as the block runs."""
+    global _fast_updates
+    _fast_updates = False
+    try:
+        yield
+    finally:
+        _fast_updates = True
+
+
+# One action of a simple update: (verb, target path, value placeholder, keep existing value).
+_Action = tuple[str, tuple[str, ...], str | None, bool]
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+@functools.lru_cache(maxsize=512)
+def _simple_update(expression: str) -> tuple[_Action, ...] | None:
+    """The actions of an update made only of `SET path = :v`, `SET path = if_not_exists(path, :v)`,
+    `ADD name :v` and `REMOVE path`; None for anything else (moto's own path takes it)."""
+    pieces = _CLAUSE.split(expression)
+    if pieces[0].strip():
+        return None
+    actions: list[_Action] = []
+    for verb, body in zip(pieces[1::2], pieces[2::2], strict=True):
+        verb = verb.upper()
+        for part in _split_top_level(body):
+            if verb == "SET" and (m := _SET.match(part)):
+                target = tuple(m.group(1).split("."))
+                if m.group(2):
+                    actions.append(("SET", target, m.group(2), False))
+                elif tuple(m.group(3).split(".")) == target:
+                    actions.append(("SET", target, m.group(4), True))
+                else:
+                    return None
+            elif verb == "ADD" and (m := _ADD.match(part)):
+                actions.append(("ADD", (m.group(1),), m.group(2), False))
+            elif verb == "REMOVE" and (m := _REMOVE.match(part)):
+                actions.append(("REMOVE", tuple(m.group(1).split(".")), None, False))
+            else:
+                return None
+    return tuple(actions)
+
+
+def fast_simple_updates() -> None:
+    """Plain updates applied directly instead of through moto's expression machinery.
+
+    moto validates and executes every update expression with ten tree walks over its AST
+    (~5-15 ms of CPU each); the app's updates are nearly all plain: counters (`ADD #a :x`),
+    attribute sets (`SET a = :v`, `SET steps.#s = :v`), `if_not_exists` defaults, `REMOVE`.
+    Those are applied here with DynamoDB's rules; whenever a rule would raise (a missing or
+    non-map parent, a non-number ADD, a key attribute, overlapping paths, a missing
+    placeholder, the item size limit) or the update has a condition, moto's own path takes
+    the whole request, so errors stay moto's. Nothing is changed before every check passed.
     """
-    if "counters" in _patched:
+    if "updates" in _patched:
         return
     from decimal import Decimal
 
+    from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     original = DynamoDBBackend.update_item
+    size_limit = 405_000  # moto's own figure (DynamoDB's 400 KB, measured)
+
+    def resolve(path: tuple[str, ...], names: dict[str, str]) -> tuple[str, ...] | None:
+        out = []
+        for part in path:
+            name = names.get(part) if part.startswith("#") else part
+            if name is None:
+                return None
+            out.append(name)
+        return tuple(out)
+
+    def parent_of(item: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
+        """The attribute map that holds the last name of `path`, if every step is a map."""
+        attrs: dict[str, Any] = item.attrs if item is not None else {}
+        for name in path[:-1]:
+            node = attrs.get(name)
+            if node is None or node.type != "M":
+                return None
+            attrs = node.value
+        return attrs
+
+    def plan(item: Any, key: dict[str, Any], actions: tuple[_Action, ...], names: dict[str, str],
+             values: dict[str, Any]) -> list[tuple[str, tuple[str, ...], Any]] | None:
+        steps: list[tuple[str, tuple[str, ...], Any]] = []
+        targets: list[tuple[str, ...]] = []
+        for verb, raw_path, placeholder, keep in actions:
+            path = resolve(raw_path, names)
+            if path is None or path[0] in key:
+                return None
+            targets.append(path)
+            value = values.get(":" + placeholder) if placeholder else None
+            if placeholder and not isinstance(value, dict):
+                return None
+            holder = parent_of(item, path)
+            if holder is None:
+                return None  # a nested path whose parent is missing or not a map: DynamoDB refuses
+            current = holder.get(path[-1])
+            if verb == "ADD":
+                if list(value) != ["N"] or (current is not None and current.type != "N"):  # type: ignore[arg-type]
+                    return None
+                total = Decimal(value["N"]) + (Decimal(current.value) if current is not None else 0)  # type: ignore[index]
+                steps.append(("SET", path, DynamoType({"N": str(total)})))
+            elif verb == "SET":
+                if not (keep and current is not None):
+                    steps.append(("SET", path, DynamoType(value)))  # type: ignore[arg-type]
+            else:
+                steps.append(("REMOVE", path, None))
+        for i, one in enumerate(targets):
+            for other in targets[i + 1:]:
+                if one[:len(other)] == other[:len(one)]:
+                    return None  # the same path twice, or one inside another: DynamoDB refuses
+        return steps
 
     def update_item(self: Any, table_name: str, key: dict[str, Any], update_expression: str,
                     expression_attribute_names: dict[str, Any], expression_attribute_values: dict[str, Any],
                     attribute_updates: Any = None, expected: Any = None, condition_expression: str | None = None,
                     return_values_on_condition_check_failure: str | None = None) -> Any:
-        table = self.get_table(table_name)
-        plain = (update_expression and not condition_expression and not expected and not attribute_updates
-                 and _PLAIN_ADD.match(update_expression) and table.stream_shard is None)
-        pairs = []
-        if plain:
-            for part in update_expression[4:].split(", "):
-                name_ref, value_ref = part.split(" ")
-                name = (expression_attribute_names or {}).get(name_ref)
-                value = (expression_attribute_values or {}).get(value_ref)
-                if name is None or not isinstance(value, dict) or list(value) != ["N"] or name in key:
-                    plain = False
-                    break
-                pairs.append((name, Decimal(value["N"])))
-        if not plain:
+        def moto_path() -> Any:
             return original(self, table_name, key, update_expression, expression_attribute_names,
                             expression_attribute_values, attribute_updates, expected, condition_expression,
                             return_values_on_condition_check_failure)
+
+        table = self.get_table(table_name)
+        actions = _simple_update(update_expression) if update_expression and _fast_updates else None
+        if (actions is None or expected or attribute_updates or table.stream_shard is not None
+                or table.hash_key_attr not in key or (table.range_key_attr and table.range_key_attr not in key)):
+            return moto_path()
         hash_value = DynamoType(key[table.hash_key_attr])
         range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
         item = table.get_item(hash_value, range_value)
+        if condition_expression and not get_filter_expression(
+                condition_expression, expression_attribute_names, expression_attribute_values).expr(item):
+            return moto_path()  # moto raises the conditional check failure, with ALL_OLD if asked
+        steps = plan(item, key, actions, expression_attribute_names or {}, expression_attribute_values or {})
+        if steps is None:
+            return moto_path()
+        growth = sum(len(path[-1]) + value.size() for verb, path, value in steps if verb == "SET")
+        if (item.size() if item is not None else 0) + growth > size_limit:
+            return moto_path()
         if item is None:
             table.put_item(dict(key))
             item = table.get_item(hash_value, range_value)
-        for name, _ in pairs:
-            current = item.attrs.get(name)
-            if current is not None and current.type != "N":
-                return original(self, table_name, key, update_expression, expression_attribute_names,
-                                expression_attribute_values, attribute_updates, expected, condition_expression,
-                                return_values_on_condition_check_failure)
-        for name, amount in pairs:
-            current = item.attrs.get(name)
-            total = amount + (Decimal(current.value) if current is not None else 0)
-            item.attrs[name] = DynamoType({"N": str(total)})
+        for verb, path, value in steps:
+            holder = parent_of(item, path)
+            assert holder is not None
+            if verb == "SET":
+                dict.__setitem__(holder, path[-1], value)  # the size was checked above, once
+            else:
+                holder.pop(path[-1], None)
         assert isinstance(item, Item)
         return item
 
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
-    _patched.add("counters")
+    _patched.add("updates")
+
+
+def size_items_once() -> None:
+    """An item's 400 KB limit checked once per item written, not once per attribute.
+
+    moto's item dictionary re-sizes the whole item on every attribute it sets, so writing an
+    item costs the square of its attribute count (an activity item with its step results is
+    most of a Put's time). The same limit, with the same error, is checked on the whole item.
+    """
+    if "item-size" in _patched:
+        return
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    def build(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = LimitedSizeDict()
+        for name, value in attrs.items():
+            dict.__setitem__(self.attrs, name, DynamoType(value))
+        if self.size() > 405_000:  # LimitedSizeDict's own limit
+            raise ItemSizeTooLarge
+
+    Item.__init__ = build  # type: ignore[method-assign]
+    _patched.add("item-size")
 
 
 def parse_update_expressions_once() -> None:
@@ -198,12 +346,13 @@ def parse_update_expressions_once() -> None:
     if "update-expressions" in _patched:
         return
     import copy
+    import importlib
     import pickle
 
-    from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-
-    original_make = UpdateExpressionParser.make
+    # moto's parsing modules are untyped: handled as Any.
+    validators: Any = importlib.import_module("moto.dynamodb.parsing.validators")
+    parser: Any = importlib.import_module("moto.dynamodb.parsing.expressions").UpdateExpressionParser
+    original_make = parser.make
     trees: dict[str, Any] = {}
     pickled: dict[int, bytes] = {}
     lock = threading.Lock()
@@ -211,7 +360,7 @@ def parse_update_expressions_once() -> None:
     def make(cls: Any, expression_str: str) -> Any:
         tree = trees.get(expression_str)
         if tree is None:
-            tree = original_make.__func__(cls, expression_str)  # type: ignore[attr-defined]
+            tree = original_make.__func__(cls, expression_str)
             with lock:
                 trees[expression_str] = tree
                 pickled[id(tree)] = pickle.dumps(tree)
@@ -221,8 +370,8 @@ def parse_update_expressions_once() -> None:
         frozen = pickled.get(id(value))
         return pickle.loads(frozen) if frozen is not None else copy.deepcopy(value, memo)
 
-    UpdateExpressionParser.make = classmethod(make)  # type: ignore[method-assign,assignment]
-    validators.deepcopy = fresh_copy  # type: ignore[attr-defined]
+    parser.make = classmethod(make)
+    validators.deepcopy = fresh_copy
     _patched.add("update-expressions")
 
 
@@ -239,11 +388,11 @@ def key_range_queries() -> None:
     if "queries" in _patched:
         return
     import bisect
-    import copy
 
+    from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 
+    Table: Any = table_module.Table
     original_query, original_put, original_delete = Table.query, Table.put_item, Table.delete_item
 
     def sort_keys(table: Any, hash_key: Any) -> list[str]:
@@ -331,21 +480,23 @@ def key_range_queries() -> None:
         for position in order:
             item = partition[DynamoType({"S": keys[position]})]
             item_size = item.size()
-            if len(page) == limit or size + item_size > RESULT_SIZE_LIMIT:
+            if len(page) == limit or size + item_size > table_module.RESULT_SIZE_LIMIT:
                 last_evaluated_key = self._get_last_evaluated_key(page[-1], None)
                 break
             page.append(item)
             size += item_size
-        results = copy.deepcopy(page)
+        # moto copies the page; the response is built from it under the DynamoDB lock, before
+        # any other request can change an item, and nothing writes to it, so the page is read as is.
+        results = page
         if filter_expression is not None:
             results = [item for item in results if filter_expression.expr(item)]
         if projection_expressions:
             results = [r.project(projection_expressions) for r in results]
         return results, len(page), last_evaluated_key
 
-    Table.query = query  # type: ignore[method-assign]
-    Table.put_item = put_item  # type: ignore[method-assign]
-    Table.delete_item = delete_item  # type: ignore[method-assign]
+    Table.query = query
+    Table.put_item = put_item
+    Table.delete_item = delete_item
     _patched.add("queries")
 
 

@@ -100,3 +100,87 @@ def test_query_reads_the_key_range_like_dynamodb(aws: None, written: list[str], 
     if limit is not None:
         # Limit counts the items read before the filter, as in DynamoDB.
         assert pages >= -(-len(in_range) // limit)
+
+
+# `fast_simple_updates`: the same update through the fast path and through moto's own
+# expression machinery must leave the same item, or fail with the same error.
+_conditions_on_a = st.sampled_from([None, "attribute_exists(a)", "attribute_not_exists(a)", "a = :c", "a < :c"])
+_values = st.one_of(st.integers(-5, 5).map(lambda n: {"N": str(n)}), st.sampled_from([{"S": "x"}, {"S": "y"}]),
+                    st.just({"M": {"k": {"N": "1"}}}))
+_names = st.sampled_from(["a", "b", "m", "steps"])
+_actions = st.one_of(
+    st.tuples(st.just("set"), _names, _values),
+    st.tuples(st.just("default"), _names, _values),
+    st.tuples(st.just("nested"), st.sampled_from(["m", "steps", "a"]), _values),
+    st.tuples(st.just("add"), _names, st.one_of(st.integers(-5, 5).map(lambda n: {"N": str(n)}), _values)),
+    st.tuples(st.just("remove"), _names, st.none()),
+)
+_full_item = {"a": st.integers(0, 3).map(lambda n: {"N": str(n)}), "b": st.just({"S": "old"}),
+              "m": st.just({"M": {"k": {"N": "2"}}}), "steps": st.just({"M": {}})}
+_start_items = st.one_of(st.none(), st.fixed_dictionaries(_full_item), st.fixed_dictionaries({}, optional=_full_item))
+
+
+def _expression(actions: list[tuple[str, str, Any]]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    sets, adds, removes = [], [], []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for n, (kind, name, value) in enumerate(actions):
+        names[f"#n{n}"] = name
+        if value is not None:
+            values[f":v{n}"] = value
+        if kind == "set":
+            sets.append(f"#n{n} = :v{n}")
+        elif kind == "default":
+            sets.append(f"#n{n} = if_not_exists(#n{n}, :v{n})")
+        elif kind == "nested":
+            sets.append(f"#n{n}.inner{n} = :v{n}")
+        elif kind == "add":
+            adds.append(f"#n{n} :v{n}")
+        else:
+            removes.append(f"#n{n}")
+    clauses = [f"{verb} {', '.join(parts)}" for verb, parts in (("SET", sets), ("ADD", adds), ("REMOVE", removes))
+               if parts]
+    return " ".join(clauses), names, values
+
+
+def _update(client: Any, pk: str, expression: str, names: dict[str, str], values: dict[str, Any],
+            condition: str | None) -> tuple[str | None, dict[str, Any] | None]:
+    from botocore.exceptions import ClientError
+
+    request: dict[str, Any] = {"TableName": os.environ["TABLE_NAME"], "Key": {"PK": {"S": pk}, "SK": {"S": "I"}},
+                               "UpdateExpression": expression, "ExpressionAttributeNames": names}
+    if condition:
+        request["ConditionExpression"] = condition
+        if ":c" in condition:
+            values = {**values, ":c": {"N": "2"}}
+    if values:
+        request["ExpressionAttributeValues"] = values
+    try:
+        client.update_item(**request)
+    except ClientError as err:
+        return err.response["Error"]["Code"], None
+    item = client.get_item(TableName=request["TableName"], Key=request["Key"]).get("Item")
+    return None, {k: v for k, v in (item or {}).items() if k != "PK"}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=_start_items, actions=st.lists(_actions, min_size=1, max_size=4), condition=_conditions_on_a)
+def test_plain_updates_match_moto_own_path(aws: None, start: dict[str, Any] | None,
+                                           actions: list[tuple[str, str, Any]], condition: str | None) -> None:
+    import boto3
+
+    from local import patches
+
+    client = boto3.client("dynamodb")
+    table = os.environ["TABLE_NAME"]
+    fast, slow = f"F#{next(_partition)}", f"S#{next(_partition)}"
+    if start is not None:
+        for pk in (fast, slow):
+            client.put_item(TableName=table, Item={"PK": {"S": pk}, "SK": {"S": "I"}, **start})
+    expression, names, values = _expression(actions)
+
+    fast_answer = _update(client, fast, expression, names, values, condition)
+    with patches.moto_own_updates():
+        slow_answer = _update(client, slow, expression, names, values, condition)
+
+    assert fast_answer == slow_answer
