@@ -199,10 +199,11 @@ def fast_simple_updates() -> None:
     moto validates and executes every update expression with ten tree walks over its AST
     (~5-15 ms of CPU each); the app's updates are nearly all plain: counters (`ADD #a :x`),
     attribute sets (`SET a = :v`, `SET steps.#s = :v`), `if_not_exists` defaults, `REMOVE`.
-    Those are applied here with DynamoDB's rules; whenever a rule would raise (a missing or
-    non-map parent, a non-number ADD, a key attribute, overlapping paths, a missing
-    placeholder, the item size limit) or the update has a condition, moto's own path takes
-    the whole request, so errors stay moto's. Nothing is changed before every check passed.
+    Those are applied here with DynamoDB's rules, after the condition (if any) held; whenever
+    a rule would raise (a failed condition, a missing or non-map parent, a non-number ADD, a
+    key attribute, overlapping paths, a missing placeholder, the item size limit), moto's own
+    path takes the whole request, so errors stay moto's. Nothing is changed before every check
+    passed.
     """
     if "updates" in _patched:
         return
