@@ -97,8 +97,13 @@ def submit(api: Client, site: str, uuid: str, attrs: dict[str, Any]) -> tuple[st
 POLL_SECONDS = 0.01
 
 
+def poll_seconds(submitters: int) -> float:
+    """How often a submitter polls: with many submitters polls back off so they do not swamp the server."""
+    return 0.02 * max(1, submitters // 2)
+
+
 def wait(api: Client, site: str, activity_id: str, timeout: float = 300) -> dict[str, Any]:
-    """Poll like a client would; with many submitters polls back off so they do not swamp the server."""
+    """Poll like a client would, at the pace `poll_seconds` sets for the run."""
     deadline = time.monotonic() + timeout
     while True:
         _, data = api.call("GET", f"/sites/{site}/activities/{activity_id}")
@@ -132,7 +137,7 @@ def end_to_end(api: Client, site: str, submitters: int, per_submitter: int) -> t
                 failures += done["status"] != "SUCCEEDED"
 
     global POLL_SECONDS
-    POLL_SECONDS = 0.02 * max(1, submitters // 2)
+    POLL_SECONDS = poll_seconds(submitters)
     started = time.perf_counter()
     with ThreadPoolExecutor(submitters) as pool:
         list(pool.map(worker, range(submitters)))
@@ -187,34 +192,22 @@ def per_type(api: Client, site: str, counter: DynamoCounter) -> None:
 
 def history_independence(api: Client, site: str, counter: DynamoCounter, sizes: tuple[int, ...]) -> None:
     """Processing reads only the user's state (`S#`), never their history: same count for any size."""
-    from chalicelib.ids import new_id
-    from chalicelib.store import db
-    from chalicelib.store.keys import activity_sk, ledger_sk, user_pk
+    from history import bulk_history
+
+    from chalicelib import clock
 
     print("\nBehaviour processing vs. history length (bench-only history written straight to the table):")
     for size in sizes:
         uuid = f"hist{size}"
         api.call("POST", f"/sites/{site}/users", {"uuid": uuid})
-        rows = []
-        for _ in range(size):
-            aid = new_id()
-            rows.append({"PutRequest": {"Item": db.serialize({
-                "PK": user_pk(site, uuid), "SK": activity_sk(aid), "id": aid, "uuid": uuid, "type": "behaviour",
-                "attrs": VIDEO, "status": "SUCCEEDED", "createdAt": "2026-01-01T00:00:00.000Z"})}})
-            rows.append({"PutRequest": {"Item": db.serialize({
-                "PK": user_pk(site, uuid), "SK": ledger_sk(new_id()), "pointId": "xp", "amount": 10,
-                "kind": "credit", "bookedUnder": "earned", "activityId": aid})}})
-        for i in range(0, len(rows), 25):
-            db.client().batch_write_item(RequestItems={db.table(): rows[i:i + 25]})
+        bulk_history(site, uuid, size, clock.now())
         counter.take()
         activity_id, _ = submit(api, site, uuid, VIDEO)
         wait(api, site, activity_id)
         time.sleep(0.2)
         calls = counter.take()
-        polls = calls.get("GetItem", 0)
         print(f"  {size:6d} past activities: {sum(calls.values())} DynamoDB requests incl. polling "
               f"({dict(calls)}; processing itself does no Scan and no history Query)")
-        _ = polls
 
 
 def burst(api: Client, site: str) -> None:
@@ -253,15 +246,19 @@ def floor(executions: int, concurrency: int) -> tuple[list[float], float]:
     arn = _FLOOR_ARN[0]
     latencies: list[float] = []
     lock = threading.Lock()
+    # Polled at the same pace as our activities at this concurrency, and timed by the engine's
+    # own start and stop dates, as ours are by processedAt: the same client behaviour for both.
+    pause = poll_seconds(concurrency)
+
     def one(_: int) -> None:
         name = f"floor-{new_id()}"
-        started = time.perf_counter()
+        started = time.time()
         out = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(
             {"site": "x", "uuid": "x", "activityId": name, "type": "behaviour", "job": "process"}))
-        while sfn.describe_execution(executionArn=out["executionArn"])["status"] == "RUNNING":
-            time.sleep(0.005)
+        while (described := sfn.describe_execution(executionArn=out["executionArn"]))["status"] == "RUNNING":
+            time.sleep(pause)
         with lock:
-            latencies.append(time.perf_counter() - started)
+            latencies.append(described["stopDate"].timestamp() - started)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:

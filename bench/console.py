@@ -1,10 +1,16 @@
 """Console timings: navigation -> user details page interactive, and each tab's content on screen.
 
 Talks to a running stack (`make run`): reads PORT (default 8000) and LOCAL_TOKEN. It builds its own
-site with a user who has ACTIVITIES past activities (default 100; a burst for one user is processed in order, about 2 s each locally), then opens that user's page in
+site with a user who has ACTIVITIES past activities (default 10,000), then opens that user's page in
 Debian's Chromium RUNS times (default 5) and prints the median and worst of each figure. The page
 marks `gami:summary` (header, hero, stats) and `gami:tab:<tab>` (content rendered) with
 performance.mark, so the figures are what a user sees, not network timings.
+
+History: a few activities go through the API and the state machine (a point increment, three
+behaviours that reach a reward, a coupon, a gift and a bounty), so every kind of item exists in its
+real shape; the rest is BENCH-ONLY DATA written straight into the stack's moto (bench/history.py,
+found through `.local/stack-{PORT}.json`): SUCCEEDED behaviour activities with their ledger entries
+and day buckets, because 10,000 activities through the state machine would take far too long.
 
     PORT=8000 LOCAL_TOKEN=... .venv/bin/python bench/console.py
 """
@@ -18,10 +24,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# BENCH-ONLY bulk history, shared with reads.py (this script's directory is on sys.path).
+from history import bulk_history, use_local_stack  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -54,7 +66,20 @@ def must(answer: tuple[int, Any]) -> Any:
     return body
 
 
-def build_site(api: Api, activities: int) -> tuple[str, str]:
+# The real activities: one of each kind of item processing writes (activity, ledger entry,
+# wallet, reward reached, coupon, gift copy on the receiver, bounty), in this order.
+REAL: list[dict[str, Any]] = [
+    {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 100}]},
+    {"type": "behaviour", "verb": "watch_video", "metadata": {"category": ["tv"]}},
+    {"type": "behaviour", "verb": "watch_video"},
+    {"type": "behaviour", "verb": "watch_video"},  # the third: reward `binge` reached
+    {"type": "coupon", "action": "buy", "couponId": "tshirt"},
+    {"type": "gift", "targetUuid": "bench-friend", "points": [{"pointId": "coins", "points": 5}]},
+    {"type": "bounty", "action": "start", "points": [{"pointId": "coins", "points": 5}]},
+]
+
+
+def build_site(api: Api, port: str, activities: int) -> tuple[str, str]:
     site = f"bench-console-{os.urandom(3).hex()}"
     must(api.call("POST", "/sites", {"id": site, "name": "Console bench", "timezone": "Europe/London",
                                      "weekStart": "monday"}))
@@ -68,6 +93,9 @@ def build_site(api: Api, activities: int) -> tuple[str, str]:
     must(api.call("POST", f"{p}/rewards", {"id": "binge", "kind": "achievement", "name": "Binge watcher",
                                            "criteria": [{"verb": "watch_video", "times": 3}],
                                            "prizes": {"points": [{"pointId": "coins", "points": 50}]}}))
+    must(api.call("POST", f"{p}/coupons", {"id": "tshirt", "name": "T-shirt", "codeType": "single",
+                                           "code": "TSHIRT", "price": {"pointId": "coins", "points": 30},
+                                           "redemption": "twoStep", "active": True}))
     must(api.call("POST", f"{p}/leaderboards", {"id": "xp_board", "name": "XP", "ranksBy": {"points": "xp"},
                                                 "periods": ["weekly", "allTime"]}))
     must(api.call("POST", f"{p}/kpis", {"id": "xp_goal", "name": "XP earned", "tracks": {"points": "xp"},
@@ -78,27 +106,39 @@ def build_site(api: Api, activities: int) -> tuple[str, str]:
     uuid = "heavy-user"
     must(api.call("POST", f"{p}/users", {"uuid": uuid, "displayName": "Heavy User", "firstName": "Heavy",
                                          "lastName": "User"}))
+    must(api.call("POST", f"{p}/users", {"uuid": "bench-friend", "displayName": "Bench Friend"}))
 
-    def submit(i: int) -> str:
-        attrs: dict[str, Any] = ({"type": "behaviour", "verb": "watch_video"} if i % 2 == 0 else
-                                 {"type": "point", "action": "increment",
-                                  "points": [{"pointId": "coins", "points": 1}]})
-        return str(must(api.call("POST", f"{p}/activities", {"uuid": uuid, "attrs": attrs}))["id"])
-
+    real = REAL[:activities]
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = list(pool.map(submit, range(activities)))
-    # Parallel submitters: acceptance order is not list order, so wait for every one of them.
-    pending = list(ids)
-    deadline = time.monotonic() + max(300, 3 * activities)
-    while pending and time.monotonic() < deadline:
-        pending = [i for i in pending
-                   if must(api.call("GET", f"{p}/activities/{i}"))["status"] not in ("SUCCEEDED", "FAILED", "REJECTED")]
-        if pending:
-            time.sleep(1)
-    if pending:
-        raise SystemExit(f"{len(pending)} activities still unprocessed after the deadline")
-    print(f"seeded {activities} activities for {uuid} on {site} in {time.monotonic() - started:.1f} s", flush=True)
+    # One after the other: a user's activities are processed in the order they were accepted.
+    ids = [str(must(api.call("POST", f"{p}/activities", {"uuid": uuid, "attrs": attrs}))["id"]) for attrs in real]
+    deadline = time.monotonic() + 300
+    statuses: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        statuses = {i: must(api.call("GET", f"{p}/activities/{i}"))["status"] for i in ids}
+        if all(s in ("SUCCEEDED", "FAILED", "REJECTED") for s in statuses.values()):
+            break
+        time.sleep(0.5)
+    else:
+        raise SystemExit(f"activities still unprocessed after the deadline: {statuses}")
+    if any(s != "SUCCEEDED" for s in statuses.values()):
+        raise SystemExit(f"a real activity did not succeed: {statuses}")
+    kinds = ", ".join(f"{a['type']}" + (f" {a['action']}" if "action" in a else "") for a in real)
+    print(f"history: {len(real)} real activities through the API and the state machine ({kinds}) "
+          f"in {time.monotonic() - started:.1f} s", flush=True)
+
+    bulk = activities - len(real)
+    if bulk > 0:
+        from chalicelib import clock
+
+        state = use_local_stack(port)
+        started = time.monotonic()
+        items = bulk_history(site, uuid, bulk, clock.now())
+        print(f"history: + {bulk} BENCH-ONLY bulk activities (SUCCEEDED watch_video behaviours, with ledger "
+              f"entries and day buckets; no wallet, leaderboard or week/month buckets) written straight into "
+              f"the stack's moto ({state['table']} at {state['endpoint']}): {items} items in "
+              f"{time.monotonic() - started:.1f} s", flush=True)
+    print(f"history: {uuid} on {site} has {activities} past activities", flush=True)
     return site, uuid
 
 
@@ -131,11 +171,11 @@ def main() -> int:
     if not token:
         print("LOCAL_TOKEN is not set: use the token `make run` printed", file=sys.stderr)
         return 2
-    activities = int(os.environ.get("ACTIVITIES", "100"))
+    activities = int(os.environ.get("ACTIVITIES", "10000"))
     runs = int(os.environ.get("RUNS", "5"))
     base = f"http://127.0.0.1:{port}"
     api = Api(base, token)
-    site, uuid = build_site(api, activities)
+    site, uuid = build_site(api, port, activities)
     results: dict[str, list[float]] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

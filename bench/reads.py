@@ -21,8 +21,9 @@ measured call (a slow moto run can outlast the 10 s mechanics cache).
 History: a few activities go through the real workflow (the state machine on moto), so
 every kind of item exists in its real shape; the rest is BENCH-ONLY DATA bulk-written with
 the store's key functions in the same shapes as processing writes them (SUCCEEDED behaviour
-activities with their ledger entries and day buckets), because 10,000 activities through
-the state machine would take far too long. Never use this outside the bench.
+activities with their ledger entries and day buckets: bench/history.py, shared with
+bench/console.py), because 10,000 activities through the state machine would take far too
+long. Never use this outside the bench.
 
     .venv/bin/python bench/reads.py [--calls 30] [--sizes 10,1000,10000]
 """
@@ -30,7 +31,6 @@ the state machine would take far too long. Never use this outside the bench.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import os
@@ -42,6 +42,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# The bench-only bulk history, shared with console.py (this script's directory is on sys.path).
+from history import bulk_history  # noqa: E402
 
 # The mechanics of the tests (one source of truth); importing them loads tests/conftest.py,
 # which sets its own environment, so ours is set after it.
@@ -152,45 +155,6 @@ def real_history(client: Client, site: str, uuid: str) -> None:
         done = client.run(site, uuid, attrs)
         if done["status"] != "SUCCEEDED":
             raise RuntimeError(f"bench setup activity failed: {done}")
-
-
-def bulk_history(site: str, uuid: str, count: int, now: dt.datetime) -> None:
-    """BENCH-ONLY: `count` SUCCEEDED behaviour activities, their ledger entries and day buckets,
-    in the shapes processing writes (see activities/effects.py, lifecycle.py)."""
-    from chalicelib.clock import iso
-    from chalicelib.ids import _encode
-    from chalicelib.store import db
-    from chalicelib.store.keys import activity_sk, bucket_sk, ledger_sk, user_pk
-
-    pk = user_pk(site, uuid)
-    rows: list[dict[str, Any]] = []
-    per_day: dict[str, int] = {}
-    for n in range(count):
-        at = now - dt.timedelta(minutes=53 * (n + 1))  # spread back over time
-        ms = int(at.timestamp() * 1000)
-        activity_id = _encode(ms, 10) + _encode(n, 16)
-        created = iso(at)
-        attrs = {"type": "behaviour", "verb": "watch_video", "metadata": {}, "adhocPoints": []}
-        result = {"awarded": {"points": [{"pointId": "xp", "points": 10}], "behaviours": ["watch_video"],
-                              "rewards": [], "coupons": []}, "exceptions": [], "blocked": False}
-        rows.append({"PK": pk, "SK": activity_sk(activity_id), "id": activity_id, "uuid": uuid, "type": "behaviour",
-                     "attrs": attrs, "reason": "", "status": "SUCCEEDED", "createdAt": created,
-                     "processedAt": created, "by": "operator", "verb": "watch_video", "targetUuid": None,
-                     "steps": {"behaviour": created, "rewards": created, "finish": created},
-                     "results": {"behaviour": result, "rewards": {"points": [], "rewards": [], "coupons": [],
-                                                                  "lost": []}}, "effects": {}})
-        rows.append({"PK": pk, "SK": ledger_sk(activity_id), "pointId": "xp", "amount": 10, "kind": "credit",
-                     "bookedUnder": "earned", "activityId": activity_id, "at": created, "expiresAt": None,
-                     "batchId": f"{activity_id}:xp", "shortfall": 0, "uuid": uuid})
-        day = f"day:{at.date().isoformat()}"
-        per_day[day] = per_day.get(day, 0) + 1
-    for day, n in per_day.items():
-        rows.append({"PK": pk, "SK": bucket_sk(day), "n:activities": n, "beh:watch_video": n, "pts:xp": 10 * n})
-    for start in range(0, len(rows), 25):
-        batch = [{"PutRequest": {"Item": db.serialize(r)}} for r in rows[start:start + 25]]
-        pending: dict[str, Any] = {db.table(): batch}
-        while pending:
-            pending = db.client().batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
 
 def percentile(values: list[float], q: float) -> float:

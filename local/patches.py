@@ -128,26 +128,29 @@ def plain_json_responses() -> None:
 
 _PATH = r"[#\w]+(?:\.[#\w]+)*"
 _SET = re.compile(rf"^\s*({_PATH})\s*=\s*(?::(\w+)|if_not_exists\(\s*({_PATH})\s*,\s*:(\w+)\s*\))\s*$")
+_APPEND = re.compile(
+    rf"^\s*({_PATH})\s*=\s*list_append\(\s*if_not_exists\(\s*({_PATH})\s*,\s*:(\w+)\s*\)\s*,\s*:(\w+)\s*\)\s*$")
 _ADD = re.compile(r"^\s*([#\w]+)\s+:(\w+)\s*$")
 _REMOVE = re.compile(rf"^\s*({_PATH})\s*$")
 _CLAUSE = re.compile(r"\b(SET|ADD|REMOVE|DELETE)\s", re.IGNORECASE)
 
-_fast_updates = True  # tests switch it off to compare with moto's own path
+_fast_paths = True  # tests switch it off to compare with moto's own path
 
 
 @contextlib.contextmanager
-def moto_own_updates() -> Iterator[None]:
-    """Every update through moto's own expression machinery, for as long as the block runs."""
-    global _fast_updates
-    _fast_updates = False
+def moto_own_paths() -> Iterator[None]:
+    """Every Query and update through moto's own code, for as long as the block runs."""
+    global _fast_paths
+    _fast_paths = False
     try:
         yield
     finally:
-        _fast_updates = True
+        _fast_paths = True
 
 
-# One action of a simple update: (verb, target path, value placeholder, keep existing value).
-_Action = tuple[str, tuple[str, ...], str | None, bool]
+# One action of a simple update: (verb, target path, value placeholder, keep existing value /
+# the placeholder of the list to append).
+_Action = tuple[str, tuple[str, ...], str | None, bool | str]
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -168,7 +171,8 @@ def _split_top_level(text: str) -> list[str]:
 @functools.lru_cache(maxsize=512)
 def _simple_update(expression: str) -> tuple[_Action, ...] | None:
     """The actions of an update made only of `SET path = :v`, `SET path = if_not_exists(path, :v)`,
-    `ADD name :v` and `REMOVE path`; None for anything else (moto's own path takes it)."""
+    `SET path = list_append(if_not_exists(path, :v), :w)`, `ADD name :v` and `REMOVE path`;
+    None for anything else (moto's own path takes it)."""
     pieces = _CLAUSE.split(expression)
     if pieces[0].strip():
         return None
@@ -184,6 +188,8 @@ def _simple_update(expression: str) -> tuple[_Action, ...] | None:
                     actions.append(("SET", target, m.group(4), True))
                 else:
                     return None
+            elif verb == "SET" and (m := _APPEND.match(part)) and m.group(1) == m.group(2):
+                actions.append(("APPEND", tuple(m.group(1).split(".")), m.group(3), m.group(4)))
             elif verb == "ADD" and (m := _ADD.match(part)):
                 actions.append(("ADD", (m.group(1),), m.group(2), False))
             elif verb == "REMOVE" and (m := _REMOVE.match(part)):
@@ -259,6 +265,12 @@ def fast_simple_updates() -> None:
             elif verb == "SET":
                 if not (keep and current is not None):
                     steps.append(("SET", path, DynamoType(value)))  # type: ignore[arg-type]
+            elif verb == "APPEND":
+                tail = values.get(f":{keep}")
+                base = current if current is not None else DynamoType(value)  # type: ignore[arg-type]
+                if base.type != "L" or not isinstance(tail, dict) or list(tail) != ["L"]:
+                    return None
+                steps.append(("SET", path, DynamoType({"L": [*base.value, *DynamoType(tail).value]})))
             else:
                 steps.append(("REMOVE", path, None))
         for i, one in enumerate(targets):
@@ -277,7 +289,7 @@ def fast_simple_updates() -> None:
                             return_values_on_condition_check_failure)
 
         table = self.get_table(table_name)
-        actions = _simple_update(update_expression) if update_expression and _fast_updates else None
+        actions = _simple_update(update_expression) if update_expression and _fast_paths else None
         if (actions is None or expected or attribute_updates or table.stream_shard is not None
                 or table.hash_key_attr not in key or (table.range_key_attr and table.range_key_attr not in key)):
             return moto_path()
@@ -453,42 +465,98 @@ def key_range_queries() -> None:
 
     supported = {None, "=", "EQ", "<", "LT", "<=", "LE", ">", "GT", ">=", "GE", "BETWEEN", "BEGINS_WITH"}
 
+    def table_range(table: Any, hash_key: Any, comparison: str | None, range_objs: list[Any],
+                    exclusive_start_key: dict[str, Any] | None, forward: bool) -> Iterator[Any]:
+        """The partition's items in the key range, in order, after the start key."""
+        partition = table.items.get(hash_key, {})
+        keys = sort_keys(table, hash_key)
+        start, end = key_range(keys, comparison, range_objs)
+        if exclusive_start_key is not None:
+            after = exclusive_start_key[table.range_key_attr]["S"]
+            if forward:
+                start = max(start, bisect.bisect_right(keys, after))
+            else:
+                end = min(end, bisect.bisect_left(keys, after))
+        for position in range(start, end) if forward else range(end - 1, start - 1, -1):
+            yield partition[DynamoType({"S": keys[position]})]
+
+    def index_range(table: Any, index: Any, hash_key: Any, comparison: str | None, range_objs: list[Any],
+                    exclusive_start_key: dict[str, Any] | None, forward: bool) -> list[Any] | None:
+        """The index partition's items in the key range, in order (index sort key, then the
+        table's keys, as moto orders them), after the start key; None when the index or its
+        values are not plain strings (moto's own path answers those).
+
+        Items are found with one tight pass over the table instead of moto's, which compares
+        attribute objects item by item and copies the result: DynamoDB reads the index's
+        partition, so this stays a pass over memory, cheap next to the request itself.
+        """
+        hash_keys = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+        range_keys = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
+        if len(hash_keys) != 1 or len(range_keys) != 1 or hash_key.type != "S":
+            return None
+        hash_attr, range_attr = hash_keys[0], range_keys[0]
+        wanted = hash_key.value
+        rows: list[tuple[str, str, str, Any]] = []
+        for partition in table.items.values():
+            for item in partition.values():
+                found = item.attrs.get(hash_attr)
+                if found is None or found.value != wanted or found.type != "S":
+                    continue
+                sort_value = item.attrs.get(range_attr)
+                if sort_value is None:
+                    continue  # not in the index: DynamoDB indexes items that have every key attribute
+                if sort_value.type != "S":
+                    return None
+                rows.append((sort_value.value, item.hash_key.value, item.range_key.value, item))
+        rows.sort()
+        low, high = key_range([row[0] for row in rows], comparison, range_objs)
+        rows = rows[low:high]
+        if exclusive_start_key is not None:
+            after = (exclusive_start_key[range_attr]["S"], exclusive_start_key[table.hash_key_attr]["S"],
+                     exclusive_start_key[table.range_key_attr]["S"])
+            rows = [row for row in rows if (row[:3] > after if forward else row[:3] < after)]
+        if not forward:
+            rows.reverse()
+        return [row[3] for row in rows]
+
     def query(self: Any, hash_key: Any, range_comparison: str | None, range_objs: list[Any], limit: int,
               exclusive_start_key: dict[str, Any], scan_index_forward: bool,
               projection_expressions: list[list[str]] | None, index_name: str | None = None,
               consistent_read: bool = False, filter_expression: Any = None, **kwargs: Any) -> Any:
-        comparison = range_comparison.upper() if range_comparison else None
-        extra = {k: v for k, v in kwargs.items() if v and k not in ("hash_key_conditions", "range_key_conditions")}
-        if (index_name or hash_key is None or extra or self.range_key_type != "S" or comparison not in supported
-                or len(kwargs.get("range_key_conditions") or []) > 1
-                or any(x.type != "S" for x in range_objs)):
+        def moto_query() -> Any:
             return original_query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
                                   scan_index_forward, projection_expressions, index_name, consistent_read,
                                   filter_expression, **kwargs)
-        partition = self.items.get(hash_key, {})
-        keys = sort_keys(self, hash_key)
-        start, end = key_range(keys, comparison, range_objs)
-        if exclusive_start_key is not None:
-            after = exclusive_start_key[self.range_key_attr]["S"]
-            if scan_index_forward:
-                start = max(start, bisect.bisect_right(keys, after))
-            else:
-                end = min(end, bisect.bisect_left(keys, after))
-        order = range(start, end) if scan_index_forward else range(end - 1, start - 1, -1)
+
+        comparison = range_comparison.upper() if range_comparison else None
+        extra = {k: v for k, v in kwargs.items() if v and k not in ("hash_key_conditions", "range_key_conditions")}
+        if (not _fast_paths or hash_key is None or extra or self.range_key_type != "S" or comparison not in supported
+                or len(kwargs.get("range_key_conditions") or []) > 1 or any(x.type != "S" for x in range_objs)):
+            return moto_query()
+        index = None
+        if index_name:
+            index = {i.name: i for i in self.all_indexes()}.get(index_name)
+            if index is None or (consistent_read and index in self.global_indexes):
+                return moto_query()  # moto's own errors
+            in_order: Any = index_range(self, index, hash_key, comparison, range_objs, exclusive_start_key,
+                                        scan_index_forward)
+            if in_order is None:
+                return moto_query()
+        else:
+            in_order = table_range(self, hash_key, comparison, range_objs, exclusive_start_key, scan_index_forward)
         page: list[Any] = []
         size = 0
         last_evaluated_key = None
-        for position in order:
-            item = partition[DynamoType({"S": keys[position]})]
+        for item in in_order:
             item_size = item.size()
             if len(page) == limit or size + item_size > table_module.RESULT_SIZE_LIMIT:
-                last_evaluated_key = self._get_last_evaluated_key(page[-1], None)
+                last_evaluated_key = self._get_last_evaluated_key(page[-1], index_name)
                 break
             page.append(item)
             size += item_size
         # moto copies the page; the response is built from it under the DynamoDB lock, before
         # any other request can change an item, and nothing writes to it, so the page is read as is.
-        results = page
+        results = [index.project(item) for item in page] if index is not None else page
         if filter_expression is not None:
             results = [item for item in results if filter_expression.expr(item)]
         if projection_expressions:
