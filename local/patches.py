@@ -549,11 +549,16 @@ def key_range_queries() -> None:
         last_evaluated_key = None
         for item in in_order:
             item_size = item.size()
-            if len(page) == limit or size + item_size > table_module.RESULT_SIZE_LIMIT:
+            if size + item_size > table_module.RESULT_SIZE_LIMIT:
                 last_evaluated_key = self._get_last_evaluated_key(page[-1], index_name)
                 break
             page.append(item)
             size += item_size
+            if len(page) == limit:
+                # DynamoDB stops at the Limit and hands back where it stopped, whether or not
+                # more items follow (moto only did when one more item of the partition did).
+                last_evaluated_key = self._get_last_evaluated_key(item, index_name)
+                break
         # moto copies the page; the response is built from it under the DynamoDB lock, before
         # any other request can change an item, and nothing writes to it, so the page is read as is.
         results = [index.project(item) for item in page] if index is not None else page

@@ -9,7 +9,6 @@ condition, in sort-key order (reversed when ScanIndexForward is false), paged by
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from typing import Any
 
@@ -38,16 +37,16 @@ def _matches(key: str, condition: tuple[str, ...] | None) -> bool:
     return values[0] <= key <= values[1]
 
 
-def _query_all(client: Any, pk: str, condition: tuple[str, ...] | None, forward: bool, limit: int | None,
-               odd_only: bool) -> tuple[list[str], int]:
-    """Every page of one Query, followed through LastEvaluatedKey; also how many pages."""
-    expression, values = "PK = :pk", {":pk": {"S": pk}}
+def _query(hash_attr: str, hash_value: str, sort_attr: str, condition: tuple[str, ...] | None, forward: bool,
+           limit: int | None, odd_only: bool) -> dict[str, Any]:
+    """A Query request: the key condition, the direction, a Limit and a filter on `n` if asked."""
+    expression, values = f"{hash_attr} = :pk", {":pk": {"S": hash_value}}
     if condition is not None:
         op, *operands = condition
         for n, operand in enumerate(operands):
             values[f":v{n}"] = {"S": operand}
-        expression += {"begins_with": " AND begins_with(SK, :v0)", "between": " AND SK BETWEEN :v0 AND :v1"}.get(
-            op, f" AND SK {op} :v0")
+        expression += {"begins_with": f" AND begins_with({sort_attr}, :v0)",
+                       "between": f" AND {sort_attr} BETWEEN :v0 AND :v1"}.get(op, f" AND {sort_attr} {op} :v0")
     request: dict[str, Any] = {"TableName": os.environ["TABLE_NAME"], "KeyConditionExpression": expression,
                                "ExpressionAttributeValues": values, "ScanIndexForward": forward}
     if limit is not None:
@@ -55,6 +54,13 @@ def _query_all(client: Any, pk: str, condition: tuple[str, ...] | None, forward:
     if odd_only:
         request["FilterExpression"] = "n = :odd"
         values[":odd"] = {"N": "1"}
+    return request
+
+
+def _query_all(client: Any, pk: str, condition: tuple[str, ...] | None, forward: bool, limit: int | None,
+               odd_only: bool) -> tuple[list[str], int]:
+    """Every page of one Query, followed through LastEvaluatedKey; also how many pages."""
+    request = _query("PK", pk, "SK", condition, forward, limit, odd_only)
     keys: list[str] = []
     for pages in range(1, 60):
         answer = client.query(**request)
@@ -220,33 +226,22 @@ def test_index_query_matches_moto_own_path(aws: None, rows: list[tuple[str, str 
             item["GSI1SK"] = {"S": index_sk}
         client.put_item(TableName=table, Item=item)
 
-    def read_all() -> list[tuple[list[Any], str | None]]:
-        expression, values = "GSI1PK = :pk", {":pk": {"S": f"G#1#{run}"}}
-        if condition is not None:
-            op, *operands = condition
-            for n, operand in enumerate(operands):
-                values[f":v{n}"] = {"S": operand}
-            expression += {"begins_with": " AND begins_with(GSI1SK, :v0)",
-                           "between": " AND GSI1SK BETWEEN :v0 AND :v1"}.get(op, f" AND GSI1SK {op} :v0")
-        request: dict[str, Any] = {"TableName": table, "IndexName": "GSI1", "KeyConditionExpression": expression,
-                                   "ExpressionAttributeValues": values, "ScanIndexForward": forward}
-        if limit is not None:
-            request["Limit"] = limit
-        if odd_only:
-            request["FilterExpression"] = "n = :odd"
-            values[":odd"] = {"N": "1"}
-        pages = []
+    def read_all() -> list[Any]:
+        request = {**_query("GSI1PK", f"G#1#{run}", "GSI1SK", condition, forward, limit, odd_only), "IndexName": "GSI1"}
+        items: list[Any] = []
         for _ in range(60):
             answer = client.query(**request)
-            after = answer.get("LastEvaluatedKey")
-            pages.append((answer["Items"], json.dumps(after, sort_keys=True) if after else None))
-            if after is None:
-                return pages
-            request["ExclusiveStartKey"] = after
+            items += answer["Items"]
+            if "LastEvaluatedKey" not in answer:
+                return items
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         raise AssertionError("paging never ended")
 
     fast = read_all()
     with patches.moto_own_paths():
         slow = read_all()
 
+    # The same items in the same order, page after page. (Where pages end may differ: moto
+    # hands back a LastEvaluatedKey at the Limit only when another item follows; DynamoDB, and
+    # the patch, always do.)
     assert fast == slow
