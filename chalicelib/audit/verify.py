@@ -268,14 +268,29 @@ def _check_reversal(site: str, where: str, activity: db.Item, entries: list[db.I
         if e.get("kind") == "reversal" and e.get("bookedUnder") == "expired" and int(e["amount"]) > 0:
             amount -= int(e["amount"])
         net[(str(e["uuid"]), str(e["pointId"]))] += amount
-    record = (activity.get("effects") or {}).get(record_step) or {}
+    effects = activity.get("effects") or {}
+    record = effects.get(record_step) or {}
     own_rewards = set(((activity.get("results") or {}).get("rewards") or {}).get("rewards") or [])
+    revoked = {(str(m.get("uuid")), name[3:]) for m in record.get("measures", [])
+               for name, value in (m.get("values") or {}).items() if name.startswith("rw:") and value < 0}
     # A reward revoked by this reject but unlocked by another activity: its prize is taken back too.
-    revoked_elsewhere = any(
-        name.startswith("rw:") and value < 0 and name[3:] not in own_rewards
-        for m in record.get("measures", []) for name, value in (m.get("values") or {}).items())
+    revoked_elsewhere = any(reward not in own_rewards for _, reward in revoked)
+    # A reward this activity unlocked whose criteria still hold without it (later activities
+    # meet them) is not revoked, so its prize stays: the end state of "as if it never happened",
+    # where a later activity would have unlocked it. Only a reject keeps such a prize.
+    kept_prizes: dict[tuple[str, str], int] = defaultdict(int)
+    if record_step == "reject":
+        rewards_record = effects.get("rewards") or {}
+        keepers = {str(u["uuid"]) for u in rewards_record.get("unlocked", [])
+                   if (str(u["uuid"]), u["rewardId"]) not in revoked}
+        for entry in rewards_record.get("ledger", []):
+            uuid = str(entry.get("uuid") or activity.get("uuid"))
+            if uuid in keepers and int(entry["amount"]) > 0:
+                kept_prizes[(uuid, str(entry["pointId"]))] += int(entry["amount"])
     for (uuid, point_id), residual in sorted(net.items()):
         if residual == 0 or (residual < 0 and revoked_elsewhere):
+            continue
+        if 0 < residual <= kept_prizes[(uuid, point_id)]:
             continue
         report.add(site, rule, where,
                    f"user {uuid} {point_id}: entries and reversals sum to {residual} "

@@ -51,6 +51,27 @@ def test_reject_behaviour_revokes_the_cascade_and_its_prizes(api: Api) -> None:
     assert status == 409 and data["error"]["type"] == "AlreadyRejected"
 
 
+def test_reject_keeps_rewards_whose_criteria_still_hold_and_the_checker_agrees(api: Api) -> None:
+    """The third video unlocks binge, silver and starter; a fourth one follows. Rejecting the
+    third leaves three videos and 30 xp earned: every criterion still holds, so the rewards and
+    binge's prize stay (as if the fourth had unlocked them), and the ledger is still sound."""
+    from chalicelib.audit import verify
+
+    video = {"type": "behaviour", "verb": "watch_video", "metadata": {"category": "tv"}}
+    for _ in range(2):
+        run(api, "acme", "alice", video)
+    third = run(api, "acme", "alice", video)
+    assert sorted(third["result"]["awarded"]["rewards"]) == ["binge", "silver", "starter"]
+    run(api, "acme", "alice", video)
+    coins_before = figures("alice", "coins")
+    reject(api, third["id"])
+    assert figures("alice", "coins") == coins_before, "binge still holds: its prize stays"
+    completed = {r["rewardId"] for r in api.ok("GET", "/sites/acme/users/alice/tabs/rewards")["completed"]}
+    assert {"binge", "silver", "starter"} <= completed
+    report = verify.verify(["acme"])
+    assert report.ok, report.summary()
+
+
 def test_reject_point_actions(api: Api) -> None:
     give(api, "alice", "coins", 50)
     redeem = run(api, "acme", "alice", {"type": "point", "action": "redeem",
