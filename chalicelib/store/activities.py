@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -72,9 +71,8 @@ _owners: dict[tuple[str, str], str] = {}
 _OWNERS_KEPT = 50_000
 
 
-def get_by_id(site: str, activity_id: str, attributes: Sequence[str] = ()) -> dict[str, Any] | None:
-    """The pointer never changes, so a warm process remembers it: a status poll is one read
-    (of `attributes` only, when named)."""
+def get_by_id(site: str, activity_id: str) -> dict[str, Any] | None:
+    """The pointer never changes, so a warm process remembers it: a status poll is one read."""
     owner = _owners.get((site, activity_id))
     if owner is None:
         pointer = db.get(activity_pointer_pk(site, activity_id), POINTER_SK, consistent=False)
@@ -84,7 +82,7 @@ def get_by_id(site: str, activity_id: str, attributes: Sequence[str] = ()) -> di
         if len(_owners) >= _OWNERS_KEPT:
             _owners.clear()
         _owners[(site, activity_id)] = owner
-    return db.get(user_pk(site, owner), activity_sk(activity_id), attributes=attributes)
+    return db.get(user_pk(site, owner), activity_sk(activity_id))
 
 
 def get(site: str, uuid: str, activity_id: str) -> dict[str, Any] | None:
