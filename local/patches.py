@@ -39,6 +39,7 @@ def behave_like_aws() -> None:
     key_range_queries()
     parse_update_expressions_once()
     size_items_once()
+    project_top_level_attributes()
 
 
 def configure_moto() -> None:
@@ -345,6 +346,34 @@ def size_items_once() -> None:
 
     Item.__init__ = build  # type: ignore[method-assign]
     _patched.add("item-size")
+
+
+def project_top_level_attributes() -> None:
+    """A projection of top-level attributes picks them from the item.
+
+    moto turns the whole item into plain JSON and back once per projected attribute, so a
+    GetItem asking for 13 attributes of an activity cost four times the whole item. Nested
+    paths and list elements keep moto's own projection.
+    """
+    if "projection" in _patched:
+        return
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    original = Item.project
+
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        if not _fast_paths or any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
+            return original(self, projection_expressions)
+        picked: Any = Item.__new__(Item)
+        picked.hash_key, picked.range_key = self.hash_key, self.range_key
+        picked.attrs = LimitedSizeDict()
+        for (name,) in projection_expressions:
+            if name in self.attrs:
+                dict.__setitem__(picked.attrs, name, self.attrs[name])  # read only: shared, not copied
+        return picked
+
+    Item.project = project  # type: ignore[method-assign]
+    _patched.add("projection")
 
 
 def parse_update_expressions_once() -> None:

@@ -96,8 +96,14 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# What `view` reads of an activity item: a status poll leaves the steps' records (effects, the
+# largest part of the item) in the table.
+VIEW_ATTRIBUTES = ("id", "uuid", "type", "attrs", "reason", "status", "createdAt", "processedAt", "results", "error",
+                   "rejection", "targetUuid", "by")
+
+
 def get(site: str, activity_id: str) -> dict[str, Any]:
-    item = store.get_by_id(site, activity_id)
+    item = store.get_by_id(site, activity_id, VIEW_ATTRIBUTES)
     if item is None:
         raise errors.ActivityNotFound(f"activity '{activity_id}' does not exist")
     return view(item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -71,8 +72,9 @@ _owners: dict[tuple[str, str], str] = {}
 _OWNERS_KEPT = 50_000
 
 
-def get_by_id(site: str, activity_id: str) -> dict[str, Any] | None:
-    """The pointer never changes, so a warm process remembers it: a status poll is one read."""
+def get_by_id(site: str, activity_id: str, attributes: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The pointer never changes, so a warm process remembers it: a status poll is one read
+    (of `attributes` only, when named)."""
     owner = _owners.get((site, activity_id))
     if owner is None:
         pointer = db.get(activity_pointer_pk(site, activity_id), POINTER_SK, consistent=False)
@@ -82,7 +84,7 @@ def get_by_id(site: str, activity_id: str) -> dict[str, Any] | None:
         if len(_owners) >= _OWNERS_KEPT:
             _owners.clear()
         _owners[(site, activity_id)] = owner
-    return db.get(user_pk(site, owner), activity_sk(activity_id))
+    return db.get(user_pk(site, owner), activity_sk(activity_id), attributes=attributes)
 
 
 def get(site: str, uuid: str, activity_id: str) -> dict[str, Any] | None:

@@ -88,9 +88,14 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
-def get(pk: str, sk: str, consistent: bool = True) -> Item | None:
-    out = client().get_item(TableName=table(), Key=key(pk, sk), ConsistentRead=consistent)
-    raw = out.get("Item")
+def get(pk: str, sk: str, consistent: bool = True, attributes: Sequence[str] = ()) -> Item | None:
+    """One item; only `attributes` of it when named (the rest is neither sent nor parsed)."""
+    request: dict[str, Any] = {"TableName": table(), "Key": key(pk, sk), "ConsistentRead": consistent}
+    if attributes:
+        names = {f"#a{n}": name for n, name in enumerate(attributes)}
+        request["ProjectionExpression"] = ", ".join(names)
+        request["ExpressionAttributeNames"] = names
+    raw = client().get_item(**request).get("Item")
     return deserialize(raw) if raw else None
 
 

@@ -245,3 +245,25 @@ def test_index_query_matches_moto_own_path(aws: None, rows: list[tuple[str, str 
     # hands back a LastEvaluatedKey at the Limit only when another item follows; DynamoDB, and
     # the patch, always do.)
     assert fast == slow
+
+
+def test_projection_of_top_level_attributes_matches_moto_own_path(aws: None) -> None:
+    import boto3
+
+    from local import patches
+
+    client = boto3.client("dynamodb")
+    table = os.environ["TABLE_NAME"]
+    key = {"PK": {"S": f"P#{next(_partition)}"}, "SK": {"S": "I"}}
+    client.put_item(TableName=table, Item={**key, "status": {"S": "SUCCEEDED"}, "n": {"N": "3"},
+                                           "effects": {"M": {"a": {"L": [{"N": "1"}]}}}, "tags": {"SS": ["x"]}})
+    cases = [("#s", {"#s": "status"}), ("#s, n, absent", {"#s": "status"}), ("effects, tags", {}),
+             ("effects.a", {}), ("effects.a[0]", {})]  # the last two: nested, moto's own projection
+    for expression, names in cases:
+        request: dict[str, Any] = {"TableName": table, "Key": key, "ProjectionExpression": expression}
+        if names:
+            request["ExpressionAttributeNames"] = names
+        fast = client.get_item(**request).get("Item")
+        with patches.moto_own_paths():
+            slow = client.get_item(**request).get("Item")
+        assert fast == slow, expression
