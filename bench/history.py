@@ -95,10 +95,7 @@ def bulk_history(site: str, uuid: str, count: int, now: dt.datetime) -> int:
     # Counters are ADDed, as processing does: a bucket or the stats item the real activities
     # already wrote keeps their figures.
     for day, n in per_day.items():
-        client.update_item(TableName=table, Key=db.key(pk, bucket_sk(day)),
-                           UpdateExpression="ADD #n :n, #b :n, #p :p",
-                           ExpressionAttributeNames={"#n": "n:activities", "#b": "beh:watch_video", "#p": "pts:xp"},
-                           ExpressionAttributeValues={":n": {"N": str(n)}, ":p": {"N": str(10 * n)}})
-    client.update_item(TableName=table, Key=db.key(pk, STATS_SK), UpdateExpression="ADD activities :n",
-                       ExpressionAttributeValues={":n": {"N": str(count)}})
+        db.update(pk, bucket_sk(day), "ADD #n :n, #b :n, #p :p", values={":n": n, ":p": 10 * n},
+                  names={"#n": "n:activities", "#b": "beh:watch_video", "#p": "pts:xp"}, return_new=False)
+    db.update(pk, STATS_SK, "ADD activities :n", values={":n": count}, return_new=False)
     return len(rows) + len(per_day) + 1

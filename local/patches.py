@@ -135,6 +135,7 @@ _ADD = re.compile(r"^\s*([#\w]+)\s+:(\w+)\s*$")
 _REMOVE = re.compile(rf"^\s*({_PATH})\s*$")
 _CLAUSE = re.compile(r"\b(SET|ADD|REMOVE|DELETE)\s", re.IGNORECASE)
 
+_ITEM_SIZE_LIMIT = 405_000  # moto's LimitedSizeDict figure (DynamoDB's 400 KB, measured by moto)
 _fast_paths = True  # tests switch it off to compare with moto's own path
 
 
@@ -221,7 +222,6 @@ def fast_simple_updates() -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     original = DynamoDBBackend.update_item
-    size_limit = 405_000  # moto's own figure (DynamoDB's 400 KB, measured)
 
     def resolve(path: tuple[str, ...], names: dict[str, str]) -> tuple[str, ...] | None:
         out = []
@@ -304,7 +304,7 @@ def fast_simple_updates() -> None:
         if steps is None:
             return moto_path()
         growth = sum(len(path[-1]) + value.size() for verb, path, value in steps if verb == "SET")
-        if (item.size() if item is not None else 0) + growth > size_limit:
+        if (item.size() if item is not None else 0) + growth > _ITEM_SIZE_LIMIT:
             return moto_path()
         if item is None:
             table.put_item(dict(key))
@@ -341,7 +341,7 @@ def size_items_once() -> None:
         self.attrs = LimitedSizeDict()
         for name, value in attrs.items():
             dict.__setitem__(self.attrs, name, DynamoType(value))
-        if self.size() > 405_000:  # LimitedSizeDict's own limit
+        if self.size() > _ITEM_SIZE_LIMIT:
             raise ItemSizeTooLarge
 
     Item.__init__ = build  # type: ignore[method-assign]
@@ -424,7 +424,8 @@ def key_range_queries() -> None:
     sizing each item up to the page: a user's tab, or a workflow step's read, cost time in
     proportion to everything ever written. Each partition's string sort keys are kept in a
     sorted list (maintained as items are put and deleted), so a Query bisects to its range and
-    touches only the page it returns. Index queries, number or binary sort keys and the legacy
+    touches only the page it returns. An index Query finds its partition in one tight pass (see
+    `index_range`). Number or binary keys, multi-attribute index keys and the legacy
     KeyConditions/QueryFilter parameters keep moto's own path.
     """
     if "queries" in _patched:
