@@ -6,9 +6,11 @@ from typing import Any
 
 from chalicelib.activities import common
 from chalicelib.activities.effects import Context, Effects
+from chalicelib.activities.rewards import progress_of
 from chalicelib.engine import wallet
 from chalicelib.engine.behaviours import apply_tags, evaluate_behaviour
 from chalicelib.engine.periods import period_key
+from chalicelib.engine.rewards import after_behaviour, evaluate_rewards
 from chalicelib.store import db
 from chalicelib.store.keys import PROFILE_SK, usage_sk, user_pk, verb_count_sk
 
@@ -34,11 +36,14 @@ def process(ctx: Context) -> Effects:
     points = dict(outcome.points)
     for adhoc in attrs.get("adhocPoints") or []:
         points[adhoc["pointId"]] = points.get(adhoc["pointId"], 0) + adhoc["points"]
+    earned: dict[str, int] = {}
     for point_id, amount in points.items():
         pt = common.point_type(ctx, point_id)
         change = wallet.credit(pt, state.wallet(point_id), amount, ctx.now, ctx.tz,
                                batch_id=common.batch_id(ctx, point_id))
         effects.change_wallet(ctx.uuid, pt, change)
+        if change.after.earned != change.before.earned:
+            earned[point_id] = change.after.earned - change.before.earned
     pk = user_pk(ctx.site_id, ctx.uuid)
     for behaviour_id, usage in outcome.usage.items():
         effects.ops.append(db.tx_update(
@@ -55,10 +60,20 @@ def process(ctx: Context) -> Effects:
     effects.measure(ctx.uuid, f"beh:{verb}", 1)
     effects.extra_record["verb"] = verb
     effects.extra_record["usage"] = {bid: outcome.usage_period_keys.get(bid) for bid in outcome.usage}
+    tags = state.tags
     if outcome.add_tags or outcome.remove_tags:
         tags = apply_tags(state.tags, outcome.add_tags, outcome.remove_tags)
         effects.ops.append(db.tx_update(pk, PROFILE_SK, "SET tags = :t", values={":t": tags}))
         effects.extra_record["tags"] = {"before": state.tags, "after": tags}
+    # The rewards step would read back what this commit writes, then evaluate the rewards on
+    # it. The same evaluation on the state read here plus this activity's own changes tells
+    # already whether anything can unlock or lapse; only then does the rewards step read the
+    # user again and decide. (Other users' activities that change this user, a gift say,
+    # evaluate this user in their own rewards step.)
+    after = after_behaviour(progress_of(state), verb, [k[2:] for k in counter_keys], earned, tags)
+    moved = evaluate_rewards(ctx.mechanics, after, ctx.now, ctx.tz, ctx.week_start, changed_verbs=[verb],
+                             changed_points=effects.changed()["points"])
+    effects.rewards_settled = not (moved.unlocked or moved.lost)
     result = common.empty_result()
     result["awarded"]["points"] = common.points_list(points)
     result["awarded"]["behaviours"] = [a.behaviour_id for a in outcome.awarded]

@@ -131,6 +131,9 @@ class Effects:
     extra_record: dict[str, Any] = field(default_factory=dict)
     applied: bool = False
     result_blocked: bool = False
+    # Set by a step that evaluated the rewards on what its own commit leaves and found that
+    # nothing can unlock or lapse: the rewards step then has nothing to read or decide.
+    rewards_settled: bool = False
 
     # ------------------------------------------------------------ wallets and ledger
 
@@ -304,6 +307,8 @@ class Effects:
 
     def changed(self) -> dict[str, list[str]]:
         """What the rewards step must look at after this step: verbs, earned points, rewards."""
+        if self.rewards_settled:
+            return {"verbs": [], "points": []}
         return {
             "verbs": [self.extra_record["verb"]] if self.extra_record.get("verb") else [],
             "points": sorted({e["pointId"] for e in self.ledger if e["bookedUnder"] == "earned"}),

@@ -288,6 +288,22 @@ def _level_lost(site: SiteMechanics, level: Level, progress: UserProgress, now: 
     return not all(_level_value(site, level, progress, c.point_id) >= c.points for c in level.criteria)
 
 
+def after_behaviour(progress: UserProgress, verb: str, period_keys: Iterable[str], earned: Mapping[str, int],
+                    tags: Iterable[str]) -> UserProgress:
+    """`progress` with one behaviour activity counted: its verb once in total and in each of
+    `period_keys`, `earned` points added, the user's tags as the activity left them."""
+    count = progress.behaviour_counts.get(verb, VerbCount())
+    by_period = dict(count.by_period)
+    for key in period_keys:
+        by_period[key] = by_period.get(key, 0) + 1
+    return replace(
+        progress,
+        behaviour_counts={**progress.behaviour_counts, verb: VerbCount(count.total + 1, by_period)},
+        earned={pid: progress.earned.get(pid, 0) + earned.get(pid, 0) for pid in {*progress.earned, *earned}},
+        tags=tuple(tags),
+    )
+
+
 # ---------------------------------------------------------------- the cascade
 
 

@@ -83,6 +83,63 @@ def test_cascade_achievement_prize_level_mission_in_one_activity(api: Api) -> No
     assert wallet("alice", "coins")["earned"] == 50
 
 
+def test_a_behaviour_that_cannot_move_a_reward_leaves_the_rewards_step_nothing_to_do(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The behaviour step evaluates the rewards on its own outcome; the rewards step reads the
+    user again and decides only when something can unlock or lapse."""
+    from chalicelib.activities import rewards
+
+    evaluated: list[str] = []
+    original = rewards.process
+
+    def counted(ctx: Any, *args: Any) -> Any:
+        evaluated.append(ctx.activity_id)
+        return original(ctx, *args)
+
+    monkeypatch.setattr(rewards, "process", counted)
+    video = {"type": "behaviour", "verb": "watch_video"}
+    first, second = run(api, "acme", "alice", video), run(api, "acme", "alice", video)
+    assert (first["status"], second["status"]) == ("SUCCEEDED", "SUCCEEDED")
+    assert evaluated == [], "2 of 3 videos and 20 of 40 xp: nothing can unlock"
+    third = run(api, "acme", "alice", video)
+    assert evaluated == [third["id"]]
+    assert third["result"]["awarded"]["rewards"] == ["binge"]  # and its 50 coins:
+    assert wallet("alice", "coins")["balance"] == 50
+
+
+
+def test_the_behaviour_step_foresees_the_state_the_rewards_step_reads(api: Api) -> None:
+    """What the behaviour step evaluates the rewards on (the user as it read them plus its own
+    changes) is what the rewards step would read back after the commit."""
+    from dataclasses import replace
+
+    from chalicelib.activities.behaviour import COUNT_PERIODS
+    from chalicelib.activities.rewards import progress_of
+    from chalicelib.clock import now
+    from chalicelib.engine.periods import period_key
+    from chalicelib.engine.rewards import after_behaviour
+    from chalicelib.store import userstate
+
+    def without_rewards_step(progress: Any) -> Any:
+        # What the rewards step itself writes after the behaviour's commit: the 3rd video
+        # unlocks binge, whose prize is 50 coins.
+        return replace(progress, rewards={}, earned={k: v for k, v in progress.earned.items() if k != "coins"},
+                       expired={k: v for k, v in progress.expired.items() if k != "coins"})
+
+    give(api, "alice", "xp", 12)
+    for n, metadata in enumerate([{"category": "tv"}, {}, {"category": "tv"}, {}]):
+        before = userstate.load("acme", "alice")
+        done = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video", "metadata": metadata})
+        after = userstate.load("acme", "alice")
+        assert before is not None and after is not None and done["status"] == "SUCCEEDED"
+        keys = [period_key(p, now(), "Europe/London", "monday") for p in COUNT_PERIODS]
+        foreseen = after_behaviour(progress_of(before), "watch_video", keys, {"xp": 15 if metadata else 10},
+                                   after.tags)
+        read_back = progress_of(after)
+        assert read_back.behaviour_counts["watch_video"].total == n + 1
+        assert without_rewards_step(foreseen) == without_rewards_step(read_back), n
+
+
 # ------------------------------------------------------------------ point actions
 
 def test_point_actions_and_figures(api: Api) -> None:

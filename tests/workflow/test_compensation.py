@@ -18,17 +18,19 @@ def test_rewards_step_failing_for_good_undoes_the_behaviour(api: Api, monkeypatc
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("rewards cannot be evaluated")
 
+    give(api, "alice", "xp", 30)  # Silver (40 xp) is one video away: the rewards step has work to do.
     monkeypatch.setattr(rewards, "process", broken)
     done = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video", "metadata": {"category": "tv"}})
     assert done["status"] == "FAILED" and done["error"]["type"] == "InternalError", done
     xp = wallet("alice", "xp")
-    assert (xp["balance"], xp["earned"]) == (0, 0), "the awarded points were taken back"
-    assert xp["entries"] == 2, "a credit and its reversal, never an edit"
+    assert (xp["balance"], xp["earned"]) == (30, 30), "the awarded points were taken back"
+    assert xp["entries"] == 3, "the grant, then a credit and its reversal, never an edit"
     monkeypatch.undo()
     # The user's next activity is not held up and counts from a clean slate.
     again = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video"})
     assert again["status"] == "SUCCEEDED"
-    assert wallet("alice", "xp")["balance"] == 10
+    assert again["result"]["awarded"]["rewards"] == ["silver"]
+    assert wallet("alice", "xp")["balance"] == 40
 
 
 def test_finish_failing_for_good_undoes_a_gift(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
