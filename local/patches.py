@@ -299,7 +299,8 @@ _fast_paths = True  # tests switch it off to compare with moto's own path
 
 @contextlib.contextmanager
 def moto_own_paths() -> Iterator[None]:
-    """Every Query and update through moto's own code, for as long as the block runs."""
+    """Every item operation through moto's own route and code (request parsing, Query, update,
+    projection), for as long as the block runs."""
     global _fast_paths
     _fast_paths = False
     try:
