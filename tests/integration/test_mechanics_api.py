@@ -6,35 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.builders import BINGE, BOARD, COINS, KPI, STARTER, TSHIRT, WATCH, WATCH_TV, configure
 from tests.conftest import Api, make_key
-
-COINS = {"id": "coins", "name": "Coins", "redeemable": True, "giftable": True, "bountiable": True}
-XP = {"id": "xp", "name": "XP"}
-STARS = {"id": "stars", "name": "Stars", "expirable": True, "expiresAfterDays": 30}
-WATCH = {"id": "watch_video", "kind": "simple", "verb": "watch_video", "name": "Watch a video",
-         "prizes": {"points": [{"pointId": "xp", "points": 10}]}}
-WATCH_TV = {"id": "watch_tv", "kind": "flexible", "verb": "watch_video", "name": "Watch TV",
-            "conditions": {"and": [{"key": "category", "op": "in", "value": ["tv"]}]},
-            "prizes": {"points": [{"pointId": "xp", "points": 5}]}}
-BINGE = {"id": "binge", "kind": "achievement", "name": "Binge", "criteria": [{"verb": "watch_video", "times": 3}]}
-SILVER = {"id": "silver", "kind": "level", "ladder": "status", "name": "Silver",
-          "criteria": [{"pointId": "xp", "points": 100}]}
-STARTER = {"id": "starter", "kind": "mission", "name": "Starter",
-           "criteria": [{"rewardId": "binge"}, {"rewardId": "silver"}]}
-KPI: dict[str, Any] = {"id": "xp_goal", "name": "XP", "tracks": {"points": "xp"},
-       "targets": [{"validFrom": "2026-01-01", "validTo": "2026-12-31", "assignTo": {"everyone": True},
-                    "values": {"weekly": 50}}]}
-TSHIRT = {"id": "tshirt", "name": "T-shirt", "codeType": "single", "code": "TSHIRT",
-          "price": {"pointId": "coins", "points": 30}, "redemption": "twoStep", "active": True}
-BOARD = {"id": "xp_board", "name": "XP", "ranksBy": {"points": "xp"}, "periods": ["weekly", "allTime"]}
-
-
-def configure(api: Api, site: str) -> None:
-    for kind, body in (("point-types", COINS), ("point-types", XP), ("point-types", STARS),
-                       ("behaviours", WATCH), ("behaviours", WATCH_TV), ("rewards", BINGE), ("rewards", SILVER),
-                       ("rewards", STARTER), ("kpis", KPI), ("coupons", TSHIRT), ("leaderboards", BOARD)):
-        status, data, _ = api.post(f"/sites/{site}/{kind}", body)
-        assert status == 201, (kind, data)
 
 
 def test_crud(api: Api, site: str) -> None:

@@ -9,9 +9,8 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.jobs import ranks
+from tests.builders import DAY, configure, inc, reject, tab, user
 from tests.conftest import Api
-from tests.integration.test_mechanics_api import configure
-from tests.integration.test_tabs import DAY, inc, reject, tab, user
 
 
 def standings(api: Api, site: str, query: str = "") -> list[tuple[int, str, str, int]]:

@@ -1,7 +1,7 @@
 """The user details page read side, against users built by real activities through the workflow.
 
 Expected figures are worked out by hand from spec/domain.md, never by calling the code under
-test. Mechanics come from `configure()` (test_mechanics_api): coins (redeemable, giftable,
+test. Mechanics come from `configure()` (tests/builders.py): coins (redeemable, giftable,
 bountiable), xp, stars (expirable); watch_video gives 10 xp, watch_tv (category tv) 5 more;
 binge = 3 watch_video; silver = 100 xp earned; starter = binge + silver; xp_goal weekly 50;
 tshirt costs 30 coins; xp_board ranks xp weekly and all-time.
@@ -16,44 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib import clock
-from tests.conftest import Api, RequestCounter, run, wait_for
-from tests.integration.test_mechanics_api import configure
-
-DAY = 86400
-
-
-def user(api: Api, site: str, uuid: str, **fields: Any) -> None:
-    api.ok("POST", f"/sites/{site}/users", {"uuid": uuid, **fields})
-
-
-def ok(done: dict[str, Any], status: str = "SUCCEEDED") -> dict[str, Any]:
-    assert done["status"] == status, done
-    return done
-
-
-def inc(api: Api, site: str, uuid: str, point_id: str, points: int) -> dict[str, Any]:
-    return ok(run(api, site, uuid, {"type": "point", "action": "increment",
-                                    "points": [{"pointId": point_id, "points": points}]}))
-
-
-def watch(api: Api, site: str, uuid: str, **metadata: Any) -> dict[str, Any]:
-    return ok(run(api, site, uuid, {"type": "behaviour", "verb": "watch_video", "metadata": metadata}))
-
-
-def reject(api: Api, site: str, activity_id: str) -> dict[str, Any]:
-    status, data, _ = api.post(f"/sites/{site}/activities/{activity_id}/reject", {"reason": "test"})
-    assert status == 202, data
-    return ok(wait_for(api, site, activity_id), "REJECTED")
-
-
-def tab(api: Api, site: str, uuid: str, name: str, query: str = "") -> Any:
-    return api.ok("GET", f"/sites/{site}/users/{uuid}/tabs/{name}{query}")
-
-
-def summary(api: Api, site: str, uuid: str) -> dict[str, Any]:
-    stats: dict[str, Any] = api.ok("GET", f"/sites/{site}/users/{uuid}/summary")["stats"]
-    return stats
-
+from tests.builders import DAY, configure, inc, ok, reject, summary, tab, user, watch
+from tests.conftest import Api, RequestCounter, run
 
 # ---------------------------------------------------------------- wallets, ledger, activity list
 

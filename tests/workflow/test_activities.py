@@ -7,38 +7,14 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.builders import give, wallet
 from tests.conftest import Api, run, submit, wait_for
 
 pytestmark = pytest.mark.usefixtures("game")
 
 
-def wallet(uuid: str, point_id: str, site: str = "acme") -> dict[str, int]:
-    """The stored wallet and the sum of the user's ledger for one point type."""
-    client = boto3.client("dynamodb")
-    pk = {"S": f"USER#{site}#{uuid}"}
-    item = client.get_item(TableName="gamification-test", Key={"PK": pk, "SK": {"S": f"S#W#{point_id}"}}).get("Item", {})
-    figures = {k: int(item[k]["N"]) if k in item else 0
-               for k in ("balance", "earned", "spent", "redeemed", "expired", "adjusted")}
-    pages = client.get_paginator("query").paginate(
-        TableName="gamification-test", KeyConditionExpression="PK = :pk AND begins_with(SK, :l)",
-        ExpressionAttributeValues={":pk": pk, ":l": {"S": "L#"}})
-    ledger = [int(i["amount"]["N"]) for page in pages for i in page["Items"] if i["pointId"]["S"] == point_id]
-    figures["ledger"] = sum(ledger)
-    figures["entries"] = len(ledger)
-    assert figures["balance"] == figures["ledger"], figures
-    assert figures["balance"] == (figures["earned"] - figures["spent"] - figures["redeemed"] - figures["expired"]
-                                  - figures["adjusted"]), figures
-    return figures
-
-
 def points(api: Api, uuid: str, attrs: dict[str, Any], site: str = "acme") -> Any:
     return run(api, site, uuid, attrs)
-
-
-def give(api: Api, uuid: str, point_id: str, amount: int) -> None:
-    done = points(api, uuid, {"type": "point", "action": "increment", "points": [{"pointId": point_id,
-                                                                                    "points": amount}]})
-    assert done["status"] == "SUCCEEDED", done
 
 
 def failed(done: Any, type_: str) -> None:

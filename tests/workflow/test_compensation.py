@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.builders import give, wallet
 from tests.conftest import Api, run
-from tests.workflow.test_activities import give, wallet
 
 pytestmark = pytest.mark.usefixtures("game")
 

@@ -7,8 +7,8 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.builders import give, wallet
 from tests.conftest import Api, run, wait_for
-from tests.workflow.test_activities import give, wallet
 
 pytestmark = pytest.mark.usefixtures("game")
 

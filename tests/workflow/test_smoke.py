@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from tests.builders import configure
 from tests.conftest import Api, run
-from tests.integration.test_mechanics_api import configure
 
 
 def test_behaviour_through_the_real_state_machine(api: Api, site: str, workflow: str) -> None:
