@@ -67,7 +67,7 @@ def process(ctx: Context) -> Effects:
             effects.change_wallet(ctx.uuid, pt, wallet.coupon_refund(
                 pt, state.wallet(pt.id), int(price["points"]), ctx.now, ctx.tz,
                 batch_id=common.batch_id(ctx, pt.id)))
-        _set_status(ctx, effects, held, "refunded", {"refundedAt": ctx.now_iso})
+        _set_status(ctx, effects, held, "refunded", {"refundedAt": ctx.now_iso, "refundedBy": ctx.activity_id})
     effects.commit(result)
     return effects
 

@@ -33,6 +33,7 @@ from chalicelib.store.keys import (
     user_pk,
     wallet_sk,
 )
+from chalicelib.store.reversals import Guarded
 
 # KPI and stats buckets are kept per day, week, month, quarter, year and all time, so that
 # any period's value is one item and a tab reads a handful of items, not a history.
@@ -47,6 +48,13 @@ class TransientError(Exception):
 
 class StepConflict(TransientError):
     """A condition on the state we read failed: someone changed it; the step re-reads."""
+
+
+class ReversalRefused(StepConflict):
+    """A reversal's guard failed: what it reverses was used meanwhile (`store.reversals`).
+
+    A reject turns it into `NotRejectable`; anywhere else it is a conflict to re-read.
+    """
 
 
 # Error codes DynamoDB answers when the same request may succeed a moment later. botocore
@@ -134,6 +142,8 @@ class Effects:
     # Set by a step that evaluated the rewards on what its own commit leaves and found that
     # nothing can unlock or lapse: the rewards step then has nothing to read or decide.
     rewards_settled: bool = False
+    # Index in `ops` -> what a failure of that operation's condition means (store.reversals).
+    guards: dict[int, Guarded] = field(default_factory=dict)
 
     # ------------------------------------------------------------ wallets and ledger
 
@@ -257,6 +267,11 @@ class Effects:
         self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), board_score_sk(board_id, key),
                                      expression, values=values, names={"#u": "uuid"}))
 
+    def guarded(self, operation: Guarded) -> None:
+        """A reversal operation whose failed condition is a refusal or a conflict, not a crash."""
+        self.guards[len(self.ops)] = operation
+        self.ops.append(operation.op)
+
     # ------------------------------------------------------------ commit
 
     def record(self) -> dict[str, Any]:
@@ -296,7 +311,11 @@ class Effects:
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     self.applied = False
                     return False
-                if "ConditionalCheckFailed" in reasons:
+                failed = [i - 1 for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
+                refusals = [g.refusal for i in failed if (g := self.guards.get(i)) and g.refusal]
+                if refusals:
+                    raise ReversalRefused("; ".join(refusals)) from err
+                if failed:
                     raise StepConflict(f"state changed under step {self.step}: {reasons}") from err
             transient = transient_from(err)
             if transient is not None:

@@ -13,21 +13,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.activities import common
-from chalicelib.activities.effects import Context, Effects
+from chalicelib.activities.effects import Context, Effects, ReversalRefused
 from chalicelib.activities.lifecycle import received_by
 from chalicelib.activities.rewards import progress_of
 from chalicelib.engine import wallet
+from chalicelib.engine.errors import NotRejectable
 from chalicelib.engine.periods import period_key
 from chalicelib.engine.rewards import VerbCount, revoke_after_reject
 from chalicelib.engine.wallet import LedgerEntry
-from chalicelib.store import db
+from chalicelib.store import db, reversals
 from chalicelib.store.keys import (
     STATS_SK,
     activity_sk,
     bounty_sk,
     pending_sk,
-    reward_sk,
-    usage_sk,
     user_coupon_sk,
     user_pk,
     verb_count_sk,
@@ -38,20 +37,35 @@ STEPS = ("behaviour", "point", "coupon", "gift", "bounty", "rewards")
 
 
 def dependents(site: str, activity: dict[str, Any]) -> list[str]:
-    """Later activities that used this one's effects (they must be rejected first)."""
+    """Later activities that used this one's effects (they must be rejected first).
+
+    A use this cannot name (a coupon changed without a recorded activity) is listed as the
+    coupon or bounty itself: the reject is refused all the same.
+    """
     effects = activity.get("effects") or {}
     later: list[str] = []
     uuid = activity["uuid"]
     bounty = (effects.get("bounty") or {}).get("bounty") or {}
     if bounty.get("action") == "start":
         item = db.get(user_pk(site, uuid), bounty_sk(bounty["id"]))
-        if item and item.get("status") != "open" and item.get("closedBy"):
-            later.append(str(item["closedBy"]))
+        if item and item.get("status") != "open":
+            later.append(str(item.get("closedBy") or f"bounty {bounty['id']}"))
     for acquired in (effects.get("coupon") or {}).get("acquired", []):
         item = db.get(user_pk(site, acquired["uuid"]), user_coupon_sk(acquired["userCouponId"]))
-        if item and item.get("status") == "redeemed" and item.get("redeemedBy") not in (None, activity["id"]):
-            later.append(str(item["redeemedBy"]))
+        if item is None:
+            continue
+        expected = _acquired_status(activity)
+        if item.get("status") == expected and (expected != "redeemed"
+                                               or item.get("redeemedBy") in (None, activity["id"])):
+            continue
+        user = item.get("refundedBy") or item.get("redeemedBy")
+        later.append(str(user or f"coupon {acquired['userCouponId']}"))
     return later
+
+
+def _acquired_status(activity: dict[str, Any]) -> str:
+    """The status a coupon this activity handed out had when handed out."""
+    return "redeemed" if (activity.get("attrs") or {}).get("action") == "redeem" else "available"
 
 
 def _entry(row: dict[str, Any]) -> LedgerEntry:
@@ -71,8 +85,16 @@ def applied_steps(activity: dict[str, Any]) -> list[str]:
 
 
 def process(ctx: Context) -> Effects:
-    """The reject job: everything undone, the activity REJECTED."""
+    """The reject job: everything undone, the activity REJECTED.
+
+    Refused (`NotRejectable`, recorded on the activity by MarkFailed) when a later activity
+    used its effects: checked on what is read here, and again by the guards of every
+    reversal inside the commit, so that a use between the two cannot slip through.
+    """
     activity = ctx.activity
+    later = dependents(ctx.site_id, activity)
+    if later:
+        raise NotRejectable(f"a later activity used this one's effects; reject {later[0]} first")
     effects = Effects(ctx, "reject")
     _reverse(ctx, effects, _records(activity))
     pk = user_pk(ctx.site_id, ctx.uuid)
@@ -87,7 +109,10 @@ def process(ctx: Context) -> Effects:
                                         "SET #s = :r, rejection = :rej",
                                         values={":r": "REJECTED", ":rej": rejection}, names={"#s": "status"}))
     effects.measure(ctx.uuid, "n:activities", -1, at=_finished_at(activity))
-    effects.commit({}, status_note={"status": "REJECTED", "rejection": rejection, "rejectedAt": ctx.now_iso})
+    try:
+        effects.commit({}, status_note={"status": "REJECTED", "rejection": rejection, "rejectedAt": ctx.now_iso})
+    except ReversalRefused as refused:
+        raise NotRejectable(f"a later activity used this one's effects: {refused}") from refused
     return effects
 
 
@@ -169,9 +194,8 @@ def _undo_behaviour(ctx: Context, effects: Effects, records: list[tuple[str, dic
         by_period = dict(usage.by_period)
         if key and by_period.get(key):
             by_period[key] -= 1
-        effects.ops.append(db.tx_update(pk, usage_sk(behaviour_id), "SET #t = :t, byPeriod = :p",
-                                        values={":t": max(0, usage.total - 1), ":p": by_period},
-                                        names={"#t": "total"}))
+        effects.guarded(reversals.restore_usage(ctx.site_id, ctx.uuid, behaviour_id, read_total=usage.total,
+                                                total=max(0, usage.total - 1), by_period=by_period))
     tags = record.get("tags")
     if tags:
         from chalicelib.store.keys import PROFILE_SK
@@ -180,17 +204,16 @@ def _undo_behaviour(ctx: Context, effects: Effects, records: list[tuple[str, dic
 
 
 def _undo_coupons(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]]) -> None:
+    acquired_status = _acquired_status(ctx.activity)
     for _, record in records:
         for acquired in record.get("acquired", []):
-            effects.ops.append(db.tx_update(
-                user_pk(ctx.site_id, acquired["uuid"]), user_coupon_sk(acquired["userCouponId"]),
-                "SET #s = :r, rejectedAt = :now", values={":r": "refunded", ":now": ctx.now_iso},
-                names={"#s": "status"}))
+            effects.guarded(reversals.take_back_coupon(
+                ctx.site_id, acquired["uuid"], acquired["userCouponId"], acquired_status=acquired_status,
+                activity_id=ctx.activity_id, now_iso=ctx.now_iso))
         for changed in record.get("coupons", []):
-            effects.ops.append(db.tx_update(
-                user_pk(ctx.site_id, ctx.uuid), user_coupon_sk(changed["userCouponId"]),
-                "SET #s = :back", values={":back": changed["from"], ":now": changed["to"]},
-                names={"#s": "status"}, condition="#s = :now"))
+            effects.guarded(reversals.restore_coupon_status(
+                ctx.site_id, ctx.uuid, changed["userCouponId"], back=changed["from"], now=changed["to"],
+                activity_id=ctx.activity_id))
 
 
 def _undo_bounty(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]]) -> None:
@@ -198,16 +221,13 @@ def _undo_bounty(ctx: Context, effects: Effects, records: list[tuple[str, dict[s
     bounty = record.get("bounty")
     if not bounty:
         return
-    pk = user_pk(ctx.site_id, ctx.uuid)
     if bounty["action"] == "start":
-        effects.ops.append(db.tx_update(pk, bounty_sk(bounty["id"]), "SET #s = :r",
-                                        values={":r": "rejected", ":open": "open"}, names={"#s": "status"},
-                                        condition="#s = :open"))
+        effects.guarded(reversals.withdraw_bounty(ctx.site_id, ctx.uuid, bounty["id"]))
     else:
         # Rejecting a cancel or an award puts the points back in escrow and reopens the bounty.
-        effects.ops.append(db.tx_update(pk, bounty_sk(bounty["id"]),
-                                        "SET #s = :open, awardedTo = :none REMOVE closedAt, closedBy",
-                                        values={":open": "open", ":none": None}, names={"#s": "status"}))
+        closed_as = "awarded" if bounty["action"] == "award" else "cancelled"
+        effects.guarded(reversals.reopen_bounty(ctx.site_id, ctx.uuid, bounty["id"], closed_as=closed_as,
+                                                closed_by=ctx.activity_id))
 
 
 def _undo_gift(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]]) -> None:
@@ -257,7 +277,6 @@ def _revoke_rewards(ctx: Context, effects: Effects, records: list[tuple[str, dic
         revocation = revoke_after_reject(ctx.mechanics, progress, rejected_at, ctx.now, ctx.tz, ctx.week_start,
                                          rejected_verb=verb, revoke=[r for r in forced
                                                                      if r in progress.rewards])
-        pk = user_pk(ctx.site_id, uuid)
         removed: dict[str, int] = defaultdict(int)
         for revoked in revocation.revoked:
             item = state.rewards.get(revoked.reward_id) or {}
@@ -265,7 +284,8 @@ def _revoke_rewards(ctx: Context, effects: Effects, records: list[tuple[str, dic
             index = next((i for i, c in enumerate(completions)
                           if parse_time(c["at"]) == revoked.completed_at), len(completions) - 1 - removed[revoked.reward_id])
             removed[revoked.reward_id] += 1
-            effects.ops.append(db.tx_update(pk, reward_sk(revoked.reward_id), f"REMOVE completions[{index}]"))
+            effects.guarded(reversals.remove_completion(ctx.site_id, uuid, revoked.reward_id, index,
+                                                        str(completions[index]["at"])))
             at = revoked.completed_at.isoformat().replace("+00:00", "Z")
             for name in ("n:rewards", f"n:{revoked.kind}s", f"rk:{revoked.kind}", f"rw:{revoked.reward_id}"):
                 effects.measure(uuid, name, -1, at=at)
@@ -276,13 +296,14 @@ def _revoke_rewards(ctx: Context, effects: Effects, records: list[tuple[str, dic
 
 
 def abandon(site: str, uuid: str, activity_id: str, job_id: str, error: dict[str, str]) -> None:
-    """A reject that could not be applied: the activity stays SUCCEEDED, the failure is shown."""
+    """A reject that could not be applied: the activity stays SUCCEEDED with `rejection.refused`
+    set, and a new reject may be asked for (it replaces this rejection)."""
     pk = user_pk(site, uuid)
     try:
         db.transact([
-            db.tx_update(pk, activity_sk(activity_id), "SET rejection.pending = :f, rejection.#e = :err",
-                         values={":f": False, ":err": error, ":ok": "SUCCEEDED"}, names={"#e": "error", "#s": "status"},
-                         condition="#s = :ok"),
+            db.tx_update(pk, activity_sk(activity_id), "SET rejection.pending = :f, rejection.refused = :err",
+                         values={":f": False, ":err": error, ":ok": "SUCCEEDED", ":job": job_id},
+                         names={"#s": "status"}, condition="#s = :ok AND rejectJob = :job"),
             db.tx_delete(pk, pending_sk(job_id)),
         ])
     except ClientError as err:

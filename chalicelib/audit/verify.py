@@ -9,6 +9,10 @@ What it checks, per site (all sites unless told):
 - bounties: at most one payout (a `bounty_payout` ledger entry of an award that is not
   REJECTED or FAILED) per bounty; an awarded bounty names the award that closed it, an open
   one has none.
+- goods: an activity that was REJECTED (or FAILED and compensated) handed back every coupon it
+  handed out (now `refunded`, and not redeemed meanwhile by an activity that still stands),
+  and a bounty whose start was rejected was neither awarded nor cancelled: no goods are kept
+  whose payment was returned.
 - activities: a SUCCEEDED one has its type step and finish markers and every ledger entry its
   steps recorded; a REJECTED one also has its reject marker and its entries sum with their
   reversals to zero per wallet (less the recorded stopAtZero shortfall and what had already
@@ -133,8 +137,49 @@ def verify_site(site: str, report: Report) -> Report:
                 data.bounties[str(item["bountyId"])] = {**item, "owner": uuid}
     _check_coupons(site, data, report)
     _check_bounties(site, data, report)
+    _check_goods(site, data, report)
     _check_activities(site, data, report)
     return report
+
+
+def _undone(activity: db.Item | None) -> bool:
+    """The activity's payment was returned: REJECTED, or FAILED with its steps compensated."""
+    if activity is None:
+        return False
+    status = activity.get("status")
+    return status == "REJECTED" or (status == "FAILED" and "compensate" in (activity.get("steps") or {}))
+
+
+def _check_goods(site: str, data: _SiteData, report: Report) -> None:
+    """Goods handed out whose payment was returned (the reject race of a coupon or bounty)."""
+    coupons = {str(c.get("userCouponId") or c["SK"].removeprefix("S#Q#")): c for c in data.coupons}
+    for activity_id, activity in sorted(data.activities.items()):
+        if not _undone(activity):
+            continue
+        for step, record in (activity.get("effects") or {}).items():
+            if step in ("reject", "compensate", "rewards"):
+                continue  # a reward's prize coupon follows the reward, not the payment
+            for acquired in (record or {}).get("acquired", []):
+                coupon = coupons.get(str(acquired.get("userCouponId")))
+                if coupon is None:
+                    continue
+                where = f"coupon {acquired.get('userCouponId')} of {coupon['owner']}"
+                used_by = coupon.get("redeemedBy")
+                if coupon.get("status") != "refunded":
+                    report.add(site, "goods-kept-payment-returned", where,
+                               f"still {coupon.get('status')} although {activity_id}, which handed it out, "
+                               f"is {activity.get('status')}")
+                elif used_by and used_by != activity_id and not _undone(data.activities.get(str(used_by))):
+                    report.add(site, "goods-kept-payment-returned", where,
+                               f"redeemed by {used_by}, which stands, although {activity_id} (its purchase) "
+                               f"is {activity.get('status')} and its price was returned")
+    for bounty_id, bounty in sorted(data.bounties.items()):
+        start = data.activities.get(bounty_id)
+        if _undone(start) and bounty.get("status") in ("awarded", "cancelled") \
+                and not _undone(data.activities.get(str(bounty.get("closedBy")))):
+            report.add(site, "goods-kept-payment-returned", f"bounty {bounty_id} of {bounty['owner']}",
+                       f"{bounty.get('status')} by {bounty.get('closedBy')} although its start is "
+                       f"{(start or {}).get('status')} and its escrow was returned")
 
 
 def _check_wallets(site: str, uuid: str, items: list[db.Item], report: Report) -> None:

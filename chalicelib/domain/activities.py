@@ -85,15 +85,24 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
                 "rewards": [*(awarded.get("rewards") or []), *(extra.get("rewards") or [])],
                 "coupons": [*(awarded.get("coupons") or []), *(extra.get("coupons") or [])],
             },
-            "exceptions": list(own.get("exceptions") or []),
+            "exceptions": [*(own.get("exceptions") or []), *(extra.get("exceptions") or [])],
             "blocked": bool(own.get("blocked", False)),
         }
     return {
         "id": item["id"], "uuid": item["uuid"], "type": item["type"], "attrs": item["attrs"],
         "reason": item.get("reason", ""), "status": item["status"], "createdAt": item["createdAt"],
         "processedAt": item.get("processedAt"), "result": result, "error": item.get("error"),
-        "rejection": item.get("rejection"), "targetUuid": item.get("targetUuid"), "by": item.get("by", ""),
+        "rejection": _rejection_view(item.get("rejection")), "targetUuid": item.get("targetUuid"),
+        "by": item.get("by", ""),
     }
+
+
+def _rejection_view(rejection: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`refused` is always present once a reject was asked for (`error` is its older name)."""
+    if not rejection:
+        return None
+    refused = rejection.get("refused") or rejection.get("error")
+    return {**{k: v for k, v in rejection.items() if k != "error"}, "refused": refused}
 
 
 # What `view` reads of an activity item: a status poll leaves the steps' records (effects, the
@@ -109,11 +118,18 @@ def get(site: str, activity_id: str) -> dict[str, Any]:
     return view(item)
 
 
+def _reject_asked(item: dict[str, Any]) -> bool:
+    """A reject is pending or done; a refused one (`refused` set, no longer pending) may be asked again."""
+    rejection = item.get("rejection") or {}
+    refused = rejection.get("refused") or rejection.get("error")
+    return bool(rejection) and (bool(rejection.get("pending")) or not refused)
+
+
 def request_reject(site: str, activity_id: str, reason: str, by: str) -> dict[str, Any]:
     item = store.get_by_id(site, activity_id)
     if item is None:
         raise errors.ActivityNotFound(f"activity '{activity_id}' does not exist")
-    if item.get("rejection"):
+    if _reject_asked(item):
         raise errors.AlreadyRejected(f"activity '{activity_id}' has already been rejected")
     if item["status"] != "SUCCEEDED":
         raise errors.NotRejectable(f"only a SUCCEEDED activity can be rejected; this one is {item['status']}")
@@ -128,9 +144,9 @@ def request_reject(site: str, activity_id: str, reason: str, by: str) -> dict[st
     rejection = {"reason": reason, "at": now_iso(), "by": by, "pending": True}
     if not store.request_reject(site, item["uuid"], activity_id, rejection, job_id):
         fresh = store.get(site, item["uuid"], activity_id) or {}
-        if fresh.get("rejection"):
+        if _reject_asked(fresh):
             raise errors.AlreadyRejected(f"activity '{activity_id}' has already been rejected")
         raise errors.NotRejectable(f"activity '{activity_id}' is no longer SUCCEEDED")
-    starter.start(f"{activity_id}-reject", _execution_input(site, item["uuid"], activity_id, item["type"],
+    starter.start(f"{activity_id}-reject-{job_id}", _execution_input(site, item["uuid"], activity_id, item["type"],
                                                             "reject", job_id))
     return view({**item, "rejection": rejection})

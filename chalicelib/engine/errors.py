@@ -96,6 +96,10 @@ class GiftToSelf(DomainError):
     pass
 
 
+class NotRejectable(DomainError):
+    """A reject refused while processing: a later activity used the effects it would undo."""
+
+
 class BountyNotOpen(DomainError):
     pass
 

@@ -133,11 +133,17 @@ class ActivityError(ResponseModel):
     message: str
 
 
+class Refusal(ResponseModel):
+    type: str
+    message: str
+
+
 class Rejection(ResponseModel):
     reason: str
     at: str
     by: str
     pending: bool
+    refused: Refusal | None = None  # set when the reversal was refused while processing
 
 
 class Activity(ResponseModel):

@@ -130,9 +130,12 @@ def request_reject(site: str, uuid: str, activity_id: str, rejection: dict[str, 
     pk = user_pk(site, uuid)
     try:
         db.transact([
+            # A refused reject (no longer pending, `refused` set) is replaced by the new one.
             db.tx_update(pk, activity_sk(activity_id), "SET rejection = :r, rejectJob = :j",
-                         values={":r": rejection, ":j": job_id, ":ok": "SUCCEEDED"}, names={"#s": "status"},
-                         condition="#s = :ok AND attribute_not_exists(rejection)"),
+                         values={":r": rejection, ":j": job_id, ":ok": "SUCCEEDED", ":f": False, ":null": None},
+                         names={"#s": "status"},
+                         condition="#s = :ok AND (attribute_not_exists(rejection) OR (rejection.pending = :f "
+                                   "AND attribute_exists(rejection.refused) AND rejection.refused <> :null))"),
             db.tx_put({"PK": pk, "SK": pending_sk(job_id), "createdAt": rejection["at"], "rejects": activity_id}),
         ])
     except ClientError as err:

@@ -33,6 +33,25 @@ class PredecessorPending(Exception):
     """An earlier activity of the same user is still being processed; the ASL retries."""
 
 
+def _invocation(handler: Callable[[Event, Any], Event]) -> Callable[[Event, Any], Event]:
+    """Every invocation logs with its own context, never the previous activity's.
+
+    A warm environment keeps the logger between invocations; the keys are set anew (in
+    thread-local storage, since the local runtime runs several invocations at once in one
+    process) before the handler logs anything.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(event: Event, context: Any = None) -> Event:
+        logger.thread_safe_clear_keys()
+        logger.thread_safe_append_keys(step=handler.__name__, site=event.get("site"), user=event.get("uuid"),
+                                       activity_id=event.get("activityId"), job=event.get("job"),
+                                       request_id=getattr(context, "aws_request_id", None))
+        return handler(event, context)
+
+    return wrapper
+
+
 def _retryable(handler: Callable[[Event, Any], Event]) -> Callable[[Event, Any], Event]:
     """A throttle or conflict on any DynamoDB call of a step (not only its commit) is retried.
 
@@ -40,6 +59,7 @@ def _retryable(handler: Callable[[Event, Any], Event]) -> Callable[[Event, Any],
     the activity with InternalError although nothing was wrong with it.
     """
 
+    @_invocation
     @functools.wraps(handler)
     def wrapper(event: Event, context: Any = None) -> Event:
         try:
@@ -67,7 +87,6 @@ def _context(event: Event, *, stored: bool) -> Context:
 
 
 def _run(event: Event, work: Callable[[Context], Effects], *, stored: bool = False) -> Effects:
-    logger.append_keys(site=event.get("site"), user=event.get("uuid"), activity_id=event.get("activityId"))
     for attempt in range(_CONFLICT_ATTEMPTS):
         ctx = _context(event, stored=stored)
         try:
@@ -120,7 +139,6 @@ def begin(event: Event, context: Any = None) -> Event:
 
 
 def _by_type(module: Any) -> Callable[[Event, Any], Event]:
-    @_retryable
     def handler(event: Event, context: Any = None) -> Event:
         effects = _run(event, module.process)
         if effects.applied:
@@ -135,7 +153,8 @@ def _by_type(module: Any) -> Callable[[Event, Any], Event]:
             blocked = bool(((stored.get("results") or {}).get(stored["type"]) or {}).get("blocked"))
         return {**event, "changed": changed, "blocked": blocked}
 
-    return handler
+    handler.__name__ = handler.__qualname__ = f"{module.__name__.rsplit('.', 1)[-1]}_step"
+    return _retryable(handler)
 
 
 behaviour_step = _by_type(behaviour)
@@ -178,15 +197,21 @@ def reject_step(event: Event, context: Any = None) -> Event:
     return {k: v for k, v in event.items() if k != "activity"}
 
 
+@_invocation
 def mark_failed(event: Event, context: Any = None) -> Event:
     error = failure_of(event.get("error") or {})
-    logger.info("activity failed", extra={"error_type": error["type"]})
-    count("ActivityFailed" if error["type"] != "InternalError" else "ActivityErrored", activity_type=event.get("type"))
     if event.get("job") == "reject":
         from chalicelib.activities import reject
 
+        # The activity stays SUCCEEDED: the reject is refused, not the activity failed.
+        logger.info("reject refused", extra={"error_type": error["type"], "error_message": error["message"]})
+        count("RejectRefused" if error["type"] != "InternalError" else "ActivityErrored",
+              activity_type=event.get("type"))
         reject.abandon(event["site"], event["uuid"], event["activityId"], event.get("gateId", ""), error)
     else:
+        logger.info("activity failed", extra={"error_type": error["type"], "error_message": error["message"]})
+        count("ActivityFailed" if error["type"] != "InternalError" else "ActivityErrored",
+              activity_type=event.get("type"))
         from chalicelib.activities import reject
 
         stored = activities.get(event["site"], event["uuid"], event["activityId"]) or {}

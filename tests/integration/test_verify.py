@@ -143,6 +143,35 @@ def _rejected_not_reversed() -> None:
     _wallet("bob", balance=6, earned=6)
 
 
+def _goods_kept_payment_returned() -> None:
+    """The coupon reject race as it ended on an unguarded reversal: the redeem handed the
+    coupon out, then the buy's reversal marked it refunded and returned the 30 coins."""
+    buy = _entry("8", "alice", "C1", -3, kind="coupon_purchase", booked="spent")
+    _entry("9", "alice", "C1", 3, kind="reversal", booked="spent")
+    _put("alice", "A#C1", id="C1", uuid="alice", type="coupon", status="REJECTED",
+         steps={"begin": "t", "coupon": "t", "finish": "t", "reject": "t"},
+         attrs={"type": "coupon", "action": "buy", "couponId": "v"}, results={},
+         effects={"coupon": {"ledger": [buy], "acquired": [{"uuid": "alice", "userCouponId": "C1-v",
+                                                            "couponId": "v"}]}})
+    _activity("RD1", "alice", "coupon", "SUCCEEDED", [],
+              attrs={"type": "coupon", "action": "redeem", "couponId": "v", "userCouponId": "C1-v"})
+    _put("alice", "S#Q#C1-v", userCouponId="C1-v", couponId="v", code="B", status="refunded",
+         acquiredBy="purchase", redeemedAt="t", redeemedBy="RD1")
+    from chalicelib.store import db
+    from chalicelib.store.keys import coupon_stock_sk, site_pk
+
+    db.put({"PK": site_pk(SITE), "SK": coupon_stock_sk("v"), "issued": 2})
+
+
+def _bounty_closed_after_its_start_was_rejected() -> None:
+    _put("alice", "A#B1", id="B1", uuid="alice", type="bounty", status="REJECTED",
+         steps={"begin": "t", "bounty": "t", "finish": "t", "reject": "t"},
+         attrs={"type": "bounty", "action": "start"}, results={},
+         effects={"bounty": {"ledger": [{"pointId": "coins", "amount": -4, "uuid": "alice"}]}})
+    _entry("10", "alice", "B1", 4, kind="reversal", booked="spent")
+    _wallet("alice", balance=10, earned=10, spent=0)
+
+
 CORRUPTIONS: dict[str, tuple[Callable[[], None], str]] = {
     "wallet differs from ledger": (_wallet_off, "wallet-equals-ledger"),
     "figures do not add up": (_figures_off, "wallet-figures"),
@@ -155,6 +184,10 @@ CORRUPTIONS: dict[str, tuple[Callable[[], None], str]] = {
     "succeeded without its step markers": (_succeeded_marker_missing, "succeeded-effects-present"),
     "failed with a ledger entry": (_failed_with_effects, "failed-has-no-effects"),
     "rejected but not fully reversed": (_rejected_not_reversed, "rejected-reversed"),
+    "coupon redeemed although its purchase was returned": (_goods_kept_payment_returned,
+                                                          "goods-kept-payment-returned"),
+    "bounty awarded although its start was rejected": (_bounty_closed_after_its_start_was_rejected,
+                                                        "goods-kept-payment-returned"),
 }
 
 
