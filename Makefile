@@ -82,9 +82,9 @@ fuzz: $(STAMP)
 verify: $(STAMP)
 	$(PY) tools/verify.py
 
-## soak: a mixed workload for a few minutes, then the invariant checker
+## soak: a mixed workload for a few minutes, then the invariant checker (SOAK_ARGS="--seconds 15" for a short one)
 soak: $(STAMP)
-	$(PY) bench/soak.py
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 ## bench: every benchmark under bench/, written to docs/benchmarks.md
 bench: $(STAMP) chromium

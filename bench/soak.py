@@ -12,7 +12,12 @@ under a random workload; HTTP 5xx, InternalError and Timeout are not), and p50/p
 submit-to-terminal latency per activity kind and of the reads. Exits 1 on an unexpected error
 or any violation.
 
-    python bench/soak.py [--minutes 2] [--users 40] [--workers 16] [--seed 7]
+    python bench/soak.py [--minutes 2 | --seconds 15] [--users 40] [--workers 16] [--seed 7]
+
+`make soak SOAK_ARGS="--seconds 15 --users 10 --workers 4"` is the short form the e2e test
+runs (tests/e2e/test_readme_commands.py). Against a running stack the checker reads that
+stack's moto (tools/local_aws.py, as `make verify` does): where it is is settled before the
+workload starts, so a stack it cannot read is an exit 2 up front, not after the workload.
 """
 
 from __future__ import annotations
@@ -288,20 +293,30 @@ def report(soak: Soak, elapsed: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=2.0)
+    duration = parser.add_mutually_exclusive_group()
+    duration.add_argument("--minutes", type=float, default=2.0, help="how long the workload runs (default 2)")
+    duration.add_argument("--seconds", type=float, help="the same in seconds, for short runs")
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    seconds = args.seconds if args.seconds is not None else args.minutes * 60
+    if seconds <= 0 or args.users < 2 or args.workers < 1:
+        parser.error("the duration must be positive, with at least 2 users and 1 worker")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 
     port, token = os.environ.get("PORT", ""), os.environ.get("LOCAL_TOKEN", "")
     stack = None
     if port and token and _healthy(int(port)):
-        from tools.verify import configure
+        from tools.local_aws import local_stack, point_at, state_path
 
-        configure(None, None, port)  # the running stack's moto, for the checker
-        print(f"Soak against the running stack on port {port}", flush=True)
+        if local_stack(port) is None:  # the checker reads the stack's moto, which only that file names
+            print(f"soak: the stack on port {port} answers but published no AWS endpoint here ({state_path(port)} "
+                  "not found: a stack of another checkout?); run the soak from the stack's checkout",
+                  file=sys.stderr)
+            return 2
+        target = point_at(port=port)
+        print(f"Soak against the running stack on port {port}; checker: {target.describe()}", flush=True)
     else:
         from local.stack import LocalStack
 
@@ -312,10 +327,10 @@ def main() -> int:
         api = Client(int(port), token)
         soak = Soak(api, f"soak-{os.urandom(3).hex()}", args.users, args.seed)
         soak.setup()
-        print(f"Site {soak.site}: {args.users} users, {args.workers} workers, {args.minutes:g} min; "
+        print(f"Site {soak.site}: {args.users} users, {args.workers} workers, {seconds:g} s; "
               f"{os.cpu_count()} cores", flush=True)
         started = time.monotonic()
-        deadline = started + args.minutes * 60
+        deadline = started + seconds
         with ThreadPoolExecutor(args.workers) as pool:
             list(pool.map(lambda n: soak.worker(n, deadline), range(args.workers)))
         elapsed = time.monotonic() - started

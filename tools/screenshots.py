@@ -3,11 +3,12 @@
 Talks to a running stack (`make run`): reads PORT (default 8000) and LOCAL_TOKEN, and optionally
 SITE (default `demo`) and USER_UUID (default: the first user of the table). Uses Debian's Chromium.
 
-    PORT=8000 LOCAL_TOKEN=... .venv/bin/python tools/screenshots.py
+    PORT=8000 LOCAL_TOKEN=... .venv/bin/python tools/screenshots.py [--out DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -37,8 +38,11 @@ def settle(page: Page) -> None:
     page.wait_for_timeout(250)
 
 
-def main() -> int:
-    port = os.environ.get("PORT", "8000")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=OUT, help="where the PNGs go (default: docs/screenshots)")
+    out: Path = parser.parse_args(argv).out.resolve()
+    port = os.environ.get("PORT") or "8000"
     token = os.environ.get("LOCAL_TOKEN", "")
     if not token:
         print("LOCAL_TOKEN is not set: use the token `make run` printed", file=sys.stderr)
@@ -46,6 +50,11 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     site = os.environ.get("SITE", "demo")
     uuid = os.environ.get("USER_UUID", "")
+    try:
+        api(base, token, "/health")
+    except OSError as err:
+        print(f"no local stack on port {port}: {err} (start it with `make run`)", file=sys.stderr)
+        return 1
     if not uuid:
         users = api(base, token, f"/sites/{urllib.parse.quote(site, safe='')}/users?limit=1")
         items = users.get("items", []) if isinstance(users, dict) else []
@@ -53,7 +62,7 @@ def main() -> int:
             print(f"site {site} has no users", file=sys.stderr)
             return 1
         uuid = items[0]["uuid"]
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     console = f"{base}/console/"
     user_hash = f"#/sites/{urllib.parse.quote(site, safe='')}/users/{urllib.parse.quote(uuid, safe='')}"
     written: list[Path] = []
@@ -66,26 +75,26 @@ def main() -> int:
             page.goto(f"{console}#/sites/{urllib.parse.quote(site, safe='')}/users")
             page.wait_for_selector("table.users-table tbody tr:not(.skeleton-row)")
             settle(page)
-            shot = OUT / f"users{suffix}.png"
+            shot = out / f"users{suffix}.png"
             page.screenshot(path=str(shot), full_page=True)
             written.append(shot)
             for tab in TABS if not suffix else ["overview"]:
                 page.goto(f"{console}{user_hash}/{tab}")
                 page.wait_for_selector(f"#panel-{tab}:not([hidden])")
                 settle(page)
-                shot = OUT / f"user-{tab}{suffix}.png"
+                shot = out / f"user-{tab}{suffix}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 written.append(shot)
             page.keyboard.press("l")
             page.wait_for_selector("dialog.logpanel[open]")
             settle(page)
-            shot = OUT / f"log-activity{suffix}.png"
+            shot = out / f"log-activity{suffix}.png"
             page.screenshot(path=str(shot))
             written.append(shot)
             context.close()
         browser.close()
     for path in written:
-        print(path.relative_to(ROOT))
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
 
 

@@ -1,61 +1,28 @@
 """`make verify`: check the money invariants of a table (chalicelib/audit/verify.py).
 
-It reads DynamoDB directly (never the API). Which table:
+It reads DynamoDB directly (never the API). Which table (tools/local_aws.py decides, for every
+tool that reads AWS directly):
 - a running local stack: `.local/stack-{PORT}.json` (written by the stack when it starts,
-  removed when it stops) gives its moto endpoint and table (PORT defaults to 8000);
-- otherwise `--endpoint`/`--table`, or the usual AWS environment (AWS_ENDPOINT_URL,
-  TABLE_NAME, credentials) for a deployed stage.
+  removed when it stops) gives its moto endpoint, table and region (PORT defaults to 8000);
+  the shell's own AWS settings are not used for it, none are needed;
+- otherwise `--endpoint`/`--table`, or the usual AWS environment (AWS_REGION or a profile,
+  credentials, TABLE_NAME) for a deployed stage.
 
     python tools/verify.py [--site acme ...]        # all sites unless told
 
-Prints what it checked and every violation; exits 1 on any violation, 2 when no table.
+Prints what it checked and every violation; exits 1 on any violation, 2 when there is no table
+to read (no local stack on PORT and no AWS region, or the table cannot be read).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def configure(endpoint: str | None, table: str | None, port: str | None) -> str:
-    """Point the app's DynamoDB client at the table to check; returns a description of it."""
-    from local.stack import state_file
-
-    state_path = state_file(int(port)) if port else None
-    state = json.loads(state_path.read_text()) if state_path is not None and state_path.exists() else None
-    if state is not None and not _alive(int(state.get("pid", 0))):
-        state = None  # left behind by a stack that was killed
-    if endpoint is None and state is not None:
-        endpoint, table = state["endpoint"], table or state["table"]
-        os.environ.setdefault("AWS_DEFAULT_REGION", state.get("region", "us-east-1"))
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            os.environ.setdefault(name, "testing")
-    if endpoint:
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
-    if table:
-        os.environ["TABLE_NAME"] = table
-    from chalicelib.config import settings
-    from chalicelib.store import db
-
-    settings.cache_clear()
-    db.reset_client()
-    return f"table {settings().table_name} at {os.environ.get('AWS_ENDPOINT_URL', 'AWS')}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-local", action="store_true", help="ignore a running local stack's state file")
     args = parser.parse_args(argv)
     port = None if args.no_local else os.environ.get("PORT") or "8000"
-    where = configure(args.endpoint, args.table, port)
+    from tools.local_aws import NoTarget, point_at
+
+    try:
+        where = point_at(args.endpoint, args.table, port).describe()
+    except NoTarget as err:
+        print(f"verify: {err}", file=sys.stderr)
+        return 2
     from botocore.exceptions import BotoCoreError, ClientError
 
     from chalicelib.audit.verify import verify
