@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,6 +19,11 @@ class Settings:
     decode_path_params: bool
     console_origin: str
     stage: str
+    # The key list cursors are sealed with (HMAC-SHA256; docs/deploy.md): `CURSOR_KEY`, 64 hex
+    # characters, the same in every process of a deployment (infra/deploy.py generates it and
+    # keeps it in SSM; the local runtime and the tests set it). Unset: a random key per process,
+    # so cursors stay unforgeable but only page within the process that issued them.
+    cursor_key: bytes
 
 
 @lru_cache(maxsize=1)
@@ -30,4 +36,17 @@ def settings() -> Settings:
         decode_path_params=env.get("DECODE_PATH_PARAMS", "true") == "true",
         console_origin=env.get("CONSOLE_ORIGIN", ""),
         stage=env.get("STAGE", "local"),
+        cursor_key=_cursor_key(env.get("CURSOR_KEY", "")),
     )
+
+
+def _cursor_key(raw: str) -> bytes:
+    if not raw:
+        return secrets.token_bytes(32)
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        raise RuntimeError("CURSOR_KEY must be hex (64 characters: 32 random bytes)") from None
+    if len(key) < 16:
+        raise RuntimeError("CURSOR_KEY must hold at least 16 bytes (32 hex characters)")
+    return key

@@ -6,6 +6,8 @@ Every failure a client can see is an `ApiError`: one registry maps each to its s
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -97,3 +99,23 @@ class RateLimited(ApiError):
 def field_error(field: str, message: str) -> ValidationError:
     """A 400 about one field, the most common refusal."""
     return ValidationError(f"{field}: {message}", [{"field": field, "message": message}])
+
+
+CURSOR_REFUSED = "is not a cursor this API issued for this listing (route, site and filters)"
+
+# Typed errors raised below the HTTP boundary (the store speaks the domain's words, never
+# HTTP), mapped here, the one place. Looked up by module and class name only when something
+# was raised, so importing this module (every cold start) imports none of those modules.
+_FROM_BELOW: dict[tuple[str, str], Callable[[Exception], ApiError]] = {
+    ("chalicelib.store.db", "InvalidCursor"): lambda exc: field_error("cursor", str(exc) or CURSOR_REFUSED),
+}
+
+
+def from_below(exc: Exception) -> ApiError | None:
+    """The ApiError a typed store/domain error stands for, or None (an unexpected failure)."""
+    for (module_name, class_name), make in _FROM_BELOW.items():
+        module = sys.modules.get(module_name)
+        kind = getattr(module, class_name, None) if module is not None else None
+        if isinstance(kind, type) and isinstance(exc, kind):
+            return make(exc)
+    return None

@@ -4,6 +4,7 @@
     python infra/deploy.py deploy  --stage dev [--alarm-email ops@example.com]
     python infra/deploy.py destroy --stage dev
     python infra/deploy.py rotate-operator-token --stage dev
+    python infra/deploy.py rotate-cursor-key --stage dev
 
 boto3 only (no AWS CLI needed). `deploy` does what `aws cloudformation package` + `deploy`
 would: upload the zip and the template to an artifact bucket, create or update the stack
@@ -16,6 +17,11 @@ The operator token: its SHA-256 lives in the SSM SecureString
 generated, printed once, and only its hash is stored. The hash reaches the API function as
 the NoEcho stack parameter OperatorTokenSha256 (CloudFormation cannot put a SecureString
 into Lambda environment variables itself).
+
+The cursor key (list cursors are sealed with it, HMAC-SHA256): 32 random bytes generated on a
+stage's first deploy into the SSM SecureString `/gamification/{stage}/cursor-key`, read back on
+every later deploy (so cursors survive deploys) and passed as the NoEcho parameter CursorKey,
+the API function's `CURSOR_KEY`.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ def stack_name(stage: str) -> str:
 
 def operator_parameter_name(stage: str) -> str:
     return f"/{APP_NAME}/{stage}/operator-token-sha256"
+
+
+def cursor_parameter_name(stage: str) -> str:
+    return f"/{APP_NAME}/{stage}/cursor-key"
 
 
 def artifact_bucket_name(account: str, region: str, stage: str) -> str:
@@ -103,6 +113,20 @@ def operator_token_hash(ssm: Any, stage: str, rotate: bool = False) -> tuple[str
     ssm.put_parameter(Name=name, Value=digest, Type="SecureString", Overwrite=True,
                       Description="SHA-256 of the gamification operator token")
     return digest, token
+
+
+def cursor_key(ssm: Any, stage: str, rotate: bool = False) -> str:
+    """The stage's cursor key (hex), generated into its SecureString on first use or rotation."""
+    name = cursor_parameter_name(stage)
+    if not rotate:
+        try:
+            return str(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+        except ssm.exceptions.ParameterNotFound:
+            pass
+    key = secrets.token_hex(32)
+    ssm.put_parameter(Name=name, Value=key, Type="SecureString", Overwrite=True,
+                      Description="Key the gamification API seals list cursors with")
+    return key
 
 
 def deploy_stack(cfn: Any, name: str, template_url: str, parameters: dict[str, str]) -> dict[str, str]:
@@ -186,7 +210,8 @@ def deploy(stage: str, dist: Path, alarm_email: str, session: Any) -> dict[str, 
     url = upload_template(s3, bucket, stage, template)
     digest, new_token = operator_token_hash(session.client("ssm"), stage)
     outputs = deploy_stack(session.client("cloudformation"), stack_name(stage), url,
-                           {"OperatorTokenSha256": digest, "AlarmEmail": alarm_email})
+                           {"OperatorTokenSha256": digest, "CursorKey": cursor_key(session.client("ssm"), stage),
+                            "AlarmEmail": alarm_email})
     upload_console(s3, outputs["ConsoleBucketName"], outputs["EndpointURL"])
     session.client("cloudfront").create_invalidation(
         DistributionId=outputs["ConsoleDistributionId"],
@@ -218,7 +243,7 @@ def destroy(stage: str, session: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["deploy", "destroy", "rotate-operator-token"])
+    parser.add_argument("command", choices=["deploy", "destroy", "rotate-operator-token", "rotate-cursor-key"])
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--dist", type=Path, default=DIST)
     parser.add_argument("--alarm-email", default="")
@@ -235,6 +260,10 @@ def main(argv: list[str] | None = None) -> None:
         deploy(args.stage, args.dist, args.alarm_email, session)
     elif args.command == "destroy":
         destroy(args.stage, session)
+    elif args.command == "rotate-cursor-key":
+        cursor_key(session.client("ssm"), args.stage, rotate=True)
+        print(f"new cursor key stored (redeploy to apply: make deploy STAGE={args.stage}); "
+              "cursors issued before it answer 400 and clients start again from page one")
     else:
         _, token = operator_token_hash(session.client("ssm"), args.stage, rotate=True)
         print(f"new operator token (redeploy to apply: make deploy STAGE={args.stage}):\n  {token}")

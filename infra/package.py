@@ -257,6 +257,7 @@ def wire(template: dict[str, Any], stage: str, names: dict[str, str], asl_text: 
         env["STATE_MACHINE_ARN"] = state_machine_arn(stage)
         if logical == "APIHandler":
             env["OPERATOR_TOKEN_SHA256"] = {"Ref": "OperatorTokenSha256"}
+            env["CURSOR_KEY"] = {"Ref": "CursorKey"}
             env["CONSOLE_ORIGIN"] = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
 
         log_group = f"{logical}LogGroup"

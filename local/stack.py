@@ -31,6 +31,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cursor_key() -> str:
+    """The key list cursors are sealed with: the caller's `CURSOR_KEY` if set, else a new one.
+
+    Set once in this process's environment, so every process the stack or a test starts
+    afterwards (they inherit it) seals and opens cursors with the same key.
+    """
+    key = os.environ.get("CURSOR_KEY") or secrets.token_hex(32)
+    os.environ["CURSOR_KEY"] = key
+    return key
+
+
 def aws_environment(moto_port: int, token: str) -> dict[str, str]:
     """Everything the app reads from the environment, pointing at the embedded moto."""
     import hashlib
@@ -45,6 +56,7 @@ def aws_environment(moto_port: int, token: str) -> dict[str, str]:
         "MOTO_PORT": str(moto_port),
         "TABLE_NAME": "gamification-local",
         "OPERATOR_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest(),
+        "CURSOR_KEY": cursor_key(),
         "DECODE_PATH_PARAMS": "true",
         "STAGE": STAGE,
         "POWERTOOLS_METRICS_NAMESPACE": "Gamification",
@@ -61,6 +73,7 @@ def in_process_environment(token: str, table: str, log_level: str = "WARNING") -
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "TABLE_NAME": table,
         "OPERATOR_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest(), "DECODE_PATH_PARAMS": "true",
+        "CURSOR_KEY": cursor_key(),
         "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": log_level,
     }
 

@@ -6,10 +6,19 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.routing import Call, Reply, resource, route
 
 bp = Blueprint(__name__)
 MODELS = "chalicelib.models.activities"
+
+
+def _activity_exists(call: Call, activity_id: str) -> None:
+    from chalicelib.domain import activities
+
+    activities.get(call.params["site"], activity_id)  # ActivityNotFound
+
+
+resource("activities", _activity_exists)
 
 
 @route(bp, "/sites/{site}/activities", "POST", role="editor", summary="Submit an activity (processed asynchronously)",

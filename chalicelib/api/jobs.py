@@ -12,11 +12,19 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import errors
-from chalicelib.api.routing import Call, parse_model, route
+from chalicelib.api.routing import Call, parse_json_body, parse_model, resource, route
 
 bp = Blueprint(__name__)
 
 JOBS = ("rollup", "expiry", "ranks")
+
+
+def _job_exists(call: Call, job: str) -> None:
+    if job not in JOBS:
+        raise errors.NotFound(f"no job '{job[:64]}'; the jobs are {', '.join(JOBS)}")
+
+
+resource("jobs", _job_exists)
 
 
 def _body() -> Any:
@@ -31,16 +39,9 @@ def _body() -> Any:
         segments: int = Field(default=1, ge=1, le=62)
         workers: int = Field(default=1, ge=1, le=8)
 
-    raw = bp.current_request.raw_body
-    if not raw:
+    parsed = parse_json_body(bp.current_request.raw_body, required=False)
+    if parsed is None:
         return JobRun()
-    import json
-
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.ValidationError("the body is not valid JSON",
-                                     [{"field": "body", "message": "invalid JSON"}]) from exc
     return parse_model(JobRun, parsed)
 
 
@@ -60,8 +61,7 @@ def _instant(raw: str | None) -> dt.datetime | None:
        summary="Run a scheduled job now (rollup, expiry or ranks); optional body {site, now, segments, workers}")
 def run_job(call: Call) -> Any:
     job = call.params["job"]
-    if job not in JOBS:
-        raise errors.NotFound(f"no job '{job[:64]}'; the jobs are {', '.join(JOBS)}")
+    _job_exists(call, job)
     body = _body()
     now = _instant(body.now)
     sites = None

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.routing import Call, Reply, page_args, paging_query, route
+from chalicelib.api.routing import Call, Reply, mechanic_loader, page_args, paging_query, resource, route
 
 bp = Blueprint(__name__)
 
@@ -22,6 +22,7 @@ def _register(kind: Any, model: str) -> None:
     base = f"/sites/{{site}}/{kind}"
     one = base + "/{id}"
     name = kind.replace("-", "_")
+    resource(kind, mechanic_loader(kind))
 
     def list_(call: Call) -> Any:
         from chalicelib.domain import mechanics

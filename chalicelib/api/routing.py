@@ -29,6 +29,10 @@ from chalicelib.models.base import ResponseModel, validate_uuid
 from chalicelib.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
+# Objects and arrays nest at most this deep in a request body, the body itself being level 1
+# (docs/engine.md): DynamoDB stores at most 32 levels, and no decoder, validator or serializer
+# may recurse further than that. Checked on the raw text before decoding.
+MAX_JSON_DEPTH = 32
 
 
 @dataclass
@@ -43,9 +47,33 @@ class RouteSpec:
     status: int
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
+    # (path parameter, the collection it names), in path order.
+    resources: tuple[tuple[str, str], ...] = ()
 
 
 ROUTES: list[RouteSpec] = []
+
+# A loader raises the resource's 404 (SiteNotFound, UserNotFound, ActivityNotFound, NotFound)
+# when the named resource does not exist; it is given the call (site resolved) and the value.
+Loader = Callable[["Call", str], None]
+RESOURCES: dict[str, Loader] = {}
+_PARAM = re.compile(r"\{([^}]+)\}")
+
+
+def resource(collection: str, loader: Loader) -> None:
+    """Declare how a path parameter after `/{collection}/` is found (its 404)."""
+    RESOURCES[collection] = loader
+
+
+def path_resources(path: str) -> tuple[tuple[str, str], ...]:
+    """Each path parameter with the collection segment right before it."""
+    segments = path.strip("/").split("/")
+    found = []
+    for i, segment in enumerate(segments):
+        match = _PARAM.fullmatch(segment)
+        if match:
+            found.append((match.group(1), segments[i - 1] if i else ""))
+    return tuple(found)
 
 
 @dataclass
@@ -159,14 +187,62 @@ def parse_model(model: Any, raw: Any, prefix: str = "") -> Any:
         raise errors.ValidationError(f"invalid request: {summary}", details) from exc
 
 
-def parse_json_body(raw: bytes | None) -> Any:
-    if raw is None or raw == b"":
+_JSON_TOKENS = re.compile(r'[\[\]{}"\\]')
+
+
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether objects/arrays in `text` nest deeper than `limit`, strings skipped; no recursion.
+
+    Only the brackets, quotes and backslashes are visited (a regex finds them), and a body
+    with at most `limit` opening brackets cannot nest deeper, so most bodies cost one count.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    skip = -1
+    for match in _JSON_TOKENS.finditer(text):
+        at = match.start()
+        if at == skip:
+            continue
+        char = text[at]
+        if in_string:
+            if char == "\\":
+                skip = at + 1  # the escaped character, whatever it is
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def parse_json_body(raw: bytes | str | None, *, required: bool = True) -> Any:
+    """The decoded body: 400 when absent, not JSON, or nested deeper than MAX_JSON_DEPTH."""
+    if raw is None or raw in (b"", ""):
+        if not required:
+            return None
         raise errors.ValidationError("a JSON body is required", [{"field": "body", "message": "required"}])
     if len(raw) > MAX_BODY_BYTES:
         raise errors.PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(raw)
+        # As json.loads(bytes) does (UTF-8, -16 or -32), so the depth is measured on the text
+        # the decoder will read, not on bytes that may belong to wider characters.
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass") if isinstance(raw, bytes) else raw
     except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.ValidationError(
+            f"the body is not valid JSON: {exc}", [{"field": "body", "message": "invalid JSON"}]) from exc
+    if json_depth_exceeds(text):
+        message = f"nests objects and arrays deeper than {MAX_JSON_DEPTH} levels (the limit; the body is level 1)"
+        raise errors.ValidationError(f"body: {message}", [{"field": "body", "message": message}])
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise errors.ValidationError(
             f"the body is not valid JSON: {exc}", [{"field": "body", "message": "invalid JSON"}]
         ) from exc
@@ -195,7 +271,13 @@ def route(
     query: dict[str, dict[str, Any]] | None = None,
     load_user: bool = True,
 ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
-    spec = RouteSpec(path, method, role, summary, tag, body, response, status, query or {})
+    resources = path_resources(path)
+    unknown = [f"{{{param}}} after /{collection}/" for param, collection in resources if collection not in RESOURCES]
+    if unknown:
+        # Every path parameter must resolve to its 404 before a 400 (api.md, check order).
+        raise RuntimeError(f"{method} {path}: no resource loader for {', '.join(unknown)}; declare one with "
+                           "routing.resource(collection, loader)")
+    spec = RouteSpec(path, method, role, summary, tag, body, response, status, query or {}, resources=resources)
     ROUTES.append(spec)
 
     def decorate(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
@@ -204,25 +286,31 @@ def route(
             started = time.perf_counter()
             context = request.context or {}
             request_id = context.get("requestId") or str(uuidlib.uuid4())
-            logger.append_keys(request_id=request_id, route=f"{method} {path}", site=None, user=None)
+            # A fresh logging context per request: nothing an earlier request or an invocation in
+            # this warm environment appended (an activity id, a user) may stamp this one's records.
+            logger.clear_state()
+            logger.thread_safe_clear_keys()
+            logger.thread_safe_append_keys(request_id=request_id, route=f"{method} {path}")
+            call: Call | None = None
             try:
                 call = _prepare(spec, request, params, load_user)
+                _parse_body(spec, request, call)
                 reply = _serialise(fn(call))
-            except errors.ApiError as err:
+            except Exception as exc:
+                err = exc if isinstance(exc, errors.ApiError) else errors.from_below(exc)
+                if err is None:
+                    logger.exception("unhandled error", extra={"status": 500})
+                    return error_response(_internal())
+                if call is not None and err.status in SHAPE_STATUSES:
+                    err = _missing_resource(spec, call) or err
                 level = logger.warning if err.status >= 500 else logger.info
                 level("request refused", extra={"status": err.status, "error_type": err.type})
                 return error_response(err)
-            except Exception:
-                logger.exception("unhandled error")
-                return error_response(_internal())
             headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **reply.headers}
             payload = json.dumps(reply.body) if reply.body is not None else ""
-            logger.info("request done", extra={
-                "status": reply.status or spec.status,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            })
-            return Response(body=payload, status_code=reply.status if reply.status != 200 else spec.status,
-                            headers=headers)
+            sent = reply.status if reply.status != 200 else spec.status
+            logger.info("request done", extra={"status": sent, "ms": round((time.perf_counter() - started) * 1000, 2)})
+            return Response(body=payload, status_code=sent, headers=headers)
 
         view.__name__ = fn.__name__
         view.__doc__ = fn.__doc__
@@ -230,6 +318,25 @@ def route(
         return fn
 
     return decorate
+
+
+# Refusals about the request's own shape: answered only once every path resource exists.
+SHAPE_STATUSES = (400, 413, 415)
+
+
+def _missing_resource(spec: RouteSpec, call: Call) -> errors.ApiError | None:
+    """The 404 of the first path resource that does not exist, if any (the site, and the user
+    on routes that load it, were resolved already)."""
+    for param, collection in spec.resources:
+        if param == "site" or (param == "uuid" and call.user is not None):
+            continue
+        try:
+            RESOURCES[collection](call, call.params[param])
+        except errors.ApiError as err:
+            if err.status == 404:
+                return err
+            raise
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -254,6 +361,7 @@ def _internal() -> errors.ApiError:
 
 
 def _prepare(spec: RouteSpec, request: Any, params: dict[str, str], load_user: bool) -> Call:
+    """401, 403, 429, then the site's and (when the route reads it) the user's 404."""
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     principal = authenticate(headers.get("authorization")) if spec.role else None
     decoded = {k: (unquote(v) if settings().decode_path_params else v) for k, v in params.items()}
@@ -263,31 +371,63 @@ def _prepare(spec: RouteSpec, request: Any, params: dict[str, str], load_user: b
         from chalicelib.api import limits
 
         limits.check(principal)  # 429 after 401/403; in memory, no DynamoDB request
-    logger.append_keys(site=site_id, user=decoded.get("uuid"), by=principal.by if principal else None)
+    logger.thread_safe_append_keys(site=site_id, user=decoded.get("uuid"), by=principal.by if principal else None)
     query: dict[str, list[str]] = {}
     if request.query_params:
         query = {k: request.query_params.getlist(k) for k in request.query_params}
     call = Call(principal, decoded, None, query, headers)
     if site_id is not None:
-        from chalicelib.store import sites
-
-        call.site = sites.get_site(site_id)
-        if call.site is None:
-            raise errors.SiteNotFound(f"site '{site_id}' does not exist")
+        load_site(call, site_id)
     if "uuid" in decoded and site_id is not None and load_user:
-        try:
-            validate_uuid(decoded["uuid"])
-        except ValueError:
-            raise errors.UserNotFound("no user has this uuid") from None
-        from chalicelib.store import users
+        call.user = _user(site_id, decoded["uuid"])
+    return call
 
-        call.user = users.get_user(site_id, decoded["uuid"])
-        if call.user is None:
-            raise errors.UserNotFound(f"user '{decoded['uuid']}' does not exist")
+
+def _parse_body(spec: RouteSpec, request: Any, call: Call) -> None:
     if spec.body is not None:
         raw = parse_json_body(request.raw_body)
         call.body = parse_model(resolve(spec.body), raw)
-    return call
+
+
+def load_site(call: Call, site_id: str) -> None:
+    from chalicelib.store import sites
+
+    call.site = sites.get_site(site_id)
+    if call.site is None:
+        raise errors.SiteNotFound(f"site '{site_id}' does not exist")
+
+
+def _user(site_id: str, uuid: str) -> dict[str, Any]:
+    try:
+        validate_uuid(uuid)
+    except ValueError:
+        raise errors.UserNotFound("no user has this uuid") from None
+    from chalicelib.store import users
+
+    user = users.get_user(site_id, uuid)
+    if user is None:
+        raise errors.UserNotFound(f"user '{uuid}' does not exist")
+    return user
+
+
+def _user_exists(call: Call, uuid: str) -> None:
+    assert call.site is not None
+    _user(str(call.params["site"]), uuid)
+
+
+def mechanic_loader(kind: str) -> Loader:
+    """The loader of one mechanics kind (`/sites/{site}/{kind}/{id}`): cached, no extra read."""
+
+    def exists(call: Call, mechanic_id: str) -> None:
+        from chalicelib.domain import mechanics
+
+        mechanics.get_mechanic(str(call.params["site"]), kind, mechanic_id)  # type: ignore[arg-type]
+
+    return exists
+
+
+resource("sites", load_site)
+resource("users", _user_exists)
 
 
 def page_args(call: Call) -> tuple[int, str | None]:
@@ -299,9 +439,15 @@ def page_args(call: Call) -> tuple[int, str | None]:
             raise errors.field_error("limit", "must be an integer from 1 to 100")
         limit = int(raw)
     cursor = call.arg("cursor")
-    if cursor is not None and len(cursor) > 2048:
-        raise errors.field_error("cursor", "is not a cursor this API issued")
-    return limit, cursor or None
+    if cursor == "":
+        cursor = None  # `?cursor=` with no value: no cursor, the first page
+    if cursor is not None and len(cursor) > MAX_CURSOR_CHARS:
+        raise errors.field_error("cursor", errors.CURSOR_REFUSED)
+    return limit, cursor
+
+
+# A cursor seals a last key (docs/read-side.md); longer than this it is not one of ours.
+MAX_CURSOR_CHARS = 4096
 
 
 def choice_arg(call: Call, name: str, allowed: tuple[str, ...], default: str) -> str:

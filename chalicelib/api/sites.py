@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.routing import Call, Reply, page_args, paging_query, route
+from chalicelib.api.routing import Call, Reply, page_args, paging_query, resource, route
 
 M = "chalicelib.models.sites"
 ApiKeyCreate, ApiKeyCreated, ApiKeyList, Site, SiteCreate, SiteList, SitePatch, WhoAmI = (
@@ -14,6 +14,15 @@ ApiKeyCreate, ApiKeyCreated, ApiKeyList, Site, SiteCreate, SiteList, SitePatch, 
                          "SitePatch", "WhoAmI"))
 
 bp = Blueprint(__name__)
+
+
+def _key_exists(call: Call, key_id: str) -> None:
+    from chalicelib.domain import sites
+
+    sites.require_key(call.params["site"], key_id)
+
+
+resource("api-keys", _key_exists)
 
 
 @route(bp, "/sites", "POST", role="operator", summary="Create a site", tag="sites",

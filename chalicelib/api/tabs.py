@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.routing import Call, choice_arg, page_args, paging_query, route
+from chalicelib.api.routing import Call, choice_arg, mechanic_loader, page_args, paging_query, resource, route
 from chalicelib.domain import tab_options as options
 
 # Models by path, resolved on first use: the API handler's cold start stays small.
@@ -133,6 +133,9 @@ def user_bounties(call: Call) -> Any:
 
     limit, cursor = page_args(call)
     return tabs.bounties(call.params["site"], call.params["uuid"], call.arg("status"), limit, cursor)
+
+
+resource("leaderboards", mechanic_loader("leaderboards"))
 
 
 @route(bp, "/sites/{site}/leaderboards/{id}/standings", "GET", role="viewer",

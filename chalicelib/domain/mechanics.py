@@ -38,16 +38,16 @@ def list_page(site: str, kind: MechanicKind, limit: int, cursor: str | None) -> 
     The site's mechanics are read whole (one Query, cached) anyway; paging keeps one response
     bounded however many of a kind a site configures.
     """
-    from chalicelib.store.db import decode_cursor, encode_cursor
+    from chalicelib.store.db import InvalidCursor, decode_cursor, encode_cursor
 
-    start = decode_cursor(cursor) if cursor else None
-    after = ((start or {}).get("id") or {}).get("S") if start is not None else None
-    if start is not None and not isinstance(after, str):
-        raise errors.field_error("cursor", "is not a cursor this API issued")
+    scope = {"listing": "mechanics", "site": site, "kind": kind}
+    after = decode_cursor(cursor, scope).get("after") if cursor is not None else None
+    if cursor is not None and not isinstance(after, str):
+        raise InvalidCursor("is not a cursor this API issued")
     items = [i for i in list_mechanics(site, kind) if after is None or str(i["id"]) > after]
     page = items[:limit]
     more = len(items) > limit
-    return {"items": page, "nextCursor": encode_cursor({"id": {"S": str(page[-1]["id"])}}) if more else None}
+    return {"items": page, "nextCursor": encode_cursor({"after": str(page[-1]["id"])}, scope) if more else None}
 
 
 def get_mechanic(site: str, kind: MechanicKind, mechanic_id: str) -> dict[str, Any]:

@@ -36,6 +36,8 @@ def patch_site(site: str, body: SitePatch) -> dict[str, Any]:
 def list_sites(principal: Principal, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """The operator sees every site; a site key sees its own."""
     if principal.site is not None:
+        if cursor is not None:  # this listing is one page: it never issued a cursor
+            raise errors.field_error("cursor", "is not a cursor this API issued for this listing")
         own = sites.get_site(principal.site)
         return ([site_view(own)] if own else []), None
     items, next_cursor = sites.list_sites(limit, cursor)
@@ -54,4 +56,10 @@ def create_key(site: str, body: ApiKeyCreate, principal: Principal) -> dict[str,
 
 def revoke_key(site: str, key_id: str, principal: Principal) -> None:
     if not api_keys.revoke_key(site, key_id, now_iso(), principal.by):
+        raise errors.NotFound(f"API key '{key_id}' does not exist")
+
+
+def require_key(site: str, key_id: str) -> None:
+    """NotFound unless the site has an API key with this id (revoked ones included)."""
+    if api_keys.get_key(site, key_id) is None:
         raise errors.NotFound(f"API key '{key_id}' does not exist")

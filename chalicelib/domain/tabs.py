@@ -343,7 +343,8 @@ def activity_tab(site_id: str, site_item: dict[str, Any], uuid: str, query: Acti
     newest_first = order == "desc" if sort == "createdAt" else True
     items, cursor = reads.activities_page(site.id, uuid, limit=query.limit, cursor=query.cursor,
                                           newest_first=newest_first, since=since, until=until,
-                                          types=query.types, statuses=query.statuses, verbs=query.verbs)
+                                          types=query.types, statuses=query.statuses, verbs=query.verbs,
+                                          scope=f"activity-tab:{sort}:{order}")
     rows = [activity_view(i) for i in items]
     if sort != "createdAt":
         # A stable sort (reverse=True too) keeps newest first among equal keys.

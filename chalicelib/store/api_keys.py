@@ -29,7 +29,7 @@ def list_keys(site: str, limit: int, cursor: str | None) -> tuple[list[dict[str,
     return db.query_page(
         key_condition="PK = :pk AND begins_with(SK, :p)",
         values={":pk": site_pk(site), ":p": "KEY#"},
-        limit=limit, cursor=cursor,
+        limit=limit, cursor=cursor, scope="api-keys",
     )
 
 

@@ -8,6 +8,8 @@ keys and expressions and calls these helpers.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -108,29 +110,80 @@ def cancellation_reasons(err: ClientError) -> list[str]:
     return [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
 
 
-def encode_cursor(last_key: Mapping[str, Any] | None) -> str | None:
-    if not last_key:
+class InvalidCursor(Exception):
+    """A cursor this API did not issue for this listing: forged, truncated, or borrowed from
+    another route, site or set of filters. The client's mistake (a 400 on `cursor`)."""
+
+
+# A cursor is `v1` + SIV-style authenticated encryption of the last key DynamoDB returned,
+# bound to the listing that issued it:
+#   tag    = HMAC-SHA256(auth key, scope digest || position)[:16]
+#   cipher = position XOR HMAC-SHA256(encryption key, tag || block counter) keystream
+# where the scope digest is SHA-256 over the Query itself (table, index, key condition and its
+# values, filter and its values, names, direction, projection) plus the caller's own scope
+# label. A cursor therefore only opens for the same Query: the site, the partition and the
+# filters are bound without listing them, and neither key names nor values are readable.
+_CURSOR_VERSION = b"\x01"
+_TAG_BYTES = 16
+MAX_CURSOR_CHARS = 4096
+
+
+def _cursor_keys() -> tuple[bytes, bytes]:
+    master = settings().cursor_key
+    return (hmac.new(master, b"cursor-auth", hashlib.sha256).digest(),
+            hmac.new(master, b"cursor-encrypt", hashlib.sha256).digest())
+
+
+def _keystream_xor(key: bytes, tag: bytes, data: bytes) -> bytes:
+    out = bytearray()
+    for block in range(0, len(data), 32):
+        pad = hmac.new(key, tag + block.to_bytes(4, "big"), hashlib.sha256).digest()
+        out.extend(a ^ b for a, b in zip(data[block:block + 32], pad, strict=False))
+    return bytes(out)
+
+
+def scope_digest(scope: Any) -> bytes:
+    """SHA-256 of a canonical JSON rendering of what a cursor is valid for."""
+    return hashlib.sha256(json.dumps(scope, sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False).encode()).digest()
+
+
+def encode_cursor(position: Mapping[str, Any] | None, scope: Any) -> str | None:
+    """The opaque cursor of `position` (a last key, or any small JSON object) for `scope`."""
+    if not position:
         return None
-    plain = {k: v for k, v in last_key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+    plain = json.dumps(position, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    auth, enc = _cursor_keys()
+    tag = hmac.new(auth, scope_digest(scope) + plain, hashlib.sha256).digest()[:_TAG_BYTES]
+    token = _CURSOR_VERSION + tag + _keystream_xor(enc, tag, plain)
+    return base64.urlsafe_b64encode(token).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    """Cursors are opaque to clients; a forged or truncated one is their 400, not our 500."""
-    if not cursor:
-        return None
-    from chalicelib.errors import field_error
-
+def decode_cursor(cursor: str, scope: Any) -> dict[str, Any]:
+    """The position sealed in `cursor`, if this API issued it for `scope`; else InvalidCursor."""
+    if not cursor or len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("is not a cursor this API issued")
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError) as exc:
-        raise field_error("cursor", "is not a cursor this API issued") from exc
-    if not isinstance(value, dict) or not all(
-        isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("S", "N") for v in value.values()
-    ):
-        raise field_error("cursor", "is not a cursor this API issued")
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (ValueError, TypeError):
+        raise InvalidCursor("is not a cursor this API issued") from None
+    if len(raw) <= 1 + _TAG_BYTES or raw[:1] != _CURSOR_VERSION:
+        raise InvalidCursor("is not a cursor this API issued")
+    tag, cipher = raw[1:1 + _TAG_BYTES], raw[1 + _TAG_BYTES:]
+    auth, enc = _cursor_keys()
+    plain = _keystream_xor(enc, tag, cipher)
+    expected = hmac.new(auth, scope_digest(scope) + plain, hashlib.sha256).digest()[:_TAG_BYTES]
+    if not hmac.compare_digest(tag, expected):
+        raise InvalidCursor("is not a cursor this API issued for this listing (route, site and filters)")
+    value = json.loads(plain)
+    if not isinstance(value, dict) or not value:
+        raise InvalidCursor("is not a cursor this API issued")
     return value
+
+
+def _query_scope(kwargs: Mapping[str, Any], scope: str) -> dict[str, Any]:
+    """Everything that decides which items a Query walks, and in which order (not `Limit`)."""
+    return {"scope": scope, **{k: v for k, v in kwargs.items() if k not in ("Limit", "ConsistentRead")}}
 
 
 def query_page(
@@ -141,12 +194,17 @@ def query_page(
     index: str | None = None,
     limit: int = 25,
     cursor: str | None = None,
+    scope: str = "",
     forward: bool = True,
     filter_expression: str | None = None,
     consistent: bool = False,
     projection: str | None = None,
 ) -> tuple[list[Item], str | None]:
-    """Exactly one Query request: one page of items and the cursor of the next."""
+    """Exactly one Query request: one page of items and the cursor of the next.
+
+    `cursor` is a client's: opaque, sealed to this very Query and `scope` (InvalidCursor
+    otherwise). Internal callers that build a start key themselves use `query_window`.
+    """
     kwargs: dict[str, Any] = {
         "TableName": table(),
         "KeyConditionExpression": key_condition,
@@ -164,19 +222,46 @@ def query_page(
         kwargs["FilterExpression"] = filter_expression
     if projection:
         kwargs["ProjectionExpression"] = projection
-    start = decode_cursor(cursor)
-    if start:
+    bound = _query_scope(kwargs, scope)
+    if cursor is not None:
+        start = decode_cursor(cursor, bound)
+        if not all(isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("S", "N")
+                   for v in start.values()):
+            raise InvalidCursor("is not a cursor this API issued")
         kwargs["ExclusiveStartKey"] = start
-    try:
-        out = client().query(**kwargs)
-    except ClientError as err:
-        # A cursor from another listing (other index or partition) is the client's mistake.
-        if start and err.response.get("Error", {}).get("Code") == "ValidationException":
-            from chalicelib.errors import field_error
+    out = client().query(**kwargs)
+    return [deserialize(i) for i in out.get("Items", [])], encode_cursor(out.get("LastEvaluatedKey"), bound)
 
-            raise field_error("cursor", "does not belong to this listing") from err
-        raise
-    return [deserialize(i) for i in out.get("Items", [])], encode_cursor(out.get("LastEvaluatedKey"))
+
+def query_window(
+    *,
+    key_condition: str,
+    values: Mapping[str, Any],
+    index: str | None = None,
+    limit: int,
+    start_key: Mapping[str, Any] | None = None,
+    filter_expression: str | None = None,
+    consistent: bool = False,
+) -> tuple[list[Item], dict[str, Any] | None]:
+    """Internal paging: one Query from an exclusive start key the caller built (or the last
+    key it got back); returns the items and DynamoDB's last evaluated key (None at the end).
+    Jobs and tools page this way; a client's cursor never reaches it."""
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "KeyConditionExpression": key_condition,
+        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
+        "Limit": limit,
+    }
+    if index:
+        kwargs["IndexName"] = index
+    elif consistent:
+        kwargs["ConsistentRead"] = True
+    if filter_expression:
+        kwargs["FilterExpression"] = filter_expression
+    if start_key:
+        kwargs["ExclusiveStartKey"] = dict(start_key)
+    out = client().query(**kwargs)
+    return [deserialize(i) for i in out.get("Items", [])], out.get("LastEvaluatedKey") or None
 
 
 def query_all(

@@ -41,14 +41,14 @@ def _epoch_after(now: dt.datetime, days: int) -> int:
 def users_page(site: str, lo: str, hi: str, *, after: str | None, limit: int) -> tuple[list[Item], bool]:
     """One Query of GSI1 (the users index, sorted by uuid): profiles with `lo <= uuid <= hi`
     after the uuid `after`. Returns the profiles and whether more may follow."""
-    cursor = None
+    start = None
     if after is not None:
-        cursor = db.encode_cursor({"GSI1PK": {"S": users_index_pk(site)}, "GSI1SK": {"S": after},
-                                   "PK": {"S": user_pk(site, after)}, "SK": {"S": PROFILE_SK}})
-    items, next_cursor = db.query_page(index="GSI1", key_condition="GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi",
-                                       values={":pk": users_index_pk(site), ":lo": lo, ":hi": hi},
-                                       limit=limit, cursor=cursor)
-    return items, next_cursor is not None
+        start = {"GSI1PK": {"S": users_index_pk(site)}, "GSI1SK": {"S": after},
+                 "PK": {"S": user_pk(site, after)}, "SK": {"S": PROFILE_SK}}
+    items, last = db.query_window(index="GSI1", key_condition="GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi",
+                                  values={":pk": users_index_pk(site), ":lo": lo, ":hi": hi},
+                                  limit=limit, start_key=start)
+    return items, last is not None
 
 
 # ---------------------------------------------------------------- checkpoints and watermarks
@@ -123,14 +123,14 @@ def due_credits(site: str, uuid: str, point_id: str, since: str | None, until: s
     lo = f"{CREDIT}{point_id}#" + (since + "#\uffff" if since else "")
     hi = f"{CREDIT}{point_id}#{until}#\uffff"
     found: list[Item] = []
-    cursor: str | None = None
+    start: dict[str, Any] | None = None
     while True:
-        items, cursor = db.query_page(key_condition="PK = :pk AND SK BETWEEN :lo AND :hi",
-                                      values={":pk": user_pk(site, uuid), ":lo": lo, ":hi": hi, ":zero": 0},
-                                      filter_expression="remaining > :zero", limit=100, cursor=cursor,
-                                      consistent=consistent)
+        items, start = db.query_window(key_condition="PK = :pk AND SK BETWEEN :lo AND :hi",
+                                       values={":pk": user_pk(site, uuid), ":lo": lo, ":hi": hi, ":zero": 0},
+                                       filter_expression="remaining > :zero", limit=100, start_key=start,
+                                       consistent=consistent)
         found.extend(items)
-        if cursor is None:
+        if start is None:
             return found
 
 

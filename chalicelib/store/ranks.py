@@ -46,13 +46,7 @@ def job_sk(board_id: str, period: str) -> str:
 def all_sites() -> Iterator[str]:
     from chalicelib.store import sites
 
-    cursor: str | None = None
-    while True:
-        items, cursor = sites.list_sites(100, cursor)
-        for item in items:
-            yield str(item["id"])
-        if not cursor:
-            return
+    yield from sites.all_site_ids()
 
 
 def board_scores(site: str, board_id: str, period_key: str) -> list[Item]:
@@ -126,4 +120,4 @@ def standings_page(site: str, board_id: str, period_key: str, *, limit: int,
     """One page of a board in rank order (ties in the order they reached the score)."""
     return db.query_page(index="GSI3", key_condition="GSI3PK = :pk",
                          values={":pk": standings_index_pk(site, board_id, period_key)},
-                         limit=limit, cursor=cursor)
+                         limit=limit, cursor=cursor, scope="standings")

@@ -76,6 +76,7 @@ def activities_page(
     site: str, uuid: str, *, limit: int, cursor: str | None, newest_first: bool = True,
     since: dt.datetime | None = None, until: dt.datetime | None = None,
     types: Sequence[str] = (), statuses: Sequence[str] = (), verbs: Sequence[str] = (),
+    scope: str = "activities",
 ) -> tuple[list[Item], str | None]:
     """One page of the user's activity items (own ones and received copies).
 
@@ -109,7 +110,7 @@ def activities_page(
     return db.query_page(
         key_condition="PK = :pk AND SK BETWEEN :lo AND :hi", values=values, names=names or None,
         filter_expression=" AND ".join(clauses) or None, limit=limit, cursor=cursor,
-        forward=not newest_first, consistent=True,
+        forward=not newest_first, consistent=True, scope=scope,
     )
 
 
@@ -117,7 +118,7 @@ def ledger_page(site: str, uuid: str, *, limit: int, cursor: str | None) -> tupl
     """One page of the user's ledger, newest entry first."""
     return db.query_page(key_condition="PK = :pk AND begins_with(SK, :l)",
                          values={":pk": user_pk(site, uuid), ":l": LEDGER},
-                         limit=limit, cursor=cursor, forward=False, consistent=True)
+                         limit=limit, cursor=cursor, forward=False, consistent=True, scope="ledger")
 
 
 def profile_and_wallets(site: str, uuid: str, point_ids: Sequence[str]) -> tuple[Item | None, list[Item]]:
@@ -166,5 +167,5 @@ def bounties_page(site: str, uuid: str, *, status: str | None, limit: int,
         filter_expression = "#status = :status"
     return db.query_page(key_condition="PK = :pk AND begins_with(SK, :y)", values=values, names=names,
                          filter_expression=filter_expression, limit=limit, cursor=cursor, forward=False,
-                         consistent=True)
+                         consistent=True, scope="bounties")
 

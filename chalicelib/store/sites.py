@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -53,5 +54,18 @@ def update_site(site: str, changes: dict[str, Any]) -> dict[str, Any]:
 
 def list_sites(limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     return db.query_page(
-        index="GSI1", key_condition="GSI1PK = :pk", values={":pk": SITES_INDEX_PK}, limit=limit, cursor=cursor
+        index="GSI1", key_condition="GSI1PK = :pk", values={":pk": SITES_INDEX_PK}, limit=limit, cursor=cursor,
+        scope="sites",
     )
+
+
+def all_site_ids() -> Iterator[str]:
+    """Every site id, paged internally (jobs, tools): never through a client's cursor."""
+    start: dict[str, Any] | None = None
+    while True:
+        items, start = db.query_window(index="GSI1", key_condition="GSI1PK = :pk",
+                                       values={":pk": SITES_INDEX_PK}, limit=100, start_key=start)
+        for item in items:
+            yield str(item["id"])
+        if start is None:
+            return

@@ -123,6 +123,7 @@ def list_users(
     return db.query_page(
         index=index, key_condition=f"{index}PK = :pk", values=values, names=names or None,
         filter_expression=" AND ".join(filters) or None, limit=limit, cursor=cursor, forward=not descending,
+        scope="users",
     )
 
 
