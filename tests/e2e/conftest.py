@@ -45,10 +45,12 @@ class RunningStack:
             return err.code, json.loads(raw) if raw else None
 
 
-def start_stack(seed: bool = True) -> RunningStack:
+def start_stack(seed: bool = True, environment: dict[str, str] | None = None) -> RunningStack:
+    """`environment`: the whole environment to start it in (default: this process's)."""
     port = free_port()
     token = "e2e-" + os.urandom(8).hex()
-    env = {**os.environ, "PORT": str(port), "LOCAL_TOKEN": token, "SEED": "1" if seed else "0"}
+    base = dict(os.environ) if environment is None else dict(environment)
+    env = {**base, "PORT": str(port), "LOCAL_TOKEN": token, "SEED": "1" if seed else "0"}
     for var in ("AWS_ENDPOINT_URL", "TABLE_NAME", "OPERATOR_TOKEN_SHA256"):
         env.pop(var, None)
     process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, start_new_session=True,
