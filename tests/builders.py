@@ -11,13 +11,121 @@ weekly and all-time.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 
+from chalicelib import clock
 from tests.conftest import Api, run, wait_for
 
 DAY = 86400
+
+# ---------------------------------------------------------------- the clock of the date tests
+#
+# TEST_CLOCK_ANCHOR moves the clock of every test marked `dates` (tests/conftest.py applies it
+# before each one): an instant such as `2027-12-31T23:30:00Z`, `2028-02-29T12:00:00+01:00` or
+# `2027-12-31T23:30[Europe/London]` (a local time in a zone), or a move from now such as `+400d`
+# or `+3y`. Those tests compute every date they expect from `clock.now()`, so they pass wherever
+# the anchor lies; they move the clock further with `shift()` and `at()`, never with `set_offset`.
+
+ANCHOR_VARIABLE = "TEST_CLOCK_ANCHOR"
+_MOVE = re.compile(r"^([+-]\d+)([dhy])$")
+_ZONED = re.compile(r"^(.+)\[([A-Za-z_/+-]+)\]$")
+_base_offset = 0.0
+
+
+def parse_anchor(text: str, real_now: dt.datetime) -> dt.datetime:
+    """The instant a TEST_CLOCK_ANCHOR names, given the real time now."""
+    text = text.strip()
+    move = _MOVE.match(text)
+    if move:
+        amount, unit = int(move.group(1)), move.group(2)
+        if unit == "y":
+            try:
+                return real_now.replace(year=real_now.year + amount)
+            except ValueError:  # 29 February into a common year
+                return real_now.replace(year=real_now.year + amount, day=28)
+        return real_now + dt.timedelta(days=amount) if unit == "d" else real_now + dt.timedelta(hours=amount)
+    zoned = _ZONED.match(text)
+    moment = dt.datetime.fromisoformat((zoned.group(1) if zoned else text).replace("Z", "+00:00"))
+    if zoned:
+        if moment.tzinfo is not None:
+            raise ValueError(f"{ANCHOR_VARIABLE}={text!r}: give either an offset or a [zone], not both")
+        moment = moment.replace(tzinfo=ZoneInfo(zoned.group(2)))
+    if moment.tzinfo is None:
+        raise ValueError(f"{ANCHOR_VARIABLE}={text!r} needs a zone: Z, an offset or [Area/City]")
+    return moment.astimezone(dt.UTC)
+
+
+def anchor() -> dt.datetime | None:
+    """Where the date tests' clock starts, None when TEST_CLOCK_ANCHOR is not set."""
+    text = os.environ.get(ANCHOR_VARIABLE, "").strip()
+    return parse_anchor(text, dt.datetime.now(dt.UTC)) if text else None
+
+
+def anchor_clock() -> None:
+    """Put the clock at the anchor (or at the real time without one); `shift()` moves from there."""
+    global _base_offset
+    moment = anchor()
+    _base_offset = (moment - dt.datetime.now(dt.UTC)).total_seconds() if moment else 0.0
+    clock.set_offset(_base_offset)
+
+
+def release_clock() -> None:
+    global _base_offset
+    _base_offset = 0.0
+    clock.set_offset(0)
+
+
+def shift(seconds: float = 0) -> None:
+    """The clock `seconds` after where the test started it (the anchor); `shift()` goes back."""
+    clock.set_offset(_base_offset + seconds)
+
+
+def at(moment: dt.datetime) -> None:
+    """Move the clock so that `clock.now()` is `moment` (give or take the test's runtime)."""
+    clock.set_offset((moment - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def local_today(zone: str) -> dt.date:
+    """Today in a site's zone, by the system's clock (moved or not)."""
+    return clock.now().astimezone(ZoneInfo(zone)).date()
+
+
+def local_instant(day: dt.date, hour: int, minute: int, zone: str) -> dt.datetime:
+    """A site-local wall time as a UTC instant (for times that exist: 00:30 and 23:30 always do)."""
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+
+
+def week_start(day: dt.date, starts_on: str) -> dt.date:
+    """The first day of the site-local week holding `day` (weeks from Monday or Sunday)."""
+    back = day.weekday() if starts_on == "monday" else (day.weekday() + 1) % 7
+    return day - dt.timedelta(days=back)
+
+
+def dst_change_day(after: dt.date, zone: str, *, clocks_go: str) -> dt.date:
+    """The first local day on or after `after` on which the zone's clocks go "forward" or "back"."""
+    tz = ZoneInfo(zone)
+    for n in range(2 * 366):
+        day = after + dt.timedelta(days=n)
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=tz).utcoffset()
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz).utcoffset()
+        if start is not None and end is not None and start != end and (end > start) == (clocks_go == "forward"):
+            return day
+    raise AssertionError(f"{zone} changes its clocks {clocks_go} on no day within two years of {after}")
+
+
+def target_window(today: dt.date | None = None, days: int = 800) -> dict[str, str]:
+    """validFrom/validTo of a KPI target around today: wide enough for every period a test
+    reads (five years back for the yearly rows) and every move of the clock it makes."""
+    today = today or local_today("UTC")
+    return {"validFrom": (today - dt.timedelta(days=5 * 366)).isoformat(),
+            "validTo": (today + dt.timedelta(days=days)).isoformat()}
+
 
 # ---------------------------------------------------------------- mechanics
 
@@ -34,18 +142,23 @@ SILVER = {"id": "silver", "kind": "level", "ladder": "status", "name": "Silver",
           "criteria": [{"pointId": "xp", "points": 100}]}
 STARTER = {"id": "starter", "kind": "mission", "name": "Starter",
            "criteria": [{"rewardId": "binge"}, {"rewardId": "silver"}]}
-KPI: dict[str, Any] = {"id": "xp_goal", "name": "XP", "tracks": {"points": "xp"},
-       "targets": [{"validFrom": "2026-01-01", "validTo": "2026-12-31", "assignTo": {"everyone": True},
-                    "values": {"weekly": 50}}]}
 TSHIRT = {"id": "tshirt", "name": "T-shirt", "codeType": "single", "code": "TSHIRT",
           "price": {"pointId": "coins", "points": 30}, "redemption": "twoStep", "active": True}
 BOARD = {"id": "xp_board", "name": "XP", "ranksBy": {"points": "xp"}, "periods": ["weekly", "allTime"]}
 
 
+
+
+def kpi() -> dict[str, Any]:
+    """xp_goal, weekly 50 for everyone, its target valid around today by the (moved) clock."""
+    return {"id": "xp_goal", "name": "XP", "tracks": {"points": "xp"},
+            "targets": [{**target_window(), "assignTo": {"everyone": True}, "values": {"weekly": 50}}]}
+
+
 def configure(api: Api, site: str) -> None:
     for kind, body in (("point-types", COINS), ("point-types", XP), ("point-types", STARS),
                        ("behaviours", WATCH), ("behaviours", WATCH_TV), ("rewards", BINGE), ("rewards", SILVER),
-                       ("rewards", STARTER), ("kpis", KPI), ("coupons", TSHIRT), ("leaderboards", BOARD)):
+                       ("rewards", STARTER), ("kpis", kpi()), ("coupons", TSHIRT), ("leaderboards", BOARD)):
         status, data, _ = api.post(f"/sites/{site}/{kind}", body)
         assert status == 201, (kind, data)
 
@@ -110,3 +223,34 @@ def wallet(uuid: str, point_id: str, site: str = "acme") -> dict[str, int]:
     assert figures["balance"] == (figures["earned"] - figures["spent"] - figures["redeemed"] - figures["expired"]
                                   - figures["adjusted"]), figures
     return figures
+
+
+# ---------------------------------------------------------------- FAILED means nothing applied
+
+MONEY_PREFIXES = ("L#", "S#W#", "E#", "S#Q#", "S#Y#", "STOCK#")
+
+
+def money(site: str = "acme") -> dict[tuple[str, str], Any]:
+    """Every money-like item of a site: ledgers, wallets, credit batches, user coupons,
+    bounties and coupon stock (a test-only Scan of the test table)."""
+    client = boto3.client("dynamodb")
+    items: dict[tuple[str, str], Any] = {}
+    for page in client.get_paginator("scan").paginate(TableName="gamification-test"):
+        for item in page["Items"]:
+            pk, sk = item["PK"]["S"], item["SK"]["S"]
+            if (pk.startswith(f"USER#{site}#") or pk == f"SITE#{site}") and sk.startswith(MONEY_PREFIXES):
+                items[(pk, sk)] = item
+    return items
+
+
+def fails_with_nothing_applied(api: Api, site: str, uuid: str, attrs: dict[str, Any], error_type: str) -> Any:
+    """Run an activity that must end FAILED `error_type` and leave every money-like item as it was."""
+    before = money(site)
+    done = run(api, site, uuid, attrs)
+    assert done["status"] == "FAILED", done
+    assert done["error"]["type"] == error_type, done["error"]
+    assert done["error"]["message"]
+    after = money(site)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"a FAILED activity changed {changed}"
+    return done

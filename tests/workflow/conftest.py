@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.conftest import Api
@@ -54,3 +56,14 @@ def game(api: Api, site: str, workflow: str) -> str:
     for uuid in ("alice", "bob", "carol"):
         api.ok("POST", f"/sites/{site}/users", {"uuid": uuid, "displayName": uuid.title()})
     return site
+
+
+@pytest.fixture(autouse=True)
+def invariants_hold(aws: None) -> Iterator[None]:
+    """After every workflow test, the invariant checker over what the test left: a test that
+    breaks a money rule fails even when its own assertions missed it."""
+    yield
+    from chalicelib.audit import verify
+
+    report = verify.verify()
+    assert report.ok, report.summary()

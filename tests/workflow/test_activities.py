@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.builders import give, wallet
+from tests.builders import fails_with_nothing_applied, give, wallet
 from tests.conftest import Api, run, submit, wait_for
 
 pytestmark = pytest.mark.usefixtures("game")
@@ -15,12 +15,6 @@ pytestmark = pytest.mark.usefixtures("game")
 
 def points(api: Api, uuid: str, attrs: dict[str, Any], site: str = "acme") -> Any:
     return run(api, site, uuid, attrs)
-
-
-def failed(done: Any, type_: str) -> None:
-    assert done["status"] == "FAILED", done
-    assert done["error"]["type"] == type_, done["error"]
-    assert done["error"]["message"]
 
 
 # ------------------------------------------------------------------ behaviours and rewards
@@ -36,7 +30,7 @@ def test_behaviour_awards_simple_and_matching_flexible(api: Api) -> None:
 
 
 def test_unknown_verb_fails(api: Api) -> None:
-    failed(run(api, "acme", "alice", {"type": "behaviour", "verb": "dance"}), "UnknownBehaviour")
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "behaviour", "verb": "dance"}, "UnknownBehaviour")
 
 
 def test_limit_is_an_exception_not_a_failure(api: Api) -> None:
@@ -143,7 +137,7 @@ def test_point_actions_and_figures(api: Api) -> None:
     ({"type": "point", "action": "increment", "points": [{"pointId": "nope", "points": 5}]}, "UnknownPointType"),
 ])
 def test_point_failures(api: Api, attrs: dict[str, Any], error: str) -> None:
-    failed(points(api, "alice", attrs), error)
+    fails_with_nothing_applied(api, "acme", "alice", attrs, error)
     assert wallet("alice", "coins")["entries"] == 0
 
 
@@ -156,9 +150,8 @@ def test_negative_increment_on_negativeable(api: Api) -> None:
 
 def test_several_wallets_in_one_activity_are_all_or_nothing(api: Api) -> None:
     give(api, "alice", "coins", 5)
-    done = points(api, "alice", {"type": "point", "action": "redeem", "points": [
-        {"pointId": "coins", "points": 5}, {"pointId": "gems", "points": 1}]})
-    failed(done, "InsufficientPoints")
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "point", "action": "redeem", "points": [
+        {"pointId": "coins", "points": 5}, {"pointId": "gems", "points": 1}]}, "InsufficientPoints")
     assert wallet("alice", "coins")["balance"] == 5
 
 
@@ -172,7 +165,7 @@ def test_coupon_buy_redeem_refund(api: Api) -> None:
     assert wallet("alice", "coins")["spent"] == 30
     redeemed = run(api, "acme", "alice", {"type": "coupon", "action": "redeem", "couponId": "tshirt"})
     assert redeemed["status"] == "SUCCEEDED", redeemed
-    failed(run(api, "acme", "alice", {"type": "coupon", "action": "redeem", "couponId": "tshirt"}), "CouponNotHeld")
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "coupon", "action": "redeem", "couponId": "tshirt"}, "CouponNotHeld")
     refunded = run(api, "acme", "alice", {"type": "coupon", "action": "refund", "couponId": "tshirt",
                                           "userCouponId": user_coupon})
     assert refunded["status"] == "SUCCEEDED", refunded
@@ -186,7 +179,7 @@ def test_one_step_coupon_is_bought_and_redeemed_at_once_codes_in_order(api: Api)
     first = run(api, "acme", "alice", {"type": "coupon", "action": "redeem", "couponId": "voucher"})
     second = run(api, "acme", "bob", {"type": "coupon", "action": "redeem", "couponId": "voucher"})
     assert first["status"] == second["status"] == "SUCCEEDED"
-    failed(run(api, "acme", "carol", {"type": "coupon", "action": "buy", "couponId": "voucher"}), "CouponSoldOut")
+    fails_with_nothing_applied(api, "acme", "carol", {"type": "coupon", "action": "buy", "couponId": "voucher"}, "CouponSoldOut")
     codes = []
     for uuid in ("alice", "bob"):
         item = boto3.client("dynamodb").query(
@@ -204,7 +197,7 @@ def test_one_step_coupon_is_bought_and_redeemed_at_once_codes_in_order(api: Api)
     ({"type": "coupon", "action": "redeem", "couponId": "tshirt"}, "CouponNotHeld"),
 ])
 def test_coupon_failures(api: Api, attrs: dict[str, Any], error: str) -> None:
-    failed(run(api, "acme", "alice", attrs), error)
+    fails_with_nothing_applied(api, "acme", "alice", attrs, error)
 
 
 # ------------------------------------------------------------------ gifts
@@ -226,7 +219,7 @@ def test_gift_moves_points_atomically_and_shows_for_both(api: Api) -> None:
 ])
 def test_gift_failures(api: Api, target: str, attrs_extra: dict[str, Any], error: str) -> None:
     give(api, "alice", "xp", 5) if error == "NotGiftable" else None
-    failed(run(api, "acme", "alice", {"type": "gift", "targetUuid": target, **attrs_extra}), error)
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "gift", "targetUuid": target, **attrs_extra}, error)
 
 
 def test_blocked_and_non_member_users(api: Api) -> None:
@@ -235,13 +228,13 @@ def test_blocked_and_non_member_users(api: Api) -> None:
     assert earn["status"] == "SUCCEEDED" and earn["result"]["blocked"] is True
     assert earn["result"]["awarded"]["points"] == []
     assert wallet("bob", "xp")["entries"] == 0
-    failed(run(api, "acme", "bob", {"type": "point", "action": "redeem", "points": [{"pointId": "coins",
-                                                                                       "points": 1}]}), "UserBlocked")
+    fails_with_nothing_applied(api, "acme", "bob", {"type": "point", "action": "redeem", "points": [{"pointId": "coins",
+                                                                                       "points": 1}]}, "UserBlocked")
     give(api, "alice", "coins", 5)
-    failed(run(api, "acme", "alice", {"type": "gift", "targetUuid": "bob",
-                                      "points": [{"pointId": "coins", "points": 1}]}), "TargetBlocked")
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "gift", "targetUuid": "bob",
+                                      "points": [{"pointId": "coins", "points": 1}]}, "TargetBlocked")
     api.ok("PATCH", "/sites/acme/users/carol", {"member": False})
-    failed(run(api, "acme", "carol", {"type": "behaviour", "verb": "watch_video"}), "UserNotMember")
+    fails_with_nothing_applied(api, "acme", "carol", {"type": "behaviour", "verb": "watch_video"}, "UserNotMember")
 
 
 # ------------------------------------------------------------------ bounties
@@ -254,9 +247,9 @@ def test_bounty_start_award_and_second_award_fails(api: Api) -> None:
     award = run(api, "acme", "alice", {"type": "bounty", "action": "award", "bountyId": start["id"], "targetUuid": "bob"})
     assert award["status"] == "SUCCEEDED", award
     assert wallet("bob", "coins")["balance"] == 25
-    failed(run(api, "acme", "alice", {"type": "bounty", "action": "award", "bountyId": start["id"],
-                                      "targetUuid": "carol"}), "BountyNotOpen")
-    failed(run(api, "acme", "alice", {"type": "bounty", "action": "cancel", "bountyId": start["id"]}), "BountyNotOpen")
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "bounty", "action": "award", "bountyId": start["id"],
+                                      "targetUuid": "carol"}, "BountyNotOpen")
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "bounty", "action": "cancel", "bountyId": start["id"]}, "BountyNotOpen")
     assert wallet("carol", "coins")["balance"] == 0
 
 
@@ -266,9 +259,9 @@ def test_bounty_cancel_returns_escrow(api: Api) -> None:
     run(api, "acme", "alice", {"type": "bounty", "action": "cancel", "bountyId": start["id"]})
     w = wallet("alice", "coins")
     assert (w["balance"], w["spent"]) == (40, 0)
-    failed(run(api, "acme", "alice", {"type": "bounty", "action": "cancel", "bountyId": "nope"}), "BountyNotFound")
-    failed(run(api, "acme", "alice", {"type": "bounty", "action": "start",
-                                      "points": [{"pointId": "xp", "points": 1}]}), "NotBountiable")
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "bounty", "action": "cancel", "bountyId": "nope"}, "BountyNotFound")
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "bounty", "action": "start",
+                                      "points": [{"pointId": "xp", "points": 1}]}, "NotBountiable")
 
 
 # ------------------------------------------------------------------ shape refusals: nothing queued
@@ -394,8 +387,8 @@ def test_unexpected_error_fails_with_internal_error(api: Api, monkeypatch: pytes
         raise RuntimeError("boom")
 
     monkeypatch.setattr(point, "process", broken)
-    done = points(api, "alice", {"type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 6}]})
-    failed(done, "InternalError")
+    fails_with_nothing_applied(api, "acme", "alice", {"type": "point", "action": "increment",
+                                                      "points": [{"pointId": "coins", "points": 6}]}, "InternalError")
     # The next activity of the same user is not held up by the failed one.
     monkeypatch.undo()
     give(api, "alice", "coins", 1)
