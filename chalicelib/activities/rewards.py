@@ -6,12 +6,26 @@ from typing import Any
 
 from chalicelib.activities import common, coupon
 from chalicelib.activities.effects import Context, Effects
+from chalicelib.engine import errors as rules
 from chalicelib.engine import wallet
 from chalicelib.engine.behaviours import apply_tags
-from chalicelib.engine.rewards import Completion, RewardRecord, UserProgress, VerbCount, evaluate_rewards
+from chalicelib.engine.rewards import (
+    Completion,
+    RewardOutcome,
+    RewardRecord,
+    UserProgress,
+    VerbCount,
+    evaluate_rewards,
+)
+from chalicelib.observability import logger
 from chalicelib.store import db
 from chalicelib.store.keys import PROFILE_SK, reward_sk, user_pk
 from chalicelib.store.userstate import UserState, parse_time
+
+# Why a prize coupon cannot be handed out (coupon.acquire): the reward is unlocked without it and
+# the activity's result carries the refusal. Nothing else is caught: a throttle or a conflict
+# must reach the step's retries.
+UNAVAILABLE = (rules.CouponInactive, rules.CouponExpired, rules.CouponLimitReached, rules.CouponSoldOut)
 
 
 def progress_of(state: UserState) -> UserProgress:
@@ -41,7 +55,7 @@ def progress_of(state: UserState) -> UserProgress:
 def process(ctx: Context, uuids: list[str], changed_verbs: list[str], changed_points: list[str],
             changed_rewards: list[str]) -> Effects:
     effects = Effects(ctx, "rewards")
-    summary: dict[str, Any] = {"points": {}, "rewards": [], "coupons": [], "lost": []}
+    summary: dict[str, Any] = {"points": {}, "rewards": [], "coupons": [], "lost": [], "exceptions": []}
     for uuid in uuids:
         state = common.load_user(ctx, uuid)
         if state.blocked or not state.member:
@@ -49,7 +63,7 @@ def process(ctx: Context, uuids: list[str], changed_verbs: list[str], changed_po
         unlock_for(ctx, effects, state, summary, changed_verbs if uuid == ctx.uuid else [],
                    changed_points, changed_rewards if uuid != ctx.uuid else [])
     result = {"points": common.points_list(summary["points"]), "rewards": summary["rewards"],
-              "coupons": summary["coupons"], "lost": summary["lost"]}
+              "coupons": summary["coupons"], "lost": summary["lost"], "exceptions": summary["exceptions"]}
     if not effects.ops:
         return effects  # nothing unlocked: no write (and nothing a retry could apply twice)
     effects.commit(result)
@@ -99,11 +113,9 @@ def unlock_for(ctx: Context, effects: Effects, state: UserState, summary: dict[s
             continue
         try:
             item = coupon.acquire(ctx, effects, state, found, "award", uuid=state.uuid)
-        except Exception as exc:  # a sold-out prize coupon must not undo the reward itself
-            from chalicelib.engine.errors import DomainError
-
-            if not isinstance(exc, DomainError):
-                raise
+        except UNAVAILABLE as exc:  # the reward stands without its coupon; the result says why
+            summary["exceptions"].append(_coupon_skipped(state.uuid, _prized_by(ctx, outcome, coupon_id), found.id,
+                                                         exc))
             continue
         summary["coupons"].append(item["userCouponId"])
     if outcome.add_tags or outcome.remove_tags:
@@ -111,3 +123,29 @@ def unlock_for(ctx: Context, effects: Effects, state: UserState, summary: dict[s
         effects.ops.append(db.tx_update(pk, PROFILE_SK, "SET tags = :t", values={":t": tags}))
         effects.extra_record.setdefault("tags", {})[state.uuid] = {"before": state.tags, "after": tags}
     effects.extra_record.setdefault("unlocked", []).extend(unlocked)
+
+
+def _prized_by(ctx: Context, outcome: RewardOutcome, coupon_id: str) -> list[str]:
+    """The rewards unlocked here whose prizes include `coupon_id` (in unlock order)."""
+    prized = []
+    for unlock in outcome.unlocked:
+        reward = ctx.mechanics.rewards.get(unlock.reward_id)
+        prizes = getattr(reward, "prizes", None)
+        if prizes is not None and coupon_id in prizes.coupons and unlock.reward_id not in prized:
+            prized.append(unlock.reward_id)
+    return prized
+
+
+def _coupon_skipped(uuid: str, reward_ids: list[str], coupon_id: str, error: rules.DomainError) -> dict[str, Any]:
+    """The result's exception for a prize coupon not handed out (docs/engine.md, "Rewards").
+
+    `verb` is null: it names the behaviour verb a behaviour exception refused, and no verb was
+    refused here; `rewardId`, `couponId` and `uuid` say which prize of whose reward it was.
+    """
+    rewards = ", ".join(f"'{r}'" for r in reward_ids) or "a reward"
+    message = f"reward {rewards} unlocked without its prize coupon '{coupon_id}': {error.message}"
+    logger.warning("prize coupon not handed out", extra={
+        "reward_ids": reward_ids, "coupon_id": coupon_id, "error_type": error.type, "error_message": error.message,
+        "prize_uuid": uuid})
+    return {"verb": None, "type": error.type, "message": message, "rewardId": reward_ids[0] if reward_ids else None,
+            "couponId": coupon_id, "uuid": uuid}
