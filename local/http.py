@@ -15,6 +15,23 @@ _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=ut
           ".json": "application/json", ".ico": "image/x-icon"}
 
 
+class Readiness:
+    """Whether the stack is ready to use: provisioned and, when seeded, the demo in place.
+
+    The HTTP server starts before the demo is seeded (seeding goes through the API's own
+    rules); until `ready` is set, every request but the console's files answers 503
+    `ServiceUnavailable` with `Retry-After`, so a script that waits for `/health` never opens
+    a half-seeded site.
+    """
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.stage = "starting"
+
+
+READINESS = Readiness()
+
+
 class ConsoleAwareHandler(ChaliceRequestHandler):
     # The handler writes a response's headers and its body separately: with Nagle's algorithm
     # the body waited for the client's delayed ACK of the headers, about 40 ms on every call.
@@ -22,6 +39,13 @@ class ConsoleAwareHandler(ChaliceRequestHandler):
 
     def _generic_handle(self) -> None:
         path = urlparse(self.path).path
+        if not READINESS.ready and not path.startswith("/console"):
+            self._drain()
+            body = json.dumps({"error": {"type": "ServiceUnavailable",
+                                         "message": f"the local stack is starting ({READINESS.stage})",
+                                         "details": []}})
+            self._send_http_response(503, {"Content-Type": "application/json", "Retry-After": "1"}, body)
+            return
         if self.command in ("GET", "HEAD") and (path == "/" or path == "/console"):
             self._drain()
             self._send_http_response(302, {"Location": "/console/"}, None)

@@ -131,6 +131,9 @@ class LocalStack:
         from local.runtime import provision_all
 
         provision_all()
+        from local.http import READINESS
+
+        READINESS.ready, READINESS.stage = False, "seeding the demo site" if self.seed else "starting"
         self._serve_http()
         if self.seed:
             from local.demo import seed_demo
@@ -146,6 +149,7 @@ class LocalStack:
         # out of collection and collections are spaced out (about +20% activities/s here).
         gc.freeze()
         gc.set_threshold(10_000, 50, 50)
+        READINESS.ready = True  # /health answers 200 from here on
         return self
 
     @property

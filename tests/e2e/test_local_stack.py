@@ -39,3 +39,56 @@ def test_seeded_demo_site(stack) -> None:  # type: ignore[no-untyped-def]
     assert status == 200
     assert {"alice", "bob", "dave"} <= {u["uuid"] for u in users["items"]}
     assert [u["uuid"] for u in users["items"] if u["blocked"]] == ["dave"]
+
+
+def test_health_is_503_until_the_demo_is_seeded_then_200_with_the_demo_in_place() -> None:
+    """A script that waits for /health must find the demo whole: no 200 before seeding ends."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import urllib.error
+
+    from local.stack import free_port
+    from tests.e2e.conftest import ROOT
+
+    port = free_port()
+    token = "health-" + os.urandom(4).hex()
+    env = {**os.environ, "PORT": str(port), "LOCAL_TOKEN": token, "SEED": "1"}
+    for var in ("AWS_ENDPOINT_URL", "TABLE_NAME", "OPERATOR_TOKEN_SHA256"):
+        env.pop(var, None)
+    process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    starting = []
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert time.monotonic() < deadline, f"/health never answered 200 (saw {starting[-3:]})"
+            assert process.poll() is None, "the stack exited"
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as res:
+                    assert json.loads(res.read()) == {"status": "ok"}
+                    break
+            except urllib.error.HTTPError as err:
+                body = json.loads(err.read())
+                assert err.code == 503 and body["error"]["type"] == "ServiceUnavailable", (err.code, body)
+                assert err.headers["Retry-After"]
+                starting.append(body["error"]["message"])
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.05)
+        assert starting, "the server was reachable during seeding and must have said so"
+        request = urllib.request.Request(url + "/sites/demo/users?limit=100",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as res:
+            users = json.loads(res.read())["items"]
+        assert {"alice", "bob", "dave"} <= {u["uuid"] for u in users}
+        request = urllib.request.Request(url + "/sites/demo/users/alice/tabs/activity?limit=100",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as res:
+            history = json.loads(res.read())["items"]
+        assert history and all(a["status"] in ("SUCCEEDED", "FAILED", "REJECTED") for a in history)
+    finally:
+        code = stop_stack(process)
+    assert code == 0
