@@ -11,14 +11,23 @@ every 4xx carries the error shape `{"error": {"type", "message", "details": [...
 `error_shape` check below, loaded by Schemathesis through SCHEMATHESIS_HOOKS=tools.fuzz);
 a 429 carries Retry-After; auth is never ignored.
 
+Hostile cases ride in the same run (docs/reliability.md, issue 14): every operation with a
+body also gets bodies nested past the 32-level limit, every list operation forged and `{}`
+cursors (Schemathesis examples added by the `before_add_examples` hook, held to the
+`hostile_refused` check: a 400 ValidationError on `body`/`cursor`, or the 404 of a path
+resource the fuzz site lacks); and `hostile_requests` sends what Schemathesis cannot encode
+(10 KB bodies of 5000 nested arrays, 3000 nested objects) to every body operation first.
+
 Options: --max-examples N (per operation), --phases, --max-time S, --seed, --workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -35,8 +44,75 @@ CHECKS = "all"
 # negative_data_rejection: likewise, loose-by-schema but accepted is not a defect here.
 EXCLUDED_CHECKS = "positive_data_acceptance,negative_data_rejection"
 
+HOSTILE_HEADER = "X-Fuzz-Hostile"
+# Past the API's 32 levels, yet shallow enough for Schemathesis' own JSON encoder.
+HOSTILE_DEPTH = 64
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+# Cursors the API never issued: `{}` (must not mean page one), bare table keys (a 500 once),
+# another listing's position, garbage.
+FORGED_CURSORS = ("{}", _b64("{}"), _b64('{"PK":{"N":"1"},"SK":{"N":"2"}}'),
+                  _b64('{"PK":{"S":"USER#x#y"},"SK":{"S":"S#PROFILE"}}'), _b64('{"id":{"S":"a"}}'), "AQ" + "A" * 40)
+
+
+def nested(depth: int) -> Any:
+    """`{"n": [{"n": [...]}]}` with `depth` levels of objects and arrays."""
+    value: Any = 1
+    for level in range(depth):
+        value = [value] if level % 2 else {"n": value}
+    return value
+
+
+def known_path_parameters(path: str, site: str) -> dict[str, str]:
+    """What `prepare_site` created, so hostile cases reach their check (others stay unknown: 404)."""
+    known = {"site": site, "uuid": "fuzz-user", "job": "rollup"}
+    values = {}
+    for segment, name in re.findall(r"([^/]*)/\{([^}]+)\}", path):
+        if name in known:
+            values[name] = known[name]
+        elif segment in ("point-types", "behaviours"):
+            values[name] = {"point-types": "coins", "behaviours": "watch"}[segment]
+        else:
+            values[name] = "fuzz-unknown"
+    return values
+
+
 try:  # registered when Schemathesis imports this module as its hooks module
     import schemathesis
+
+    @schemathesis.hook
+    def before_add_examples(context: Any, examples: list[Any]) -> None:
+        """Deeply nested bodies and forged cursors as explicit examples of every operation."""
+        operation = context.operation
+        if operation is None:
+            return
+        site = os.environ.get("FUZZ_SITE", "fuzz")
+        path_parameters = known_path_parameters(operation.path, site)
+        if any(True for _ in operation.body):
+            examples.append(operation.Case(path_parameters=path_parameters, body=nested(HOSTILE_DEPTH),
+                                           media_type="application/json", headers={HOSTILE_HEADER: "body"}))
+        if "cursor" in {p.name for p in operation.query}:
+            for cursor in FORGED_CURSORS:
+                examples.append(operation.Case(path_parameters=path_parameters, query={"cursor": cursor},
+                                               headers={HOSTILE_HEADER: "cursor"}))
+
+    @schemathesis.check
+    def hostile_refused(ctx: Any, response: Any, case: Any) -> bool | None:
+        """A hostile example is refused: 400 ValidationError on its field, or a path resource's 404."""
+        field = (case.headers or {}).get(HOSTILE_HEADER)
+        if not field:
+            return None
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 400, f"a hostile {field} answered {response.status_code}, not 400"
+        error = json.loads(response.content or b"null")["error"]
+        assert error["type"] == "ValidationError", f"a hostile {field} answered {error!r}"[:300]
+        assert [d["field"] for d in error["details"]] == [field], f"a hostile {field}: {error!r}"[:300]
+        return None
 
     @schemathesis.check
     def error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -92,6 +168,42 @@ def prepare_site(url: str, token: str, site: str) -> None:
             raise RuntimeError(f"{method} {path}: {status} {data}")
 
 
+def hostile_requests(url: str, token: str, site: str) -> list[str]:
+    """Bodies Schemathesis cannot encode, sent to every operation that takes one; the problems."""
+    with urllib.request.urlopen(url + "/openapi.json", timeout=30) as res:
+        doc = json.loads(res.read())
+    bodies = {"5000 nested arrays": b'{"name":' + b"[" * 5000 + b"]" * 5000 + b"}",
+              "3000 nested objects": b'{"a":' * 3000 + b"1" + b"}" * 3000}
+    problems = []
+    sent = 0
+    for path, operations in doc["paths"].items():
+        values = known_path_parameters(path, site)
+        concrete = path
+        for name, value in values.items():
+            concrete = concrete.replace("{" + name + "}", value)
+        for method, operation in operations.items():
+            if "requestBody" not in operation and path != "/jobs/{job}/run":
+                continue
+            for label, raw in bodies.items():
+                req = urllib.request.Request(url + concrete, data=raw, method=method.upper(), headers={
+                    "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as answer:
+                        status, payload = answer.status, answer.read()
+                except urllib.error.HTTPError as err:
+                    status, payload = err.code, err.read()
+                sent += 1
+                error = (json.loads(payload or b"null") or {}).get("error") or {}
+                if status == 404:
+                    continue  # a path resource the fuzz site lacks: checked before the body
+                if status != 400 or error.get("type") != "ValidationError":
+                    problems.append(f"{method.upper()} {path} with {label}: {status} {error}"[:300])
+    print(f"hostile requests: {sent} sent, {len(problems)} problems", flush=True)
+    for problem in problems:
+        print("  " + problem, flush=True)
+    return problems
+
+
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/health", timeout=2) as res:
@@ -123,7 +235,9 @@ def run_schemathesis(url: str, token: str, site: str, *, max_examples: int, phas
             cmd += ["--max-time", str(max_time)]
         if report_dir is not None:
             cmd += ["--report", "junit", "--report-dir", str(report_dir)]
-        env = {**os.environ, "FUZZ_TOKEN": token, "SCHEMATHESIS_HOOKS": "tools.fuzz",
+        if hostile_requests(url, token, site):
+            return 1
+        env = {**os.environ, "FUZZ_TOKEN": token, "FUZZ_SITE": site, "SCHEMATHESIS_HOOKS": "tools.fuzz",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         return subprocess.call(cmd, cwd=tmp, env=env)
 

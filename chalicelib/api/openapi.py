@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from chalicelib.api.routing import ROUTES, resolve
+from chalicelib.api.routing import MAX_JSON_DEPTH, ROUTES, resolve
 from chalicelib.models.base import ErrorBody
 
 _ERRORS_BY_STATUS = {
@@ -74,7 +74,9 @@ def document() -> dict[str, Any]:
         if spec.role is not None:
             op["security"] = [{"bearer": []}]
         if spec.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {
+            op["requestBody"] = {"required": True, "description": (
+                f"JSON; objects and arrays nest at most {MAX_JSON_DEPTH} levels (the body is level 1)"),
+                "content": {"application/json": {
                 "schema": ref(resolve(spec.body), "validation")}}}
         if spec.response is not None:
             op["responses"][str(spec.status)] = {"description": "OK", "content": {"application/json": {

@@ -460,5 +460,7 @@ def choice_arg(call: Call, name: str, allowed: tuple[str, ...], default: str) ->
 def paging_query() -> dict[str, dict[str, Any]]:
     return {
         "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
-        "cursor": {"type": "string"},
+        "cursor": {"type": "string", "maxLength": MAX_CURSOR_CHARS,
+                   "description": "The previous page's nextCursor: opaque, valid only for the route, site and "
+                                  "filters that issued it (anything else is a 400 on cursor)"},
     }

@@ -87,3 +87,37 @@ def test_fuzz_finds_nothing(own_stack: RunningStack) -> None:
     report = out.stdout[-6000:] + out.stderr[-2000:]
     assert out.returncode == 0, report
     assert "No issues found" in out.stdout, report
+
+
+def test_every_fuzz_run_sends_nested_bodies_and_forged_cursors() -> None:
+    """Issue 14: the run itself would catch a nesting 500 or a cursor the API did not issue."""
+    from types import SimpleNamespace
+
+    from tools import fuzz
+
+    class Operation:
+        def __init__(self, path: str, body: bool, cursor: bool) -> None:
+            self.path = path
+            self.body = [object()] if body else []
+            self.query = [SimpleNamespace(name="limit")] + ([SimpleNamespace(name="cursor")] if cursor else [])
+
+        def Case(self, **kwargs: object) -> dict[str, object]:  # Schemathesis' name
+            return kwargs
+
+    examples: list[dict[str, object]] = []
+    fuzz.before_add_examples(SimpleNamespace(operation=Operation("/sites/{site}/users", True, False)), examples)
+    fuzz.before_add_examples(SimpleNamespace(operation=Operation(
+        "/sites/{site}/users/{uuid}/tabs/points", False, True)), examples)
+    bodies = [e for e in examples if e["headers"] == {fuzz.HOSTILE_HEADER: "body"}]
+    cursors = [e for e in examples if e["headers"] == {fuzz.HOSTILE_HEADER: "cursor"}]
+    assert len(bodies) == 1 and len(cursors) == len(fuzz.FORGED_CURSORS) >= 5
+    assert json.dumps(bodies[0]["body"]).count("{") + json.dumps(bodies[0]["body"]).count("[") > 32
+    assert {c["query"]["cursor"] for c in cursors} >= {"{}"}  # type: ignore[index]
+    assert cursors[0]["path_parameters"] == {"site": "fuzz", "uuid": "fuzz-user"}
+
+
+def test_the_hostile_requests_are_refused(own_stack: RunningStack) -> None:
+    from tools import fuzz
+
+    fuzz.prepare_site(own_stack.url, own_stack.token, "fuzz-hostile")
+    assert fuzz.hostile_requests(own_stack.url, own_stack.token, "fuzz-hostile") == []
