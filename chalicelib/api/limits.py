@@ -9,9 +9,12 @@ bucket stays as the inner guard and gives the API's own error shape (429 `RateLi
 with `Retry-After`) wherever a request gets this far.
 
 Settings (environment, read once): `RATE_LIMIT_PER_SECOND` / `RATE_LIMIT_BURST` for site
-keys (default 20/s, burst 40) and `OPERATOR_RATE_LIMIT_PER_SECOND` / `OPERATOR_RATE_LIMIT_BURST`
+keys (default 50/s, burst 100) and `OPERATOR_RATE_LIMIT_PER_SECOND` / `OPERATOR_RATE_LIMIT_BURST`
 for the operator token (default 1000/s, burst 2000: benchmarks and the console drive the local
 stack with it). A rate of 0 switches the limit off.
+
+Tests replace the buckets with `install(...)` (buckets on a clock of their own, so refills
+are moved by the test rather than waited for) and go back with `reset()`.
 """
 
 from __future__ import annotations
@@ -62,6 +65,13 @@ class TokenBucket:
                 return 0.0
             return (1.0 - bucket.tokens) / self.rate
 
+    def tokens(self, key: str) -> float:
+        """What `key` could take right now, without taking anything (a full burst when unseen)."""
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            return self.burst if bucket is None else min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
+
     def _evict(self, now: float) -> None:
         for key in [k for k, b in self._buckets.items() if b.tokens + (now - b.at) * self.rate >= self.burst]:
             del self._buckets[key]
@@ -78,10 +88,30 @@ def _number(name: str, default: float) -> float:
 
 
 @lru_cache(maxsize=1)
-def limiters() -> tuple[TokenBucket, TokenBucket]:
-    """(site keys, operator), from the environment at first use."""
+def _configured() -> tuple[TokenBucket, TokenBucket]:
     return (TokenBucket(_number("RATE_LIMIT_PER_SECOND", 50), _number("RATE_LIMIT_BURST", 100)),
             TokenBucket(_number("OPERATOR_RATE_LIMIT_PER_SECOND", 1000), _number("OPERATOR_RATE_LIMIT_BURST", 2000)))
+
+
+_installed: tuple[TokenBucket, TokenBucket] | None = None
+
+
+def limiters() -> tuple[TokenBucket, TokenBucket]:
+    """(site keys, operator): the installed pair, else the environment's (read at first use)."""
+    return _installed if _installed is not None else _configured()
+
+
+def install(keys: TokenBucket, operator: TokenBucket) -> None:
+    """Use these buckets from now on (tests: buckets on an injected clock)."""
+    global _installed
+    _installed = (keys, operator)
+
+
+def reset() -> None:
+    """Back to the environment's buckets, read afresh at the next check."""
+    global _installed
+    _installed = None
+    _configured.cache_clear()
 
 
 def check(principal: Principal) -> None:

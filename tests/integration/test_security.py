@@ -9,12 +9,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.conftest import OPERATOR_TOKEN, Api, make_key
+
+if TYPE_CHECKING:
+    from chalicelib.api.limits import TokenBucket
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,7 +102,9 @@ def test_token_bucket_refills_at_its_rate() -> None:
 
     now = [0.0]
     bucket = TokenBucket(rate=2, burst=3, clock=lambda: now[0])
+    assert bucket.tokens("k") == 3, "an unseen key has a full burst"
     assert [bucket.take("k") for _ in range(3)] == [0, 0, 0]
+    assert bucket.tokens("k") == 0
     assert bucket.take("k") == pytest.approx(0.5)
     assert bucket.take("other") == 0, "buckets are per key"
     now[0] += 0.5
@@ -109,28 +115,47 @@ def test_token_bucket_refills_at_its_rate() -> None:
     assert bucket.take("k") > 0
 
 
+@dataclass
+class Limiter:
+    """The app's buckets, installed on a clock the test moves (chalicelib/api/limits.py)."""
+
+    keys: TokenBucket
+    operator: TokenBucket
+    now: float = 1_000.0
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
-def tight_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def limiter() -> Iterator[Limiter]:
     from chalicelib.api import limits
 
-    monkeypatch.setenv("RATE_LIMIT_PER_SECOND", "0.5")
-    monkeypatch.setenv("RATE_LIMIT_BURST", "3")
-    monkeypatch.setenv("OPERATOR_RATE_LIMIT_PER_SECOND", "0.5")
-    monkeypatch.setenv("OPERATOR_RATE_LIMIT_BURST", "30")
-    limits.limiters.cache_clear()
-    yield
-    limits.limiters.cache_clear()
+    clock = Limiter(limits.TokenBucket(0, 0), limits.TokenBucket(0, 0))
+    # Site keys: 0.5 tokens/s, burst 3; the operator: 0.5/s, burst 30 (the test's set-up is its).
+    # Amounts and steps are binary fractions, so every refill lands exactly where it is expected.
+    clock.keys = limits.TokenBucket(rate=0.5, burst=3, clock=lambda: clock.now)
+    clock.operator = limits.TokenBucket(rate=0.5, burst=30, clock=lambda: clock.now)
+    limits.install(clock.keys, clock.operator)
+    try:
+        yield clock
+    finally:
+        limits.reset()
 
 
-def test_a_key_over_its_rate_gets_429_with_retry_after(api: Api, site: str, tight_limits: None,
-                                                       requests_counter: Any) -> None:
+def key_id(key: str) -> str:
+    return key.split(".")[2]  # gk.<site>.<id>.<secret>
+
+
+def test_a_key_over_its_rate_gets_429_until_its_bucket_refills(api: Api, site: str, limiter: Limiter,
+                                                               requests_counter: Any) -> None:
     key = make_key(api, site, "viewer")
     other = make_key(api, site, "viewer")
     answers = [api.get(f"/sites/{site}", token=key) for _ in range(4)]
     assert [a[0] for a in answers] == [200, 200, 200, 429]
     _, data, headers = answers[-1]
     assert data["error"]["type"] == "RateLimited" and data["error"]["details"] == []
-    assert int(headers["Retry-After"]) >= 1
+    assert headers["Retry-After"] == "2", "one token at 0.5/s, and the clock has not moved"
     # Per key: another key of the same site, and the operator, still go ahead.
     assert api.get(f"/sites/{site}", token=other)[0] == 200
     assert api.get(f"/sites/{site}")[0] == 200
@@ -138,11 +163,35 @@ def test_a_key_over_its_rate_gets_429_with_retry_after(api: Api, site: str, tigh
     requests_counter.reset()
     assert api.get(f"/sites/{site}", token=key)[0] == 429
     assert requests_counter.calls == ["GetItem"]
+    # Refill at the bucket's rate, on its clock: 1.75 s give 0.875 of a token, not yet one...
+    limiter.advance(1.75)
+    status, _, headers = api.get(f"/sites/{site}", token=key)
+    assert (status, headers["Retry-After"]) == (429, "1")
+    # ...2 s give one, and one only.
+    limiter.advance(0.25)
+    assert [api.get(f"/sites/{site}", token=key)[0] for _ in range(2)] == [200, 429]
+    # An hour refills up to the burst, not beyond.
+    limiter.advance(3600)
+    assert [api.get(f"/sites/{site}", token=key)[0] for _ in range(4)] == [200, 200, 200, 429]
+    assert api.get(f"/sites/{site}", token=other)[0] == 200, "the other key's bucket is its own"
 
 
-def test_invalid_tokens_are_401_before_any_rate_limit(api: Api, site: str, tight_limits: None) -> None:
+def test_refused_callers_spend_no_tokens(api: Api, site: str, limiter: Limiter) -> None:
+    """401 and 403 come before the limiter: a caller that is refused cannot drain anyone's bucket,
+    not even with a real key's id and a wrong secret."""
+    key = make_key(api, site, "viewer")
+    forged = ".".join([*key.split(".")[:3], "not-its-secret"])
+    operator_tokens = limiter.operator.tokens("operator")
     for _ in range(5):
-        assert api.get(f"/sites/{site}", token="gk.acme.nokey.secret")[0] == 401
+        assert api.get(f"/sites/{site}", token=f"gk.{site}.nokey.secret")[0] == 401
+        assert api.get(f"/sites/{site}", token=forged)[0] == 401
+        assert api.get(f"/sites/{site}", token="not-a-token")[0] == 401
+        assert api.post(f"/sites/{site}/point-types", {"id": "xp", "name": "XP"}, token=key)[0] == 403
+    assert limiter.keys.tokens("nokey") == 3 and limiter.keys.tokens(key_id(key)) == 3, "no bucket spent"
+    assert limiter.operator.tokens("operator") == operator_tokens
+    # The key's whole burst is still there, then the limiter answers.
+    assert [api.get(f"/sites/{site}", token=key)[0] for _ in range(4)] == [200, 200, 200, 429]
+    assert limiter.keys.tokens(key_id(key)) == 0
 
 
 def test_the_openapi_document_declares_429_with_retry_after(api: Api) -> None:
