@@ -54,7 +54,10 @@ export function activityResult(a) {
   for (const ex of r.exceptions || []) {
     out.push(h('div', {class: 'small text-warn'}, `${ex.type}${ex.verb ? ` (${ex.verb})` : ''}${ex.message ? `: ${ex.message}` : ''}`));
   }
-  if (a.rejection) {
+  if (a.rejection && a.rejection.refused && !a.rejection.pending) {
+    // The reversal was refused while processing: the activity stands and may be rejected again.
+    out.push(h('div', {class: 'small text-warn'}, `Reject refused (${a.rejection.refused.type}): ${a.rejection.refused.message || ''}`));
+  } else if (a.rejection) {
     out.push(h('div', {class: 'small muted'}, `Rejected${a.rejection.pending && a.status !== 'REJECTED' ? ' (pending)' : ''}: ${a.rejection.reason || ''}`));
   }
   return out.length ? out : h('span', {class: 'muted'}, '—');
@@ -110,7 +113,9 @@ export function openRejectDialog(page, activity, opener) {
         isAlive: () => page.alive})
         .then(({activity: a, abandoned}) => {
           if (abandoned) return;
-          announce(a && a.status === 'REJECTED' ? 'Activity rejected' : 'The reject is still pending');
+          const refused = a && a.rejection && !a.rejection.pending && a.rejection.refused;
+          if (refused) announce(`Reject refused: ${refused.message}`, {tone: 'bad'});
+          else announce(a && a.status === 'REJECTED' ? 'Activity rejected' : 'The reject is still pending');
           page.refresh();
         })
         .catch((err) => announce(`Reject: ${err.display || err.message}`, {tone: 'bad'}));

@@ -245,7 +245,9 @@ class ActivityTab extends Tab {
       this.render(this.data);
     }}];
     if (can('admin')) items.unshift({label: 'Reject', onSelect: (btn) => openRejectDialog(this.page, a, btn)});
-    const rejection = a.rejection && a.rejection.pending && a.status !== 'REJECTED' ? pill('reject pending', 'warn') : null;
+    const pending = a.rejection && a.rejection.pending && a.status !== 'REJECTED';
+    const refused = a.rejection && !a.rejection.pending && a.rejection.refused && a.status === 'SUCCEEDED';
+    const rejection = pending ? pill('reject pending', 'warn') : refused ? pill('reject refused', 'warn') : null;
     const tr = h('tr', {dataset: {activityId: a.id, status: a.status}, class: a.status === 'FAILED' ? 'row-failed' : ''},
       h('td', {class: 'nowrap'}, timeEl(a.createdAt, this.tz)),
       h('td', {}, pill(a.type || '—', 'info')),
