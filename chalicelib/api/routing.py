@@ -30,7 +30,7 @@ from chalicelib.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
 # Objects and arrays nest at most this deep in a request body, the body itself being level 1
-# (docs/engine.md): DynamoDB stores at most 32 levels, and no decoder, validator or serializer
+# (docs/reliability.md): DynamoDB stores at most 32 levels, and no decoder, validator or serializer
 # may recurse further than that. Checked on the raw text before decoding.
 MAX_JSON_DEPTH = 32
 
@@ -335,7 +335,10 @@ def _missing_resource(spec: RouteSpec, call: Call) -> errors.ApiError | None:
         except errors.ApiError as err:
             if err.status == 404:
                 return err
-            raise
+            return None  # e.g. 429 or 503 while looking: the 400 stands
+        except Exception:
+            logger.exception("resource check failed; answering the request's own refusal")
+            return None
     return None
 
 
