@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import clock
+import pytest
+
 from chalicelib.jobs import ranks
-from tests.builders import DAY, configure, inc, reject, tab, user
+from tests.builders import DAY, configure, inc, reject, shift, tab, user
 from tests.conftest import Api
+
+pytestmark = pytest.mark.dates  # weekly boards close by the site's calendar
 
 
 def standings(api: Api, site: str, query: str = "") -> list[tuple[int, str, str, int]]:
@@ -70,7 +73,7 @@ def test_ranks_standings_and_previous_rank(api: Api, site: str, workflow: str) -
     assert [s[1] for s in standings(api, site)] == ["u2", "u1", "u3"]
 
     try:
-        clock.set_offset(7 * DAY)  # next week: the job finalizes the week that ended
+        shift(7 * DAY)  # next week: the job finalizes the week that ended
         ranks.run(sites=[site])
         inc(api, site, "u3", "xp", 5)
         inc(api, site, "u1", "xp", 1)
@@ -85,7 +88,7 @@ def test_ranks_standings_and_previous_rank(api: Api, site: str, workflow: str) -
         assert (u2["rank"], u2["score"], u2["previousRank"], u2["change"]) == (None, 0, 1, None)
         assert board_row(api, site, "u2", "allTime")["rank"] == 1  # 70 all-time
     finally:
-        clock.set_offset(0)
+        shift()
 
 
 def test_standings_refusals(api: Api, site: str) -> None:

@@ -15,9 +15,25 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import clock
-from tests.builders import DAY, configure, inc, ok, reject, summary, tab, user, watch
+from tests.builders import (
+    DAY,
+    configure,
+    inc,
+    local_today,
+    ok,
+    reject,
+    shift,
+    summary,
+    tab,
+    target_window,
+    user,
+    watch,
+    week_start,
+)
 from tests.conftest import Api, RequestCounter, run
+
+# Every test here reads figures by period, dates or the 30-day badges (see TEST_CLOCK_ANCHOR).
+pytestmark = pytest.mark.dates
 
 # ---------------------------------------------------------------- wallets, ledger, activity list
 
@@ -225,14 +241,14 @@ def test_rewards_tab_progress_completion_and_revocation(api: Api, site: str, wor
 # ---------------------------------------------------------------- KPIs
 
 
-NYC_KPIS = [
-    {"id": "xp_goal", "name": "XP goal", "tracks": {"points": "xp"},
-     "targets": [{"validFrom": "2020-01-01", "validTo": "2099-12-31", "assignTo": {"everyone": True},
-                  "values": {"daily": 10, "weekly": 50, "monthly": 200}}]},
-    {"id": "vip_watch", "name": "VIP watching", "tracks": {"behaviour": "watch_video"},
-     "targets": [{"validFrom": "2020-01-01", "validTo": "2099-12-31", "assignTo": {"users": ["someone-else"]},
-                  "values": {"weekly": 3}}]},
-]
+def nyc_kpis() -> list[dict[str, Any]]:
+    window = target_window(local_today("America/New_York"))
+    return [
+        {"id": "xp_goal", "name": "XP goal", "tracks": {"points": "xp"},
+         "targets": [{**window, "assignTo": {"everyone": True}, "values": {"daily": 10, "weekly": 50, "monthly": 200}}]},
+        {"id": "vip_watch", "name": "VIP watching", "tracks": {"behaviour": "watch_video"},
+         "targets": [{**window, "assignTo": {"users": ["someone-else"]}, "values": {"weekly": 3}}]},
+    ]
 
 
 def test_kpis_tab_sunday_week_in_new_york(api: Api, workflow: str) -> None:
@@ -240,13 +256,13 @@ def test_kpis_tab_sunday_week_in_new_york(api: Api, workflow: str) -> None:
     api.ok("POST", "/sites/nyc/point-types", {"id": "xp", "name": "XP"})
     api.ok("POST", "/sites/nyc/behaviours", {"id": "watch_video", "kind": "simple", "verb": "watch_video",
                                              "name": "Watch", "prizes": {"points": [{"pointId": "xp", "points": 5}]}})
-    for kpi in NYC_KPIS:
+    for kpi in nyc_kpis():
         api.ok("POST", "/sites/nyc/kpis", kpi)
     user(api, "nyc", "nina")
     inc(api, "nyc", "nina", "xp", 30)
     ok(run(api, "nyc", "nina", {"type": "behaviour", "verb": "watch_video"}))  # +5 xp, one watch
-    local = dt.datetime.now(ZoneInfo("America/New_York")).date()
-    sunday = local - dt.timedelta(days=(local.weekday() + 1) % 7)
+    local = local_today("America/New_York")
+    sunday = week_start(local, "sunday")
     data = tab(api, "nyc", "nina", "kpis")  # weekly by default
     rows = {k["kpiId"]: k for k in data["items"]}
     weeks = rows["xp_goal"]["periods"]
@@ -307,15 +323,15 @@ def test_recent_badges_follow_the_720_hour_window(api: Api, site: str, workflow:
         "achievements": {"count": 1, "recent": True}, "gifts": {"count": 1, "recent": True},
         "kpis": {"count": 1, "recent": True}, "coupons": {"count": 1, "recent": True}}
     try:
-        clock.set_offset(29 * DAY)
+        shift(29 * DAY)
         later = summary(api, site, "dave")
         assert all(later[k]["recent"] for k in keys), later
-        clock.set_offset(31 * DAY)
+        shift(31 * DAY)
         much_later = summary(api, site, "dave")
         assert not any(much_later[k]["recent"] for k in keys), much_later
         assert {k: much_later[k]["count"] for k in keys} == {k: now[k]["count"] for k in keys}
     finally:
-        clock.set_offset(0)
+        shift()
     frank = summary(api, site, "frank")
     assert frank["activities"] == {"count": 0, "recent": False}
     assert frank["rewards"] == {"count": 0, "recent": False}

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
 from tests.builders import configure
 from tests.conftest import Api, run
+
+pytestmark = pytest.mark.dates  # configure() dates its KPI target by the clock
 
 
 def test_behaviour_through_the_real_state_machine(api: Api, site: str, workflow: str) -> None:
