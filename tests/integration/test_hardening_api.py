@@ -400,3 +400,36 @@ def test_each_request_has_its_own_logging_context_and_logs_the_status_sent(api: 
     assert done[0].get("user") is None and done[2]["user"] == UNKNOWN
     assert done[3].get("site") is None and done[3].get("by") is None  # nothing of the requests before
     assert len({r["request_id"] for r in done}) == 4
+
+
+def _infra(name: str) -> Any:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(f"infra_{name}", Path(__file__).parents[2] / "infra" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_on_aws_the_cursor_key_is_a_deploy_time_secret_of_the_api_function(aws: None) -> None:
+    """Generated once per stage into an SSM SecureString, kept across deploys, passed to the API
+    function as the NoEcho parameter CursorKey (docs/deploy.md)."""
+    deploy, package = _infra("deploy"), _infra("package")
+    ssm = boto3.client("ssm")
+    first = deploy.cursor_key(ssm, "dev")
+    assert len(bytes.fromhex(first)) == 32
+    assert deploy.cursor_key(ssm, "dev") == first  # a later deploy: the same key
+    stored = ssm.get_parameter(Name="/gamification/dev/cursor-key", WithDecryption=True)["Parameter"]
+    assert stored["Type"] == "SecureString" and stored["Value"] == first
+    assert deploy.cursor_key(ssm, "prod") != first
+    rotated = deploy.cursor_key(ssm, "dev", rotate=True)
+    assert rotated != first and deploy.cursor_key(ssm, "dev") == rotated
+
+    template = {"Resources": {"APIHandler": {"Type": "AWS::Serverless::Function", "Properties": {}}}}
+    wired = package.wire(template, "dev", {}, None)
+    assert wired["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]["CURSOR_KEY"] == {
+        "Ref": "CursorKey"}
