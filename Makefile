@@ -76,7 +76,7 @@ screenshots: $(STAMP) chromium
 
 ## fuzz: a longer schemathesis run against /openapi.json (a running stack on PORT, or one started for it)
 fuzz: $(STAMP)
-	$(PY) tools/fuzz.py
+	$(PY) tools/fuzz.py $(FUZZ_ARGS)
 
 ## verify: the invariant checker over every site of the running stack (wallets = ledgers, coupons, bounties...)
 verify: $(STAMP)
@@ -86,6 +86,6 @@ verify: $(STAMP)
 soak: $(STAMP)
 	$(PY) bench/soak.py $(SOAK_ARGS)
 
-## bench: every benchmark under bench/, written to docs/benchmarks.md
+## bench: every benchmark under bench/, written to docs/benchmarks.md (BENCH_ARGS="--quick --only engine,soak" for a part)
 bench: $(STAMP) chromium
-	$(PY) tools/bench_report.py
+	$(PY) tools/bench_report.py $(BENCH_ARGS)

@@ -28,9 +28,16 @@ def run_job(port: str, token: str, job: str, body: dict[str, Any]) -> tuple[int,
                                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=3600) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, _body(response.read())
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+        return err.code, _body(err.read())
+
+
+def _body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:  # not the API's JSON: another server on the port
+        return raw.decode(errors="replace")[:200]
 
 
 def main() -> int:
@@ -61,6 +68,9 @@ def main() -> int:
         except urllib.error.URLError as err:
             print(f"no local stack on port {port}: {err.reason} (start it with `make run`)", file=sys.stderr)
             return 1
+        if status == 401:  # the same for every job: say it once
+            print(f"{job}: HTTP 401: LOCAL_TOKEN is not the token of the stack on port {port}", file=sys.stderr)
+            return 2
         if status != 200:
             failed = True
             print(f"{job}: HTTP {status} {json.dumps(data)}", file=sys.stderr)
