@@ -102,10 +102,10 @@ class DynamoCounter:
 
 
 def setup_site(api: Client, site: str, users: int) -> None:
-    from local.demo import MECHANICS
+    from local.demo import mechanics
 
     api.call("POST", "/sites", {"id": site, "name": site, "timezone": "Europe/London"})
-    for kind, body in MECHANICS:
+    for kind, body in mechanics():
         status, data = api.call("POST", f"/sites/{site}/{kind}", body)
         assert status == 201, data
     for i in range(users):

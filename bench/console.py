@@ -17,6 +17,7 @@ and day buckets, because 10,000 activities through the state machine would take 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import statistics
@@ -36,6 +37,14 @@ sys.path.insert(0, str(ROOT))
 from history import bulk_history, use_local_stack  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
+
+
+def valid_around(today: dt.date) -> dict[str, str]:
+    """A KPI target in force for a year either side of today (never a calendar date)."""
+    return {"validFrom": (today - dt.timedelta(days=366)).isoformat(),
+            "validTo": (today + dt.timedelta(days=366)).isoformat()}
+
+
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 TABS = ["overview", "activity", "points", "rewards", "kpis", "coupons", "leaderboards", "settings"]
@@ -80,6 +89,8 @@ REAL: list[dict[str, Any]] = [
 
 
 def build_site(api: Api, port: str, activities: int) -> tuple[str, str]:
+    from chalicelib import clock
+
     site = f"bench-console-{os.urandom(3).hex()}"
     must(api.call("POST", "/sites", {"id": site, "name": "Console bench", "timezone": "Europe/London",
                                      "weekStart": "monday"}))
@@ -99,7 +110,7 @@ def build_site(api: Api, port: str, activities: int) -> tuple[str, str]:
     must(api.call("POST", f"{p}/leaderboards", {"id": "xp_board", "name": "XP", "ranksBy": {"points": "xp"},
                                                 "periods": ["weekly", "allTime"]}))
     must(api.call("POST", f"{p}/kpis", {"id": "xp_goal", "name": "XP earned", "tracks": {"points": "xp"},
-                                        "targets": [{"validFrom": "2020-01-01", "validTo": "2099-12-31",
+                                        "targets": [{**valid_around(clock.now().date()),
                                                      "assignTo": {"everyone": True},
                                                      "values": {"daily": 10, "weekly": 50, "monthly": 200,
                                                                 "quarterly": 600, "yearly": 2400}}]}))
@@ -129,8 +140,6 @@ def build_site(api: Api, port: str, activities: int) -> tuple[str, str]:
 
     bulk = activities - len(real)
     if bulk > 0:
-        from chalicelib import clock
-
         state = use_local_stack(port)
         started = time.monotonic()
         items = bulk_history(site, uuid, bulk, clock.now())

@@ -17,6 +17,7 @@ through the state machine would take far too long. Never use this outside the be
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import json
 import math
@@ -30,14 +31,27 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from chalicelib import clock  # noqa: E402
 from local.stack import in_process_environment  # noqa: E402
 
 TOKEN = "bench-operator-token"
 os.environ.update(in_process_environment(TOKEN, "gamification-bench", "ERROR"))
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-NOW = "2026-11-02T01:00:00Z"  # Monday 01:00 UTC: Sunday and the week Mon 26 Oct .. Sun 1 Nov end
-DAY_KEY, WEEK_KEY = "day:2026-11-01", "week:2026-10-26"
+
+
+def _last_monday_1am() -> dt.datetime:
+    """The latest Monday 01:00 UTC by the system clock: Sunday and the week Mon .. Sun just ended."""
+    now = clock.now().astimezone(dt.UTC)
+    monday = dt.datetime.combine(now.date() - dt.timedelta(days=now.weekday()), dt.time(1), tzinfo=dt.UTC)
+    return monday if monday <= now else monday - dt.timedelta(days=7)
+
+
+RUN_AT = _last_monday_1am()
+SUNDAY, SATURDAY = RUN_AT.date() - dt.timedelta(days=1), RUN_AT.date() - dt.timedelta(days=2)
+DAY_KEY, WEEK_KEY = f"day:{SUNDAY}", f"week:{RUN_AT.date() - dt.timedelta(days=7)}"
+VALID = {"validFrom": (SUNDAY - dt.timedelta(days=366)).isoformat(),
+         "validTo": (SUNDAY + dt.timedelta(days=366)).isoformat()}
 MECHANICS: dict[str, list[dict[str, Any]]] = {
     "point-types": [{"id": "xp", "name": "XP"}],
     "behaviours": [{"id": "watch_video", "kind": "simple", "verb": "watch_video", "name": "Watch",
@@ -46,13 +60,13 @@ MECHANICS: dict[str, list[dict[str, Any]]] = {
                  "criteria": [{"verb": "watch_video", "times": 3}]}],
     "kpis": [
         {"id": "xp_goal", "name": "XP", "tracks": {"points": "xp"}, "targets": [
-            {"validFrom": "2020-01-01", "validTo": "2099-12-31", "assignTo": {"everyone": True},
+            {**VALID, "assignTo": {"everyone": True},
              "values": {"daily": 20, "weekly": 100}}]},
         {"id": "videos", "name": "Videos", "tracks": {"behaviour": "watch_video"}, "targets": [
-            {"validFrom": "2020-01-01", "validTo": "2099-12-31", "assignTo": {"everyone": True},
+            {**VALID, "assignTo": {"everyone": True},
              "values": {"daily": 2, "weekly": 10}}]},
         {"id": "achievements", "name": "Achievements", "tracks": {"rewardKind": "achievement"}, "targets": [
-            {"validFrom": "2020-01-01", "validTo": "2099-12-31", "assignTo": {"tags": ["sales"]},
+            {**VALID, "assignTo": {"tags": ["sales"]},
              "values": {"weekly": 1}}]},
     ],
 }
@@ -106,7 +120,7 @@ def seed(site: str, users: int) -> None:
         uuid = hashlib.sha1(f"{site}-{n}".encode()).hexdigest()[:16]
         profile = {"uuid": uuid, "displayName": f"User {n}", "firstName": "", "lastName": "", "email": "",
                    "pictureUrl": "", "tags": ["sales"] if n % 3 == 0 else [], "member": True, "blocked": False,
-                   "createdAt": "2026-01-01T00:00:00.000Z"}
+                   "createdAt": clock.iso(RUN_AT - dt.timedelta(days=300))}
         rows.append({**profile, "PK": user_pk(site, uuid), "SK": PROFILE_SK, "version": 1,
                      **index_attributes(site, profile)})
         day = {"pts:xp": 10 * (n % 4), "beh:watch_video": n % 4}
@@ -119,12 +133,10 @@ def seed(site: str, users: int) -> None:
     # The previous run closed everything up to Saturday (a typical day, not a first run).
     from chalicelib.store import jobs as job_store
 
-    job_store.save_watermark(site, "rollup", "2026-11-01", {"through": "2026-10-31"})
+    job_store.save_watermark(site, "rollup", SUNDAY.isoformat(), {"through": SATURDAY.isoformat()})
 
 
 def measure(site: str, users: int, segments: int, workers: int) -> dict[str, Any]:
-    import datetime as dt
-
     from chalicelib.jobs import rollup
     from chalicelib.store import db
 
@@ -133,8 +145,7 @@ def measure(site: str, users: int, segments: int, workers: int) -> dict[str, Any
     events = db.client().meta.events
     events.register("after-call.dynamodb.*", meter.after)
     started = time.perf_counter()
-    done = rollup.run(dt.datetime.fromisoformat(NOW.replace("Z", "+00:00")), [site], segments=segments,
-                      workers=workers)
+    done = rollup.run(RUN_AT, [site], segments=segments, workers=workers)
     seconds = time.perf_counter() - started
     events.unregister("after-call.dynamodb.*", meter.after)
     assert done["complete"] and done["users"] == users, done

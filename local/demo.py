@@ -7,11 +7,14 @@ an integration would have produced.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.auth import Principal
-from chalicelib.domain import activities, mechanics, sites, users
+from chalicelib.domain import activities, sites, users
+from chalicelib.domain import mechanics as mechanic_store
 from chalicelib.models.activities import ActivityCreate
 from chalicelib.models.mechanics import parse_mechanic
 from chalicelib.models.sites import SiteCreate
@@ -32,6 +35,21 @@ DEMO_USERS = [
      "email": "erin@example.com", "tags": ["support"]},
 ]
 
+def valid_around_today(years: int = 5) -> dict[str, str]:
+    """A KPI target's validity from `years` before today to `years` after, by the system clock
+    (moved or not), so the demo's targets are in force whenever it is seeded."""
+    today = clock.now().date()
+    span = dt.timedelta(days=366 * years)
+    return {"validFrom": (today - span).isoformat(), "validTo": (today + span).isoformat()}
+
+
+def mechanics() -> list[tuple[Any, dict[str, Any]]]:
+    """The demo's mechanics, the KPI targets dated around today."""
+    return [(kind, {**body, "targets": [{**valid_around_today(), **t} for t in body["targets"]]})
+            if kind == "kpis" else (kind, body) for kind, body in MECHANICS]
+
+
+# KPI targets here carry no dates: `mechanics()` adds them.
 MECHANICS: list[tuple[Any, dict[str, Any]]] = [
     ("point-types", {"id": "coins", "name": "Coins", "redeemable": True, "giftable": True, "bountiable": True}),
     ("point-types", {"id": "xp", "name": "Experience"}),
@@ -63,11 +81,11 @@ MECHANICS: list[tuple[Any, dict[str, Any]]] = [
                  "criteria": [{"rewardId": "binge"}, {"rewardId": "bronze"}]}),
     ("rewards", {"id": "thanks", "kind": "gift", "name": "Thank you"}),
     ("kpis", {"id": "xp_goal", "name": "XP earned", "tracks": {"points": "xp"},
-              "targets": [{"validFrom": "2020-01-01", "validTo": "2099-12-31", "assignTo": {"everyone": True},
+              "targets": [{"assignTo": {"everyone": True},
                            "values": {"daily": 10, "weekly": 50, "monthly": 200, "quarterly": 600,
                                       "yearly": 2400}}]}),
     ("kpis", {"id": "videos", "name": "Videos watched", "tracks": {"behaviour": "watch_video"},
-              "targets": [{"validFrom": "2020-01-01", "validTo": "2099-12-31", "assignTo": {"tags": ["sales"]},
+              "targets": [{"assignTo": {"tags": ["sales"]},
                            "values": {"daily": 2, "weekly": 5, "monthly": 20, "quarterly": 60, "yearly": 240}}]}),
     ("coupons", {"id": "tshirt", "name": "T-shirt", "description": "A project T-shirt", "codeType": "single",
                  "code": "TSHIRT", "price": {"pointId": "coins", "points": 30}, "redemption": "twoStep",
@@ -132,8 +150,8 @@ def _wait(site: str, ids: list[str], timeout: float = 60.0) -> list[dict[str, An
 
 def seed_demo(site: str = "demo") -> None:
     sites.create_site(SiteCreate(id=site, name="Demo", timezone="Europe/London", week_start="monday"), OPERATOR)
-    for kind, body in MECHANICS:
-        mechanics.save_mechanic(site, kind, parse_mechanic(kind, body), "operator", creating=True)
+    for kind, body in mechanics():
+        mechanic_store.save_mechanic(site, kind, parse_mechanic(kind, body), "operator", creating=True)
     for raw in DEMO_USERS:
         users.create_user(site, UserCreate.model_validate(raw, strict=False), "operator")
     users.set_blocked(site, "dave", True, "operator")
