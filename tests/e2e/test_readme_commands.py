@@ -148,3 +148,18 @@ def test_without_the_stacks_endpoint_soak_and_verify_say_so_before_any_work(read
     assert took < 20, "it stopped before the 30 s workload"
     assert verify.returncode == 2, verify
     assert "no AWS region is configured" in verify.stderr and "Traceback" not in verify.stderr, verify.stderr
+
+
+def test_the_readme_test_commands_select_tests(clean_home: Path) -> None:
+    """`Run one test`: each command names tests that exist (a `-k` matching nothing exits 5)."""
+    text = README.read_text()
+    section = text[text.index("Run one test"):]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match, "the README's test section has its sh block"
+    commands = [line.split() for line in match.group(1).splitlines() if line.startswith(".venv/bin/pytest")]
+    assert len(commands) >= 2
+    for command in commands:
+        out = subprocess.run([str(ROOT / command[0]), *command[1:], "--collect-only", "-p", "no:cacheprovider"],
+                             cwd=ROOT, env=clean_environment(clean_home), capture_output=True, text=True, timeout=120)
+        # pytest exits 5 when nothing was collected, 4 for a node id that does not exist
+        assert out.returncode == 0, (command, out.stdout[-2000:], out.stderr[-2000:])
