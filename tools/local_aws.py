@@ -7,7 +7,7 @@ The one place that gives such a tool its region, credentials, endpoint and table
   and throw-away credentials override whatever the shell has (a region or profile configured
   for a real AWS account would send the tool to another region of moto, or to AWS);
 - otherwise an explicit endpoint/table, or the usual AWS environment of a deployed stage
-  (AWS_REGION or a profile's region, credentials, TABLE_NAME).
+  (AWS_DEFAULT_REGION or a profile's region, credentials, TABLE_NAME).
 
 Either way the answer is known before any request is made: no local stack and no region is a
 `NoTarget` with a sentence saying what to start or set, never botocore's `NoRegionError` after
@@ -103,7 +103,7 @@ def point_at(endpoint: str | None = None, table: str | None = None, port: int | 
 def _nothing_to_read(port: int | str | None) -> str:
     local = (f"no local stack is running on port {port} ({state_path(port).relative_to(ROOT)} not found): "
              f"start one with `make run PORT={port}`, or" if port else "")
-    return (f"{local} give a deployed stage's region and table (AWS_REGION=... TABLE_NAME=..., or a profile "
+    return (f"{local} give a deployed stage's region and table (AWS_DEFAULT_REGION=... TABLE_NAME=..., or a profile "
             "with a region); no AWS region is configured").strip()
 
 

@@ -5,7 +5,7 @@ tool that reads AWS directly):
 - a running local stack: `.local/stack-{PORT}.json` (written by the stack when it starts,
   removed when it stops) gives its moto endpoint, table and region (PORT defaults to 8000);
   the shell's own AWS settings are not used for it, none are needed;
-- otherwise `--endpoint`/`--table`, or the usual AWS environment (AWS_REGION or a profile,
+- otherwise `--endpoint`/`--table`, or the usual AWS environment (AWS_DEFAULT_REGION or a profile,
   credentials, TABLE_NAME) for a deployed stage.
 
     python tools/verify.py [--site acme ...]        # all sites unless told
