@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,6 +41,8 @@ def settings() -> Settings:
 
 def _cursor_key(raw: str) -> bytes:
     if not raw:
+        import secrets
+
         return secrets.token_bytes(32)
     try:
         key = bytes.fromhex(raw)
