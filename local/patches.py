@@ -1,12 +1,30 @@
-"""Patches that make moto behave like AWS for this app.
+"""Patches that make moto behave like AWS for this app, and speed-ups of moto's own code.
 
-- DynamoDB request handling is serialized: moto evaluates a condition and applies the write
-  without a lock, so two racing conditional writes could both succeed. Only DynamoDB is
-  locked: a Step Functions execution invokes Lambda, whose handler calls DynamoDB, so a lock
-  held across an invoke would deadlock.
-- Lambda invokes call the app's own functions in this process, so the real state machine
-  definition runs the real handlers. An exception becomes a function error whose
-  `errorType` is the exception's class name, which is what the ASL's Retry/Catch match.
+Two kinds (docs/moto-patches.md has one section per patch, and the change moto could take):
+
+- **Fixes** make moto behave as AWS does; always on.
+  - `serialize_dynamodb`: DynamoDB request handling is serialized. moto evaluates a condition
+    and applies the write without a lock, so two racing conditional writes could both succeed.
+    Only DynamoDB is locked: a Step Functions execution invokes Lambda, whose handler calls
+    DynamoDB, so a lock held across an invoke would deadlock.
+  - `route_lambda_invokes`: Lambda invokes call the app's own functions, so the real state
+    machine definition runs the real handlers. An exception becomes a function error whose
+    `errorType` is the exception's class name, which is what the ASL's Retry/Catch match.
+  - `dynamodb_limit_rule`: a Query that stops at its Limit hands back LastEvaluatedKey, as
+    DynamoDB does (moto only does when another item follows).
+  - `transactions_all_or_nothing`: a TransactWriteItems entry with more than one operation is
+    refused before anything is written (moto refuses it on reaching it, after writing the
+    entries before it, and keeps those writes).
+- **Speed-ups** replace moto code that is slow (most of a local request's time) with code that
+  answers the same; `SPEED_UPS` lists them. One switch turns every one off: the environment
+  variable `LOCAL_SPEEDUPS=0` (read by `behave_like_aws`), or `set_speedups(False)` /
+  `with speedups(False):` / `with moto_own_paths():` in a test. Off means moto's own functions
+  are back in their places, which `moto_own_code_problems()` checks (and `behave_like_aws`
+  asserts in that mode).
+
+The patches reach into moto's private code, written for the versions in `WRITTEN_FOR`
+(the same as constraints.txt): `behave_like_aws` refuses to start on other versions unless
+`LOCAL_ALLOW_UNPINNED=1` (then it warns).
 """
 
 from __future__ import annotations
@@ -15,10 +33,14 @@ import base64
 import contextlib
 import functools
 import json
+import os
 import re
+import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core import config as moto_config
@@ -27,24 +49,233 @@ _dynamodb_lock = threading.RLock()
 _patched: set[str] = set()
 _handlers: dict[str, Callable[[Any, Any], Any]] = {}
 
+# -- the versions the patches were written for ---------------------------------------------------
+
+# Distribution name -> the exact version local/patches.py (and local/stack.py, local/http.py) was
+# written and tested for; the "guarded" block of constraints.txt lists the same (a test checks).
+WRITTEN_FOR: dict[str, str] = {
+    "moto": "5.2.5",
+    "boto3": "1.44.8",
+    "botocore": "1.44.8",
+    "s3transfer": "0.19.3",
+    "chalice": "1.34.0",
+    "werkzeug": "3.1.9",
+    "antlr4-python3-runtime": "4.13.2",
+}
+ALLOW_UNPINNED = "LOCAL_ALLOW_UNPINNED"
+SPEEDUPS_VARIABLE = "LOCAL_SPEEDUPS"
+
+
+class UnpinnedDependencies(RuntimeError):
+    """An installed package is not the version the patches were written for."""
+
+
+class UnpinnedDependenciesWarning(UserWarning):
+    """The same, with LOCAL_ALLOW_UNPINNED=1: the patches run on versions nobody checked."""
+
+
+def _installed_version(distribution: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def version_mismatches() -> list[str]:
+    """`name: installed X, written for Y` for every guarded package at another version (one not
+    installed at all is not a mismatch: whatever imports it fails on its own)."""
+    found = []
+    for name, wanted in WRITTEN_FOR.items():
+        installed = _installed_version(name)
+        if installed is not None and installed != wanted:
+            found.append(f"{name} {installed} is installed, the patches were written for {name}=={wanted}")
+    return found
+
+
+def check_versions() -> None:
+    """Refuse to patch packages at versions the patches were not written for.
+
+    The patches replace or wrap about 50 of moto's names, private ones included, and read
+    botocore's request objects; on another version they may fail, or worse, quietly answer
+    differently from AWS. With LOCAL_ALLOW_UNPINNED=1 a mismatch only warns.
+    """
+    mismatches = version_mismatches()
+    if not mismatches:
+        return
+    message = ("local/patches.py refuses to patch moto: " + "; ".join(mismatches) + ". Install the pinned "
+               "versions with `.venv/bin/pip install -c constraints.txt -e '.[dev]'`, or set "
+               f"{ALLOW_UNPINNED}=1 to run on these versions anyway (unchecked: the patches reach into "
+               "moto's private code; run `make test` before trusting the result).")
+    if os.environ.get(ALLOW_UNPINNED) == "1":
+        warnings.warn(message.replace("refuses to patch moto", f"patches moto anyway ({ALLOW_UNPINNED}=1)"),
+                      UnpinnedDependenciesWarning, stacklevel=2)
+        return
+    raise UnpinnedDependencies(message)
+
+
+# -- the two kinds, and the switch -----------------------------------------------------------------
+
+_ABSENT = object()  # the attribute was not in the owner's own namespace (inherited)
+
+
+@dataclass
+class _Swap:
+    """One name a patch replaces: `owner.__dict__[name]` is `original` before, `replacement` after."""
+
+    owner: Any  # a class or a module
+    name: str
+    original: Any
+    replacement: Any
+
+    def put(self, value: Any) -> None:
+        if value is _ABSENT:
+            if self.name in vars(self.owner):
+                delattr(self.owner, self.name)
+        else:
+            setattr(self.owner, self.name, value)
+
+    def current(self) -> Any:
+        return vars(self.owner).get(self.name, _ABSENT)
+
+    @property
+    def label(self) -> str:
+        if isinstance(self.owner, type):
+            return f"{self.owner.__module__}.{self.owner.__qualname__}.{self.name}"
+        return f"{self.owner.__name__}.{self.name}"
+
+
+_fix_swaps: list[_Swap] = []
+_speedup_swaps: dict[str, list[_Swap]] = {}
+_speedups_on = True
+_index_generation = 0  # bumped whenever speed-ups come back on: `key_range_queries` rebuilds its index
+
+
+def _swap(owner: Any, name: str, replacement: Any) -> _Swap:
+    swap = _Swap(owner, name, vars(owner).get(name, _ABSENT), replacement)
+    setattr(owner, name, replacement)
+    return swap
+
+
+def _fix(owner: Any, name: str, replacement: Any) -> None:
+    _fix_swaps.append(_swap(owner, name, replacement))
+
+
+def _speedup(patch: str, owner: Any, name: str, replacement: Any) -> None:
+    swap = _swap(owner, name, replacement)
+    _speedup_swaps.setdefault(patch, []).append(swap)
+    if not _speedups_on:
+        swap.put(swap.original)
+
 
 def behave_like_aws() -> None:
-    """Every patch below, once: the local stack, the tests and the benches run the same moto."""
-    serialize_dynamodb()
-    route_lambda_invokes()
-    reuse_task_clients()
-    item_level_transactions()
-    plain_json_responses()
-    parse_definitions_once()
-    fast_simple_updates()
-    key_range_queries()
-    parse_update_expressions_once()
-    size_items_once()
-    project_top_level_attributes()
-    direct_dynamodb_dispatch()
-    parse_projections_once()
-    lex_conditions_once()
-    list_handler_methods_once()
+    """Every fix, and every speed-up unless LOCAL_SPEEDUPS=0: the local stack, the tests and the
+    benches run the same moto. Refuses to start on versions the patches were not written for."""
+    check_versions()
+    for fix in FIXES:
+        fix()
+    for speedup in SPEED_UPS:
+        speedup()
+    wanted = speedups_wanted()
+    if _speedups_on != wanted:
+        set_speedups(wanted)
+    if not wanted:
+        problems = moto_own_code_problems()
+        if problems:
+            raise AssertionError("LOCAL_SPEEDUPS=0 but not moto's own code: " + "; ".join(problems))
+        _say_mode_once()
+
+
+def speedups_wanted() -> bool:
+    """LOCAL_SPEEDUPS=0 (or false/off/no) turns every speed-up off; anything else, or unset, on."""
+    return os.environ.get(SPEEDUPS_VARIABLE, "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def speedups_enabled() -> bool:
+    return _speedups_on
+
+
+def mode() -> str:
+    """One line for logs and test headers."""
+    if not _speedups_on:
+        return (f"moto speed-ups off: moto's own code in place for "
+                f"{sum(map(len, _speedup_swaps.values()))} names of {len(_speedup_swaps)} speed-ups; "
+                f"{len(_fix_swaps)} fix names on")
+    return f"moto speed-ups on ({len(_speedup_swaps)} speed-ups); fixes on"
+
+
+_mode_said = False
+
+
+def _say_mode_once() -> None:
+    global _mode_said
+    if not _mode_said:
+        _mode_said = True
+        print(f"local.patches: {mode()}", file=sys.stderr)
+
+
+def set_speedups(on: bool) -> None:
+    """Every speed-up in place (True) or moto's own code back (False). Under the DynamoDB lock, so
+    no DynamoDB request runs on a mix (a request's result object is built and written out by the
+    same pair of functions)."""
+    global _speedups_on, _index_generation
+    with _dynamodb_lock:
+        if "clients" in _patched:
+            _rebind_task_clients()
+        for swaps in _speedup_swaps.values():
+            for swap in swaps:
+                swap.put(swap.replacement if on else swap.original)
+        if on and not _speedups_on:
+            _index_generation += 1  # writes made meanwhile did not go through the index's upkeep
+        _speedups_on = on
+
+
+@contextlib.contextmanager
+def speedups(on: bool) -> Iterator[None]:
+    """Speed-ups on or off for as long as the block runs, then as they were."""
+    before = _speedups_on
+    set_speedups(on)
+    try:
+        yield
+    finally:
+        set_speedups(before)
+
+
+def moto_own_paths() -> contextlib.AbstractContextManager[None]:
+    """moto's own code for every speed-up (request routing, parsing, serializing, Query, update,
+    projection, transactions, Step Functions), for as long as the block runs; the fixes stay."""
+    return speedups(False)
+
+
+def _ours(value: Any) -> bool:
+    function = getattr(value, "__func__", value)  # staticmethod, classmethod
+    return getattr(function, "__module__", None) == __name__ or hasattr(function, "__wrapped__")
+
+
+def moto_own_code_problems() -> list[str]:
+    """What is not as it should be with speed-ups off: every name a speed-up replaces must hold
+    what it held before the patch (captured then), which must be moto's own function or a fix
+    (whose own original must be moto's); every fix must be in place. Empty when all is well."""
+    problems = []
+    fixes = {id(swap.replacement): swap for swap in _fix_swaps}
+    for patch, swaps in _speedup_swaps.items():
+        for swap in swaps:
+            current = swap.current()
+            if current is not swap.original:
+                problems.append(f"{patch}: {swap.label} is {current!r}, not what it was before patching")
+            elif current is not _ABSENT and id(current) not in fixes and _ours(current):
+                problems.append(f"{patch}: {swap.label} was already patched before {patch} captured it")
+            elif id(current) in fixes and _ours(fixes[id(current)].original):
+                problems.append(f"{patch}: {swap.label} is a fix over code that is not moto's own")
+    for swap in _fix_swaps:
+        if swap.current() is not swap.replacement:
+            problems.append(f"fix {swap.label} is not in place")
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    if not str(getattr(LambdaSimpleBackend.invoke, "__module__", "")).startswith("local."):
+        problems.append("fix LambdaSimpleBackend.invoke (Lambda invokes routed to the app's functions) is not in place")
+    return problems
 
 
 def configure_moto() -> None:
@@ -65,8 +296,74 @@ def serialize_dynamodb() -> None:
         with _dynamodb_lock:
             return original(self)
 
-    DynamoHandler.call_action = locked  # type: ignore[method-assign]
+    _fix(DynamoHandler, "call_action", locked)
     _patched.add("dynamodb")
+
+
+def dynamodb_limit_rule() -> None:
+    """A Query that stops at its Limit hands back LastEvaluatedKey (a fix).
+
+    DynamoDB stops reading when it has read Limit items and answers where it stopped, whether
+    or not more items follow (the next page may be empty). moto only answers a
+    LastEvaluatedKey when one more item follows, so a caller paging by Limit saw the last page
+    end one request early, which a client that trusts the absence of LastEvaluatedKey cannot
+    tell from AWS. Applied around moto's own Query (and kept by the `key_range_queries`
+    speed-up, which replaces it). The legacy QueryFilter parameter keeps moto's answer.
+    """
+    if "limit" in _patched:
+        return
+    from moto.dynamodb.models import table as table_module
+
+    Table: Any = table_module.Table
+    moto_query = Table.query
+
+    def query(self: Any, hash_key: Any, range_comparison: str | None, range_objs: list[Any], limit: int,
+              exclusive_start_key: dict[str, Any], scan_index_forward: bool,
+              projection_expressions: list[list[str]] | None, index_name: str | None = None,
+              consistent_read: bool = False, filter_expression: Any = None, **kwargs: Any) -> Any:
+        answer = moto_query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+                            scan_index_forward, projection_expressions, index_name, consistent_read,
+                            filter_expression, **kwargs)
+        results, scanned, last_evaluated_key = answer
+        legacy = any(v for k, v in kwargs.items() if k not in ("hash_key_conditions", "range_key_conditions"))
+        if last_evaluated_key is not None or not limit or scanned != limit or legacy:
+            return answer
+        # Read exactly Limit items and stopped at the end: where it stopped is the last item read
+        # (before the filter and the projection, which may leave it out or drop its keys).
+        read, _, _ = moto_query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+                                scan_index_forward, None, index_name, consistent_read, None, **kwargs)
+        return results, scanned, self._get_last_evaluated_key(read[-1], index_name)
+
+    _fix(Table, "query", query)
+    _patched.add("limit")
+
+
+def _one_operation_each(transact_items: list[dict[str, Any]]) -> None:
+    from moto.dynamodb import exceptions as dx
+
+    if any(len(entry) > 1 for entry in transact_items):
+        raise dx.TransactWriteSingleOpException
+
+
+def transactions_all_or_nothing() -> None:
+    """A transaction with an entry of more than one operation is refused before any write (a fix).
+
+    moto checks each entry's shape as it reaches it, outside its rollback: the entries before
+    a two-operation entry stay written though the request failed. DynamoDB validates the
+    request first. (The rest of moto's TransactWriteItems is faithful: see docs/moto-patches.md.)
+    """
+    if "transactions-shape" in _patched:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    moto_transact = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        _one_operation_each(transact_items)
+        return moto_transact(self, transact_items)
+
+    _fix(DynamoDBBackend, "transact_write_items", transact_write_items)
+    _patched.add("transactions-shape")
 
 
 def parse_definitions_once() -> None:
@@ -93,7 +390,7 @@ def parse_definitions_once() -> None:
             return program, tree
         return Preprocessor().visit(tree), tree
 
-    asl_parser.AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+    _speedup("asl", asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse))
     _patched.add("asl")
 
 
@@ -151,8 +448,8 @@ def plain_json_responses() -> None:
             action_result._result = dynamo_to_dict(action_result._result)  # what moto's serializer reads
         return original(self, action_result)
 
-    DynamoResult.__init__ = keep  # type: ignore[method-assign]
-    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
+    _speedup("json", DynamoResult, "__init__", keep)
+    _speedup("json", DynamoHandler, "serialized", serialized)
     _patched.add("json")
 
 
@@ -180,7 +477,7 @@ def parse_projections_once() -> None:
         self.expr_attr_names_found = list(known[1])
         return [list(path) for path in known[0]]
 
-    ProjectionExpressionParser.parse = parse  # type: ignore[method-assign]
+    _speedup("projections", ProjectionExpressionParser, "parse", parse)
     _patched.add("projections")
 
 
@@ -206,7 +503,7 @@ def lex_conditions_once() -> None:
             known = tokens[self.condition_expression] = tuple(original(self))
         return deque(known)
 
-    ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
+    _speedup("conditions", ConditionExpressionParser, "_lex_condition_expression", lex)
     _patched.add("conditions")
 
 
@@ -227,8 +524,9 @@ def list_handler_methods_once() -> None:
             known = names[clazz] = original(clazz)
         return known
 
-    responses.method_names_from_class = method_names
-    responses.camelcase_to_underscores = functools.lru_cache(maxsize=1024)(responses.camelcase_to_underscores)
+    _speedup("methods", responses, "method_names_from_class", method_names)
+    _speedup("methods", responses, "camelcase_to_underscores",
+             functools.lru_cache(maxsize=1024)(responses.camelcase_to_underscores))
     _patched.add("methods")
 
 
@@ -261,7 +559,7 @@ def direct_dynamodb_dispatch() -> None:
         body = request.body
         region = region_of.match(request.url) if action in _DATA_PLANE else None
         text = body.decode() if isinstance(body, bytes) else body
-        if (not _fast_paths or region is None or service != "DynamoDB_20120810" or not isinstance(text, str)
+        if (region is None or service != "DynamoDB_20120810" or not isinstance(text, str)
                 or binary.search(text)):
             return original(self, request)
         handler = DynamoHandler()
@@ -281,7 +579,7 @@ def direct_dynamodb_dispatch() -> None:
                                 service="dynamodb", region=handler.region)
         return handler.call_action()
 
-    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+    _speedup("dispatch", BotocoreStubber, "process_request", process_request)
     _patched.add("dispatch")
 
 
@@ -294,19 +592,6 @@ _REMOVE = re.compile(rf"^\s*({_PATH})\s*$")
 _CLAUSE = re.compile(r"\b(SET|ADD|REMOVE|DELETE)\s", re.IGNORECASE)
 
 _ITEM_SIZE_LIMIT = 405_000  # moto's LimitedSizeDict figure (DynamoDB's 400 KB, measured by moto)
-_fast_paths = True  # tests switch it off to compare with moto's own path
-
-
-@contextlib.contextmanager
-def moto_own_paths() -> Iterator[None]:
-    """Every item operation through moto's own route and code (request parsing, Query, update,
-    projection), for as long as the block runs."""
-    global _fast_paths
-    _fast_paths = False
-    try:
-        yield
-    finally:
-        _fast_paths = True
 
 
 # One action of a simple update: (verb, target path, value placeholder, keep existing value /
@@ -449,7 +734,7 @@ def fast_simple_updates() -> None:
                             return_values_on_condition_check_failure)
 
         table = self.get_table(table_name)
-        actions = _simple_update(update_expression) if update_expression and _fast_paths else None
+        actions = _simple_update(update_expression) if update_expression else None
         if (actions is None or expected or attribute_updates or table.stream_shard is not None
                 or table.hash_key_attr not in key or (table.range_key_attr and table.range_key_attr not in key)):
             return moto_path()
@@ -478,7 +763,7 @@ def fast_simple_updates() -> None:
         assert isinstance(item, Item)
         return item
 
-    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    _speedup("updates", DynamoDBBackend, "update_item", update_item)
     _patched.add("updates")
 
 
@@ -503,7 +788,7 @@ def size_items_once() -> None:
         if self.size() > _ITEM_SIZE_LIMIT:
             raise ItemSizeTooLarge
 
-    Item.__init__ = build  # type: ignore[method-assign]
+    _speedup("item-size", Item, "__init__", build)
     _patched.add("item-size")
 
 
@@ -521,7 +806,7 @@ def project_top_level_attributes() -> None:
     original = Item.project
 
     def project(self: Any, projection_expressions: list[list[str]]) -> Any:
-        if not _fast_paths or any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
+        if any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
             return original(self, projection_expressions)
         picked: Any = Item.__new__(Item)
         picked.hash_key, picked.range_key = self.hash_key, self.range_key
@@ -531,7 +816,7 @@ def project_top_level_attributes() -> None:
                 dict.__setitem__(picked.attrs, name, self.attrs[name])  # read only: shared, not copied
         return picked
 
-    Item.project = project  # type: ignore[method-assign]
+    _speedup("projection", Item, "project", project)
     _patched.add("projection")
 
 
@@ -571,8 +856,8 @@ def parse_update_expressions_once() -> None:
         frozen = pickled.get(id(value))
         return pickle.loads(frozen) if frozen is not None else copy.deepcopy(value, memo)
 
-    parser.make = classmethod(make)
-    validators.deepcopy = fresh_copy
+    _speedup("update-expressions", parser, "make", classmethod(make))
+    _speedup("update-expressions", validators, "deepcopy", fresh_copy)
     _patched.add("update-expressions")
 
 
@@ -585,7 +870,13 @@ def key_range_queries() -> None:
     sorted list (maintained as items are put and deleted), so a Query bisects to its range and
     touches only the page it returns. An index Query finds its partition in one tight pass (see
     `index_range`). Number or binary keys, multi-attribute index keys and the legacy
-    KeyConditions/QueryFilter parameters keep moto's own path.
+    KeyConditions/QueryFilter parameters keep moto's own path. The Limit rule of
+    `dynamodb_limit_rule` is kept (this replaces that fix's function, which the fallback calls).
+
+    The sorted keys cannot drift from the partition: every item write of moto 5.2.5 goes through
+    `Table.put_item`/`Table.delete_item` (tests/integration/test_local_patches.py writes through
+    each path and compares), and a partition's list is rebuilt whenever its length differs from
+    the partition's or the index is of an older generation (speed-ups switched off and on).
     """
     if "queries" in _patched:
         return
@@ -597,18 +888,29 @@ def key_range_queries() -> None:
     Table: Any = table_module.Table
     original_query, original_put, original_delete = Table.query, Table.put_item, Table.delete_item
 
+    def current_index(table: Any) -> dict[Any, list[str]] | None:
+        state = table.__dict__.get("_sorted_sort_keys")
+        if state is None or state[0] != _index_generation:
+            return None
+        index: dict[Any, list[str]] = state[1]
+        return index
+
     def sort_keys(table: Any, hash_key: Any) -> list[str]:
-        index: dict[Any, list[str]] = table.__dict__.setdefault("_sorted_sort_keys", {})
+        index = current_index(table)
+        if index is None:
+            index = {}
+            table.__dict__["_sorted_sort_keys"] = (_index_generation, index)
+        partition = table.items.get(hash_key) or {}
         keys = index.get(hash_key)
-        if keys is None:
-            keys = index[hash_key] = sorted(k.value for k in table.items.get(hash_key, {}))
+        if keys is None or len(keys) != len(partition):
+            keys = index[hash_key] = sorted(k.value for k in partition)
         return keys
 
     def known_keys(table: Any, item: Any) -> list[str] | None:
         if item is None or item.range_key is None:
             return None
-        keys: list[str] | None = table.__dict__.get("_sorted_sort_keys", {}).get(item.hash_key)
-        return keys
+        index = current_index(table)
+        return index.get(item.hash_key) if index is not None else None
 
     def put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         item = original_put(self, item_attrs, *args, **kwargs)
@@ -657,8 +959,8 @@ def key_range_queries() -> None:
     def table_range(table: Any, hash_key: Any, comparison: str | None, range_objs: list[Any],
                     exclusive_start_key: dict[str, Any] | None, forward: bool) -> Iterator[Any]:
         """The partition's items in the key range, in order, after the start key."""
-        partition = table.items.get(hash_key, {})
         keys = sort_keys(table, hash_key)
+        partition = table.items.get(hash_key) or {}
         start, end = key_range(keys, comparison, range_objs)
         if exclusive_start_key is not None:
             after = exclusive_start_key[table.range_key_attr]["S"]
@@ -719,7 +1021,7 @@ def key_range_queries() -> None:
 
         comparison = range_comparison.upper() if range_comparison else None
         extra = {k: v for k, v in kwargs.items() if v and k not in ("hash_key_conditions", "range_key_conditions")}
-        if (not _fast_paths or hash_key is None or extra or self.range_key_type != "S" or comparison not in supported
+        if (hash_key is None or extra or self.range_key_type != "S" or comparison not in supported
                 or len(kwargs.get("range_key_conditions") or []) > 1 or any(x.type != "S" for x in range_objs)):
             return moto_query()
         index = None
@@ -757,10 +1059,20 @@ def key_range_queries() -> None:
             results = [r.project(projection_expressions) for r in results]
         return results, len(page), last_evaluated_key
 
-    Table.query = query
-    Table.put_item = put_item
-    Table.delete_item = delete_item
+    _speedup("queries", Table, "query", query)
+    _speedup("queries", Table, "put_item", put_item)
+    _speedup("queries", Table, "delete_item", delete_item)
     _patched.add("queries")
+
+
+def sorted_key_index_problems(table: Any) -> list[str]:
+    """Partitions whose sorted keys (`key_range_queries`) differ from the partition's own; for tests."""
+    state = table.__dict__.get("_sorted_sort_keys")
+    if state is None or state[0] != _index_generation:
+        return []  # none yet, or stale: rebuilt on the next Query
+    return [f"{hash_key.value}: {keys} != {sorted(k.value for k in table.items.get(hash_key) or {})}"
+            for hash_key, keys in state[1].items()
+            if keys != sorted(k.value for k in table.items.get(hash_key) or {})]
 
 
 def item_level_transactions() -> None:
@@ -768,9 +1080,13 @@ def item_level_transactions() -> None:
 
     moto backs up every table a transaction touches with a deep copy (once per item of the
     transaction) so that it can roll back: the cost grows with the table, and a long local
-    session slows to seconds per activity. DynamoDB's semantics are kept by checking every
-    condition first (DynamoDB requests are serialized, so nothing changes in between), then
-    applying, with only the touched items saved for the rollback of an unexpected error.
+    session slows to seconds per activity. This is moto's own algorithm, step for step (each
+    entry in order: its item unique, its condition, then its write; a failed condition recorded
+    and the rest carried on; a validation error rolls back and is raised; any other error
+    recorded; any recorded error rolls back and cancels), with the rollback made from the items
+    the transaction touched, saved as it first touches each, instead of the whole tables. So
+    its answers and its effects are moto's (the differential tests compare them). A table with
+    a stream keeps moto's path: its rollback also drops the stream records the writes added.
     """
     if "transactions" in _patched:
         return
@@ -780,71 +1096,88 @@ def item_level_transactions() -> None:
     from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.models import DynamoDBBackend
 
+    original = DynamoDBBackend.transact_write_items  # moto's own, under `transactions_all_or_nothing`
+
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         if len(transact_items) > 100:
             raise dx.TooManyTransactionsException()
-        seen: set[tuple[str, str]] = set()
-        planned: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = []
-        errors: list[Any] = []
-        for entry in transact_items:
-            if len(entry) > 1:
-                raise dx.TransactWriteSingleOpException
-            op_type, op = next(iter(entry.items()))
-            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
-                raise ValueError("Unsupported transaction operation")
-            table_name = op["TableName"]
-            table = self.get_table(table_name)
-            if op_type == "Put":
-                attrs = op["Item"]
-                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = attrs[table.range_key_attr]
-            else:
-                key = op["Key"]
-            marker = (str(table_name), str(dict(sorted(key.items()))))
-            if marker in seen:
-                raise dx.MultipleTransactionsException()
-            seen.add(marker)
-            current = self.get_item(table_name, key)
-            condition = op.get("ConditionExpression")
-            error: Any = (None, None, None)
-            if condition is not None:
-                test = get_filter_expression(condition, op.get("ExpressionAttributeNames"),
-                                             op.get("ExpressionAttributeValues"))
-                if not test.expr(current):
-                    old = None
-                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
-                        old = current.to_json()["Attributes"]
-                    error = ("ConditionalCheckFailed", "The conditional request failed", old)
-            errors.append(error)
-            planned.append((op_type, op, table_name, key))
-        if any(code is not None for code, _, _ in errors):
-            raise dx.TransactionCanceledException(errors)
-        # The touched items as they were, for the rollback of an unexpected error: pickled, which
-        # copies an item several times faster than copy.deepcopy.
-        saved = [(name, key, pickle.dumps(self.get_item(name, key))) for _, _, name, key in planned]
-        try:
-            for op_type, op, table_name, key in planned:
-                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
-                if op_type == "Put":
-                    self.put_item(table_name, op["Item"], expression_attribute_names=names,
-                                  expression_attribute_values=values)
-                elif op_type == "Delete":
-                    self.delete_item(table_name, key, expression_attribute_names=names,
-                                     expression_attribute_values=values)
-                elif op_type == "Update":
-                    self.update_item(table_name, key, update_expression=op["UpdateExpression"],
-                                     expression_attribute_names=names, expression_attribute_values=values)
-        except Exception:
-            for table_name, key, frozen in saved:
+        _one_operation_each(transact_items)  # the fix this replaces
+        names = {op.get("TableName") for entry in transact_items for op in entry.values() if isinstance(op, dict)}
+        if any(name in self.tables and self.tables[name].stream_shard is not None for name in names):
+            return original(self, transact_items)
+
+        target_items: set[tuple[str, str]] = set()
+        # (table, key, the item as it was): pickled, which copies an item several times faster
+        # than copy.deepcopy; saved before the first write to it, so it is the item before the
+        # transaction (each item is written at most once: unicity is checked first).
+        saved: list[tuple[str, dict[str, Any], bytes]] = []
+
+        def roll_back() -> None:
+            for table_name, key, frozen in reversed(saved):
                 before = pickle.loads(frozen)
                 if before is None:
-                    self.delete_item(table_name, key)
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
                 else:
                     self.put_item(table_name, before.to_json()["Attributes"])
-            raise
 
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        errors: list[Any] = []  # [(Code, Message, Item), ..], as moto keeps them
+        for item in transact_items:
+            original_item: dict[str, Any] | None = None
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                names_, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                marker = (str(table_name), str(dict(sorted(key.items()))))
+                if marker in target_items:
+                    raise dx.MultipleTransactionsException()
+                target_items.add(marker)
+
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    test = get_filter_expression(condition_expression, names_, values)
+                    if not test.expr(current):
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise dx.ConditionalCheckFailed(item=original_item)
+
+                if op_type != "ConditionCheck":
+                    saved.append((table_name, key, pickle.dumps(current)))
+                if op_type == "Put":
+                    self.put_item(table_name, op["Item"], condition_expression=condition_expression,
+                                  expression_attribute_names=names_, expression_attribute_values=values)
+                elif op_type == "Delete":
+                    self.delete_item(table_name, key, condition_expression=condition_expression,
+                                     expression_attribute_names=names_, expression_attribute_values=values)
+                elif op_type == "Update":
+                    self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                     condition_expression=condition_expression,
+                                     expression_attribute_names=names_, expression_attribute_values=values)
+                errors.append((None, None, None))
+            except (dx.MultipleTransactionsException, dx.MockValidationException):
+                roll_back()
+                raise
+            except dx.ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+            except Exception as e:
+                errors.append((type(e).__name__, str(e), original_item))
+
+        if any(code is not None for code, _, _ in errors):
+            roll_back()
+            raise dx.TransactionCanceledException(errors)
+
+    _speedup("transactions", DynamoDBBackend, "transact_write_items", transact_write_items)
     _patched.add("transactions")
 
 
@@ -887,14 +1220,28 @@ def reuse_task_clients() -> None:
                 cache[key] = original(region, service)
             return cache[key]
 
-    module.boto_client_for = cached  # type: ignore[attr-defined,unused-ignore]
-    # Modules that imported the name before the patch keep their own reference.
-    import sys
-
-    for name, loaded in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions") and getattr(loaded, "boto_client_for", None) is original:
-            setattr(loaded, "boto_client_for", cached)  # noqa: B010 - a module attribute mypy cannot see
+    _task_clients[:] = [module, original, cached]
+    _speedup("clients", module, "boto_client_for", cached)
+    _rebind_task_clients()
     _patched.add("clients")
+
+
+_task_clients: list[Any] = []  # [the module that defines boto_client_for, moto's function, the caching one]
+
+
+def _rebind_task_clients() -> None:
+    """moto's Step Functions modules import `boto_client_for` by name, each its own reference:
+    every such module loaded by now is given a swap of its own (the ones loaded later import
+    whatever the defining module holds at that moment, and are caught on the next switch)."""
+    module, original, cached = _task_clients
+    swapped = {id(swap.owner) for swap in _speedup_swaps.get("clients", [])}
+    for name, loaded in list(sys.modules.items()):
+        if (loaded is None or loaded is module or id(loaded) in swapped or not name.startswith("moto.stepfunctions")
+                or getattr(loaded, "boto_client_for", None) not in (original, cached)):
+            continue
+        swap = _Swap(loaded, "boto_client_for", original, cached)
+        swap.put(cached if _speedups_on else original)
+        _speedup_swaps["clients"].append(swap)
 
 
 def register_functions(handlers: dict[str, Callable[[Any, Any], Any]]) -> None:
@@ -928,3 +1275,13 @@ def route_lambda_invokes() -> None:
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
     _patched.add("lambda")
+
+
+# Fixes first: a speed-up that replaces a fix's function keeps that fix's rule, and its own
+# "original" (what switching it off puts back) is the fix over moto's function.
+FIXES: tuple[Callable[[], None], ...] = (serialize_dynamodb, route_lambda_invokes, dynamodb_limit_rule,
+                                         transactions_all_or_nothing)
+SPEED_UPS: tuple[Callable[[], None], ...] = (
+    reuse_task_clients, item_level_transactions, plain_json_responses, parse_definitions_once, fast_simple_updates,
+    key_range_queries, parse_update_expressions_once, size_items_once, project_top_level_attributes,
+    direct_dynamodb_dispatch, parse_projections_once, lex_conditions_once, list_handler_methods_once)
