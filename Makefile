@@ -37,9 +37,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy app.py chalicelib local bench
 
-## test: everything a user needs to trust it (lint, types, unit, integration, workflow, e2e, browser)
+## test: everything a user needs to trust it (lint, types, unit, integration, workflow, e2e, browser),
+## then the tests marked `dates` again at each of DATE_ANCHORS (TEST_CLOCK_ANCHOR, see tests/builders.py):
+## well past today (+400 days, +3 years), across a year end, on 29 February, on two DST change days
+## (London's clocks going forward; New York's repeated hour as they go back) and in the first hour
+## of a Sunday (New York's Sunday weeks)
+DATE_ANCHORS ?= +400d +3y 2027-12-31T23:30[Europe/London] 2028-02-29T12:00[Europe/London] \
+	2027-03-28T12:00[Europe/London] 2027-11-07T01:30-05:00 2027-06-06T00:30[America/New_York]
 test: $(STAMP) chromium lint typecheck
 	$(VENV)/bin/pytest
+	@set -f; for anchor in $(DATE_ANCHORS); do \
+		echo; echo "=== date tests (-m dates) with TEST_CLOCK_ANCHOR=$$anchor"; \
+		TEST_CLOCK_ANCHOR="$$anchor" $(VENV)/bin/pytest -m dates || { \
+			echo "=== date tests FAILED with TEST_CLOCK_ANCHOR=$$anchor"; exit 1; }; \
+	done
 
 clean:
 	rm -rf $(VENV) dist .mypy_cache .ruff_cache
