@@ -14,6 +14,11 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    offset = os.environ.get("LOCAL_CLOCK_OFFSET_SECONDS")
+    if offset:  # the one clock moved for the whole stack: the API and every function's environment
+        from chalicelib import clock
+
+        clock.set_offset(float(offset))
     stack = LocalStack(
         port=int(os.environ.get("PORT", "8000")),
         token=os.environ.get("LOCAL_TOKEN", ""),
@@ -21,6 +26,12 @@ def main() -> int:
     )
     stack.start()
     print(f"Local stack ready on {stack.url}", flush=True)
+    from local import lambda_env, latency
+
+    functions = ("each in its own processes (LOCAL_LAMBDA=process)" if lambda_env.mode() == "process"
+                 else "in this process (LOCAL_LAMBDA=process: their own processes)")
+    print(f"  Lambda functions: {functions}; AWS-like latencies: "
+          f"{'x' + format(latency.scale(), 'g') if latency.scale() else 'off (LOCAL_LATENCY=aws: on)'}", flush=True)
     print(f"  Console: {stack.console_url}", flush=True)
     print(f"  Token:   {stack.token}", flush=True)
     print(f"  API:     curl -H 'Authorization: Bearer {stack.token}' {stack.url}/sites", flush=True)

@@ -22,6 +22,47 @@ def _lambda_functions() -> dict[str, Any]:
     return {provision.function_name(APP_NAME, STAGE, f.name): f for f in app_module.app.pure_lambda_functions}
 
 
+def _function_handlers(functions: dict[str, Any]) -> dict[str, Any]:
+    """What moto's Lambda invoke calls for each function.
+
+    `LOCAL_LAMBDA=process`: a proxy to the function's own Lambda-like environments (worker
+    processes, `local.lambda_env`), the schedules' functions included. Otherwise (today's default)
+    the app's handler itself, in this process; with `LOCAL_LATENCY` on, after the invoke's latency.
+    """
+    from local import lambda_env, latency
+
+    lambda_env.canary_mark("api")  # the debug-only canary: this process's module state is the API's
+    if lambda_env.mode() == "process":
+        names = list(functions) + [provision.function_name(APP_NAME, STAGE, name) for name, _, _ in _named_schedules()]
+        port = os.environ.get("MOTO_PORT")
+        if not port:
+            raise RuntimeError("LOCAL_LAMBDA=process needs the stack's moto server (MOTO_PORT): start a LocalStack")
+        return lambda_env.start(names, f"http://127.0.0.1:{port}")
+    if not latency.scale() and not os.environ.get(lambda_env.CANARY_ENV):
+        return dict(functions)
+    return {name: _in_process(name, handler) for name, handler in functions.items()}
+
+
+def _in_process(name: str, handler: Any) -> Any:
+    from local import lambda_env, latency
+
+    traced = lambda_env.traced(name, handler)
+
+    def invoke(event: Any, context: Any) -> Any:
+        latency.pause("lambda.invoke")
+        latency.pause("stepfunctions.transition")
+        return traced(event, context)
+
+    return invoke
+
+
+def stop_functions() -> None:
+    """Stop the Lambda-like environments, if this stack runs any."""
+    from local import lambda_env
+
+    lambda_env.stop()
+
+
 def provision_all() -> None:
     """Table, Lambda functions and the state machine, from the same files infra/ deploys."""
     from chalicelib.store import db
@@ -30,7 +71,7 @@ def provision_all() -> None:
     region = os.environ["AWS_DEFAULT_REGION"]
     provision.create_table(boto3.client("dynamodb", region_name=region), os.environ["TABLE_NAME"])
     functions = _lambda_functions()
-    patches.register_functions(dict(functions))
+    patches.register_functions(_function_handlers(functions))
     if not functions or not provision.STATE_MACHINE.exists():
         return
     arns = provision.create_functions(boto3.client("lambda", region_name=region),
@@ -49,6 +90,11 @@ def provision_all() -> None:
 
 def _schedules() -> list[tuple[float, Any]]:
     """(period in seconds, handler) for every `@app.schedule` of the app."""
+    return [(period, handler) for _, period, handler in _named_schedules()]
+
+
+def _named_schedules() -> list[tuple[str, float, Any]]:
+    """(name, period in seconds, handler) for every `@app.schedule` of the app."""
     from chalice.app import ScheduledEventConfig
 
     import app as app_module
@@ -60,7 +106,7 @@ def _schedules() -> list[tuple[float, Any]]:
             handler = getattr(importlib.import_module(module), attr)
             expression = source.schedule_expression  # a Rate/Cron object or a string
             text = expression.to_string() if hasattr(expression, "to_string") else str(expression)
-            found.append((_rate_seconds(text), handler))
+            found.append((source.name, _rate_seconds(text), handler))
     return found
 
 
@@ -85,7 +131,11 @@ def scheduled_event() -> dict[str, Any]:
 
 def start_schedules(stop: threading.Event) -> threading.Thread:
     def loop() -> None:
-        jobs = _schedules()
+        from local import lambda_env
+
+        environments = lambda_env.current()
+        jobs = [(period, environments.proxy(provision.function_name(APP_NAME, STAGE, name))
+                 if environments is not None else handler) for name, period, handler in _named_schedules()]
         due = {i: time.monotonic() + period for i, (period, _) in enumerate(jobs)}
         while not stop.wait(1.0):
             for i, (period, handler) in enumerate(jobs):

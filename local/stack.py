@@ -127,6 +127,10 @@ class LocalStack:
         self._in_process.start()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
+        from local import latency
+
+        if latency.scale():  # LOCAL_LATENCY: the API's own AWS calls pay the table too
+            latency.install()
 
         from local.runtime import provision_all
 
@@ -205,6 +209,9 @@ class LocalStack:
         if self._http is not None:
             self._http.server.shutdown()
             self._http.server.server_close()
+        from local.runtime import stop_functions
+
+        stop_functions()  # LOCAL_LAMBDA=process: the functions' environments end with the stack
         if self._moto is not None:
             self._moto.stop()
         if self._in_process is not None:
