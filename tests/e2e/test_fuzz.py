@@ -105,13 +105,16 @@ def test_every_fuzz_run_sends_nested_bodies_and_forged_cursors() -> None:
             return kwargs
 
     examples: list[dict[str, object]] = []
-    fuzz.before_add_examples(SimpleNamespace(operation=Operation("/sites/{site}/users", True, False)), examples)
+    fuzz.before_add_examples(SimpleNamespace(operation=Operation("/sites/{site}/activities", True, False)), examples)
     fuzz.before_add_examples(SimpleNamespace(operation=Operation(
         "/sites/{site}/users/{uuid}/tabs/points", False, True)), examples)
     bodies = [e for e in examples if e["headers"] == {fuzz.HOSTILE_HEADER: "body"}]
     cursors = [e for e in examples if e["headers"] == {fuzz.HOSTILE_HEADER: "cursor"}]
-    assert len(bodies) == 1 and len(cursors) == len(fuzz.FORGED_CURSORS) >= 5
-    assert json.dumps(bodies[0]["body"]).count("{") + json.dumps(bodies[0]["body"]).count("[") > 32
+    assert len(bodies) == 2 and len(cursors) == len(fuzz.FORGED_CURSORS) >= 5
+    for case in bodies:
+        assert isinstance(case["body"], dict)  # refused for its nesting, not for not being an object
+        assert json.dumps(case["body"]).count("{") + json.dumps(case["body"]).count("[") > 32
+    assert bodies[1]["body"]["attrs"]["metadata"]  # type: ignore[index]
     assert {c["query"]["cursor"] for c in cursors} >= {"{}"}  # type: ignore[index]
     assert cursors[0]["path_parameters"] == {"site": "fuzz", "uuid": "fuzz-user"}
 
