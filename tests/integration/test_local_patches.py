@@ -4,10 +4,15 @@
 over each partition's sorted sort keys. The oracle here is DynamoDB's documented semantics
 worked out in plain Python over the keys written: the items whose sort key satisfies the key
 condition, in sort-key order (reversed when ScanIndexForward is false), paged by Limit.
+
+The differential tests run the same requests with every speed-up on (`patches.speedups(True)`)
+and with moto's own code (`patches.moto_own_paths()`, which puts moto's functions back; the fixes
+stay on), whatever LOCAL_SPEEDUPS says, so they compare each speed-up with moto's real code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -106,8 +111,10 @@ def test_query_reads_the_key_range_like_dynamodb(aws: None, written: list[str], 
 
     assert keys == expected
     if limit is not None:
-        # Limit counts the items read before the filter, as in DynamoDB.
-        assert pages >= -(-len(in_range) // limit)
+        # Limit counts the items read before the filter, and a page that read Limit items hands
+        # back LastEvaluatedKey even when nothing follows (`dynamodb_limit_rule`), as in DynamoDB:
+        # the last page is the first that read fewer than Limit items, possibly none.
+        assert pages == len(in_range) // limit + 1
 
 
 # `fast_simple_updates`: the same update through the fast path and through moto's own
@@ -193,7 +200,8 @@ def test_plain_updates_match_moto_own_path(aws: None, start: dict[str, Any] | No
             client.put_item(TableName=table, Item={"PK": {"S": pk}, "SK": {"S": "I"}, **start})
     expression, names, values = _expression(actions)
 
-    fast_answer = _update(client, fast, expression, names, values, condition)
+    with patches.speedups(True):
+        fast_answer = _update(client, fast, expression, names, values, condition)
     with patches.moto_own_paths():
         slow_answer = _update(client, slow, expression, names, values, condition)
 
@@ -229,22 +237,22 @@ def test_index_query_matches_moto_own_path(aws: None, rows: list[tuple[str, str 
 
     def read_all() -> list[Any]:
         request = {**_query("GSI1PK", f"G#1#{run}", "GSI1SK", condition, forward, limit, odd_only), "IndexName": "GSI1"}
-        items: list[Any] = []
+        pages: list[Any] = []
         for _ in range(60):
             answer = client.query(**request)
-            items += answer["Items"]
+            pages.append((answer["Items"], answer["Count"], answer["ScannedCount"], answer.get("LastEvaluatedKey")))
             if "LastEvaluatedKey" not in answer:
-                return items
+                return pages
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         raise AssertionError("paging never ended")
 
-    fast = read_all()
+    with patches.speedups(True):
+        fast = read_all()
     with patches.moto_own_paths():
         slow = read_all()
 
-    # The same items in the same order, page after page. (Where pages end may differ: moto
-    # hands back a LastEvaluatedKey at the Limit only when another item follows; DynamoDB, and
-    # the patch, always do.)
+    # The same pages: items, counts and where each page ends (moto's own Query under the
+    # Limit fix hands back LastEvaluatedKey at the Limit, as DynamoDB and the speed-up do).
     assert fast == slow
 
 
@@ -264,7 +272,8 @@ def test_projection_of_top_level_attributes_matches_moto_own_path(aws: None) -> 
         request: dict[str, Any] = {"TableName": table, "Key": key, "ProjectionExpression": expression}
         if names:
             request["ExpressionAttributeNames"] = names
-        fast = client.get_item(**request).get("Item")
+        with patches.speedups(True):
+            fast = client.get_item(**request).get("Item")
         with patches.moto_own_paths():
             slow = client.get_item(**request).get("Item")
         assert fast == slow, expression
@@ -335,7 +344,8 @@ def test_item_operations_answer_as_on_moto_own_route(aws: None) -> None:
             out.append(json.loads(json.dumps(answer, default=repr).replace(pk, "PK")))
         return out
 
-    fast = answers(f"D#{next(_partition)}")
+    with patches.speedups(True):
+        fast = answers(f"D#{next(_partition)}")
     with patches.moto_own_paths():
         slow = answers(f"D#{next(_partition)}")
     for step, (mine, theirs) in enumerate(zip(fast, slow, strict=True)):
@@ -344,3 +354,267 @@ def test_item_operations_answer_as_on_moto_own_route(aws: None) -> None:
     # Nothing of the transaction that failed while applying was kept, and what it touched is back.
     assert fast[-3] == {}
     assert len(fast[-2]["Responses"][table]) == 2
+
+
+# `item_level_transactions` against moto's own TransactWriteItems (which deep-copies every table
+# it touches to roll back): the same answer (success, or the error with its cancellation
+# reasons) and the same items afterwards, for transactions whose conditions hold or fail, that
+# touch one item twice, fail while applying (a number added to a string set, a nested path
+# under a missing map), ask for ALL_OLD, or put, update, delete and check items that exist or not.
+_tx_keys = st.sampled_from(["a", "b", "c"])
+_tx_conditions = st.sampled_from([None, "attribute_exists(PK)", "attribute_not_exists(PK)", "n = :one", "n < :one"])
+_tx_updates = st.sampled_from(["SET n = :one", "ADD n :one", "ADD s :one", "SET m.x = :one", "REMOVE s",
+                               "SET n = n + :one"])
+_tx_entries = st.tuples(st.sampled_from(["Put", "Update", "Delete", "ConditionCheck"]), _tx_keys, _tx_conditions,
+                        _tx_updates, st.booleans())
+_tx_start = st.dictionaries(_tx_keys, st.fixed_dictionaries({"n": st.integers(0, 2).map(lambda n: {"N": str(n)})},
+                                                            optional={"s": st.just({"SS": ["x"]})}), max_size=3)
+
+
+def _tx_request(table: str, pk: str, entries: list[tuple[str, str, str | None, str, bool]]) -> list[dict[str, Any]]:
+    items = []
+    for op_type, sk, condition, update, all_old in entries:
+        key = {"PK": {"S": pk}, "SK": {"S": sk}}
+        op: dict[str, Any] = {"TableName": table}
+        if op_type == "ConditionCheck":
+            condition = condition or "attribute_exists(PK)"  # a check must have a condition
+        if op_type == "Put":
+            op["Item"] = {**key, "n": {"N": "7"}}
+        else:
+            op["Key"] = key
+        uses_one = op_type == "Update" or (condition is not None and ":one" in condition)
+        if op_type == "Update":
+            op["UpdateExpression"] = update
+        if condition is not None:
+            op["ConditionExpression"] = condition
+            if all_old:
+                op["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if uses_one:
+            op["ExpressionAttributeValues"] = {":one": {"N": "1"}}
+        items.append({op_type: op})
+    return items
+
+
+def _tx_outcome(client: Any, table: str, pk: str, start: dict[str, Any],
+                entries: list[tuple[str, str, str | None, str, bool]]) -> tuple[Any, Any]:
+    from botocore.exceptions import ClientError
+
+    for sk, attrs in start.items():
+        client.put_item(TableName=table, Item={"PK": {"S": pk}, "SK": {"S": sk}, **attrs})
+    try:
+        client.transact_write_items(TransactItems=_tx_request(table, pk, entries))
+        answer: Any = "ok"
+    except ClientError as err:
+        answer = {k: v for k, v in err.response.items() if k != "ResponseMetadata"}
+    after = client.query(TableName=table, KeyConditionExpression="PK = :pk",
+                         ExpressionAttributeValues={":pk": {"S": pk}}, ConsistentRead=True)["Items"]
+    return json.loads(json.dumps(answer).replace(pk, "PK")), json.loads(json.dumps(after).replace(pk, "PK"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=_tx_start, entries=st.lists(_tx_entries, min_size=1, max_size=4))
+def test_transactions_match_moto_own_transact_write_items(
+        aws: None, start: dict[str, Any], entries: list[tuple[str, str, str | None, str, bool]]) -> None:
+    import boto3
+
+    from local import patches
+
+    client = boto3.client("dynamodb")
+    table = os.environ["TABLE_NAME"]
+    with patches.speedups(True):
+        fast = _tx_outcome(client, table, f"X#{next(_partition)}", start, entries)
+    with patches.moto_own_paths():
+        slow = _tx_outcome(client, table, f"X#{next(_partition)}", start, entries)
+    assert fast == slow
+
+
+def test_transactions_cover_what_the_differential_test_compares(aws: None) -> None:
+    """The generated transactions above reach success, cancellation and validation errors; and
+    where a failed condition meets an error while applying, moto's order decides (the error,
+    not the cancellation: the earlier rewrite, which checked every condition first, answered
+    the cancellation), with speed-ups on and off alike."""
+    import boto3
+
+    client = boto3.client("dynamodb")
+    table = os.environ["TABLE_NAME"]
+    with_set = {"a": {"n": {"N": "1"}, "s": {"SS": ["x"]}}}
+    ok = _tx_outcome(client, table, f"X#{next(_partition)}", {}, [("Put", "a", None, "", False)])
+    cancelled = _tx_outcome(client, table, f"X#{next(_partition)}", {"a": {"n": {"N": "1"}}},
+                            [("Put", "b", None, "", False), ("Update", "a", "n = :one", "ADD n :one", False),
+                             ("ConditionCheck", "c", "attribute_exists(PK)", "", True)])
+    invalid = _tx_outcome(client, table, f"X#{next(_partition)}", with_set,
+                          [("Put", "b", None, "", False), ("Update", "a", None, "ADD s :one", False)])
+    failed_then_invalid = _tx_outcome(client, table, f"X#{next(_partition)}", with_set,
+                                      [("ConditionCheck", "c", "attribute_exists(PK)", "", False),
+                                       ("Update", "a", None, "ADD s :one", False)])
+    twice = _tx_outcome(client, table, f"X#{next(_partition)}", {},
+                        [("Put", "a", None, "", False), ("Delete", "a", None, "", False)])
+    assert ok == ("ok", [{"PK": {"S": "PK"}, "SK": {"S": "a"}, "n": {"N": "7"}}])
+    assert cancelled[0]["Error"]["Code"] == "TransactionCanceledException"
+    assert [r["Code"] for r in cancelled[0]["CancellationReasons"]] == ["None", "None", "ConditionalCheckFailed"]
+    assert cancelled[1] == [{"PK": {"S": "PK"}, "SK": {"S": "a"}, "n": {"N": "1"}}]  # b and n+1 rolled back
+    for answer, items in (invalid, failed_then_invalid):
+        assert answer["Error"]["Code"] == "ValidationException"
+        assert [item["SK"]["S"] for item in items] == ["a"] and items[0]["s"] == {"SS": ["x"]}
+    assert twice[0]["Error"]["Code"] == "ValidationException" and twice[1] == []
+
+
+def test_a_two_operation_entry_is_refused_before_any_write(aws: None) -> None:
+    """`transactions_all_or_nothing`: moto's own code writes the entries before a two-operation
+    entry and keeps them; with the fix (speed-ups on or off) nothing is written."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+
+    from local import patches
+
+    client = boto3.client("dynamodb")
+    table = os.environ["TABLE_NAME"]
+    pk = f"W#{next(_partition)}"
+
+    def request(sk: str) -> list[dict[str, Any]]:
+        first = {"Put": {"TableName": table, "Item": {"PK": {"S": pk}, "SK": {"S": sk}}}}
+        both = {"Put": {"TableName": table, "Item": {"PK": {"S": pk}, "SK": {"S": sk + "2"}}},
+                "Delete": {"TableName": table, "Key": {"PK": {"S": pk}, "SK": {"S": sk + "3"}}}}
+        return [first, both]
+
+    def written() -> list[str]:
+        items = client.query(TableName=table, KeyConditionExpression="PK = :pk",
+                             ExpressionAttributeValues={":pk": {"S": pk}})["Items"]
+        return [item["SK"]["S"] for item in items]
+
+    for on in (True, False):
+        with patches.speedups(on):
+            try:
+                client.transact_write_items(TransactItems=request("a"))
+            except ClientError as err:
+                assert err.response["Error"]["Code"] == "ValidationException"
+                assert "only contain one of" in err.response["Error"]["Message"]
+            else:
+                raise AssertionError("a two-operation entry was accepted")
+            assert written() == []
+
+    # moto's own function, as it is under the fix: the first entry stays written.
+    moto_own = next(s.original for s in patches._fix_swaps if s.name == "transact_write_items")
+    assert moto_own.__module__.startswith("moto.")
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    assert isinstance(backend, DynamoDBBackend)
+    try:
+        moto_own(backend, request("b"))  # the request as moto's handler passes it on
+    except Exception as exc:
+        assert type(exc).__name__ == "TransactWriteSingleOpException"
+    else:
+        raise AssertionError("moto accepted a two-operation entry")
+    assert written() == ["b"]  # what the fix prevents
+
+
+def test_limit_rule_is_a_fix_over_moto_own_query(aws: None) -> None:
+    """`dynamodb_limit_rule`: a page that read Limit items hands back LastEvaluatedKey even when
+    nothing follows; moto's own Query, under the fix, does too (with speed-ups off)."""
+    import boto3
+
+    from local import patches
+
+    client = boto3.client("dynamodb")
+    table = os.environ["TABLE_NAME"]
+    pk = f"L#{next(_partition)}"
+    for sk in ("a", "b"):
+        client.put_item(TableName=table, Item={"PK": {"S": pk}, "SK": {"S": sk}, "n": {"N": "1"}})
+    request: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "PK = :pk",
+                               "ExpressionAttributeValues": {":pk": {"S": pk}}, "Limit": 2}
+    for on in (True, False):
+        with patches.speedups(on):
+            page = client.query(**request)
+            assert page["Count"] == 2 and page["LastEvaluatedKey"] == {"PK": {"S": pk}, "SK": {"S": "b"}}, on
+            # Filtered out and projected away: where it stopped is still the last item read.
+            filtered = client.query(**{**request, "FilterExpression": "n = :no", "ProjectionExpression": "n",
+                                       "ExpressionAttributeValues": {":pk": {"S": pk}, ":no": {"N": "2"}}})
+            assert filtered["Count"] == 0 and filtered["LastEvaluatedKey"] == page["LastEvaluatedKey"], on
+            rest = client.query(**request, ExclusiveStartKey=page["LastEvaluatedKey"])
+            assert rest["Count"] == 0 and "LastEvaluatedKey" not in rest, on
+
+
+# `key_range_queries` keeps each partition's sort keys in a sorted list, updated by its
+# `Table.put_item`/`Table.delete_item`. Every write path moto has goes through those two: each is
+# taken here (put, update of a new and of an existing item on the fast and on moto's own path,
+# delete, transactions applied and rolled back, batch writes, a deleted and re-created table,
+# writes made while the speed-ups were off), and after each the index equals the partition and
+# a Query with the speed-ups answers as moto's own.
+def test_sorted_key_index_follows_every_write_path(aws: None) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto.dynamodb.models import dynamodb_backends
+
+    from local import patches, provision
+
+    client = boto3.client("dynamodb")
+    table = os.environ["TABLE_NAME"]
+    pk = f"K#{next(_partition)}"
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+
+    def key(sk: str) -> dict[str, Any]:
+        return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+    def check(step: str) -> None:
+        request = {"TableName": table, "KeyConditionExpression": "PK = :pk AND SK >= :from",
+                   "ExpressionAttributeValues": {":pk": {"S": pk}, ":from": {"S": "0"}}}
+        with patches.speedups(True):
+            fast = client.query(**request)["Items"]
+            assert patches.sorted_key_index_problems(backend.get_table(table)) == [], step
+        with patches.moto_own_paths():
+            slow = client.query(**request)["Items"]
+        assert fast == slow, step
+
+    def transact(*entries: dict[str, Any]) -> None:
+        with contextlib.suppress(ClientError):
+            client.transact_write_items(TransactItems=list(entries))
+
+    check("empty")  # builds the partition's index
+    with patches.speedups(True):
+        client.put_item(TableName=table, Item={**key("p"), "n": {"N": "1"}})
+        check("put")
+        client.update_item(TableName=table, Key=key("u"), UpdateExpression="SET n = :v",
+                           ExpressionAttributeValues={":v": {"N": "1"}})
+        check("update creating an item, fast path")
+        client.update_item(TableName=table, Key=key("v"), UpdateExpression="SET n = if_not_exists(n, :v) + :v",
+                           ExpressionAttributeValues={":v": {"N": "1"}})
+        check("update creating an item, moto's own update path")
+        client.update_item(TableName=table, Key=key("p"), UpdateExpression="ADD n :v",
+                           ExpressionAttributeValues={":v": {"N": "1"}})
+        check("update of an existing item")
+        client.delete_item(TableName=table, Key=key("u"))
+        check("delete")
+        for on in (True, False):
+            with patches.speedups(on):
+                transact({"Put": {"TableName": table, "Item": key(f"t{on}")}},
+                         {"Delete": {"TableName": table, "Key": key("v")}},
+                         {"Update": {"TableName": table, "Key": key(f"w{on}"), "UpdateExpression": "SET n = :v",
+                                     "ExpressionAttributeValues": {":v": {"N": "1"}}}})
+            check(f"transaction applied, speed-ups {on}")
+            with patches.speedups(on):
+                transact({"Put": {"TableName": table, "Item": key(f"r{on}")}},
+                         {"Delete": {"TableName": table, "Key": key("p")}},
+                         {"ConditionCheck": {"TableName": table, "Key": key("absent"),
+                                             "ConditionExpression": "attribute_exists(PK)"}})
+            check(f"transaction rolled back, speed-ups {on}")
+        client.batch_write_item(RequestItems={table: [
+            {"PutRequest": {"Item": key("b1")}}, {"PutRequest": {"Item": key("b2")}},
+            {"DeleteRequest": {"Key": key("tTrue")}}]})
+        check("batch write")
+    with patches.moto_own_paths():  # writes the index's upkeep does not see
+        client.put_item(TableName=table, Item=key("off1"))
+        client.delete_item(TableName=table, Key=key("b1"))
+    check("writes while the speed-ups were off")
+    # A write behind every API's back (none of moto's does this): the length check rebuilds.
+    moto_table = backend.get_table(table)
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    moto_table.items[DynamoType({"S": pk})][DynamoType({"S": "raw"})] = Item(
+        DynamoType({"S": pk}), DynamoType({"S": "raw"}), key("raw"))
+    check("an item set in moto's dictionary directly")
+    client.delete_table(TableName=table)
+    provision.create_table(client, table)
+    check("table deleted and created again")
+    with patches.speedups(True):
+        client.put_item(TableName=table, Item=key("new"))
+    check("put into the new table")
