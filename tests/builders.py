@@ -1,7 +1,7 @@
 """Builders shared by the test modules: mechanics, users, activities and what they read back.
 
-Tests import these from here, never from another test module (importing a test module also
-collects its tests a second time under another name).
+Tests import these from here, never from another test module (a test module changes with its
+tests; what several of them build belongs here).
 
 Mechanics of `configure()`: coins (redeemable, giftable, bountiable), xp, stars (expirable);
 watch_video gives 10 xp, watch_tv (category tv) 5 more; binge = 3 watch_video; silver = 100 xp
