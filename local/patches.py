@@ -75,6 +75,12 @@ class UnpinnedDependenciesWarning(UserWarning):
 
 
 def _installed_version(distribution: str) -> str | None:
+    return _metadata_version(distribution)
+
+
+@functools.cache
+def _metadata_version(distribution: str) -> str | None:
+    """Looked up once per process (about 2 ms each; `behave_like_aws` runs for every test)."""
     from importlib import metadata
 
     try:
