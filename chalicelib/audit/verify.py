@@ -81,11 +81,11 @@ class Report:
 
 
 def _paged(**query: Any) -> Iterable[db.Item]:
-    cursor: str | None = None
+    start: dict[str, Any] | None = None
     while True:
-        items, cursor = db.query_page(limit=100, cursor=cursor, **query)
+        items, start = db.query_window(limit=100, start_key=start, **query)
         yield from items
-        if not cursor:
+        if not start:
             return
 
 
