@@ -207,8 +207,8 @@ def mode() -> str:
     if not _speedups_on:
         return (f"moto speed-ups off: moto's own code in place for "
                 f"{sum(map(len, _speedup_swaps.values()))} names of {len(_speedup_swaps)} speed-ups; "
-                f"{len(_fix_swaps)} fix names on")
-    return f"moto speed-ups on ({len(_speedup_swaps)} speed-ups); fixes on"
+                f"the {len(FIXES)} fixes on")
+    return f"moto speed-ups on ({len(_speedup_swaps)} speed-ups); the {len(FIXES)} fixes on"
 
 
 _mode_said = False

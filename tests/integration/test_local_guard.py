@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,5 @@ def test_the_run_is_in_the_mode_local_speedups_asks_for(aws: None) -> None:
     if not wanted:
         assert patches.moto_own_code_problems() == []
         assert patches.mode().startswith("moto speed-ups off")
+        # Shown in the run's warnings summary, so its output says which moto it ran on.
+        warnings.warn(f"this run: {patches.mode()}", UserWarning, stacklevel=1)
