@@ -34,10 +34,12 @@ def _function_handlers(functions: dict[str, Any]) -> dict[str, Any]:
     lambda_env.canary_mark("api")  # the debug-only canary: this process's module state is the API's
     if lambda_env.mode() == "process":
         names = list(functions) + [provision.function_name(APP_NAME, STAGE, name) for name, _, _ in _named_schedules()]
-        port = os.environ.get("MOTO_PORT")
-        if not port:
-            raise RuntimeError("LOCAL_LAMBDA=process needs the stack's moto server (MOTO_PORT): start a LocalStack")
-        return lambda_env.start(names, f"http://127.0.0.1:{port}")
+        if os.environ.get("LOCAL_LAMBDA_ENDPOINT") == "server":  # through moto's ThreadedMotoServer
+            port = os.environ.get("MOTO_PORT")
+            if not port:
+                raise RuntimeError("LOCAL_LAMBDA_ENDPOINT=server needs the stack's moto server (MOTO_PORT)")
+            return lambda_env.start(names, f"http://127.0.0.1:{port}")
+        return lambda_env.start(names)
     if not latency.scale() and not os.environ.get(lambda_env.CANARY_ENV):
         return dict(functions)
     return {name: _in_process(name, handler) for name, handler in functions.items()}
