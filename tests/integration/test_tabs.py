@@ -32,8 +32,8 @@ from tests.builders import (
 )
 from tests.conftest import Api, RequestCounter, run
 
-# Every test here reads figures by period, dates or the 30-day badges (see TEST_CLOCK_ANCHOR).
-pytestmark = pytest.mark.dates
+# Tests marked `dates` read figures by period, by date or the 30-day badges: `make test` runs
+# them again with the clock elsewhere (TEST_CLOCK_ANCHOR, tests/builders.py).
 
 # ---------------------------------------------------------------- wallets, ledger, activity list
 
@@ -96,6 +96,7 @@ def test_points_tab_wallet_figures_and_ledger(api: Api, site: str, history: dict
     assert sorted(e["amount"] for e in reversal) == [-7, 7]
 
 
+@pytest.mark.dates
 def test_activity_tab_lists_filters_and_sorts(api: Api, site: str, history: dict[str, str]) -> None:
     items = tab(api, site, "alice", "activity")["items"]
     assert len(items) == 9
@@ -161,6 +162,7 @@ def test_activity_tab_refuses_bad_filters(api: Api, site: str, query: str, field
     assert [d["field"] for d in data["error"]["details"]] == [field]
 
 
+@pytest.mark.dates
 def test_summary_counts_and_coupons_tab(api: Api, site: str, history: dict[str, str]) -> None:
     stats = summary(api, site, "alice")
     # own SUCCEEDED: +100, +20, redeem, gift, buy, watch, set (the rejected and the FAILED ones not)
@@ -184,6 +186,7 @@ def test_summary_counts_and_coupons_tab(api: Api, site: str, history: dict[str, 
     assert data["user"]["uuid"] == "alice" and data["user"]["displayName"] == "Alice"
 
 
+@pytest.mark.dates
 def test_overview(api: Api, site: str, history: dict[str, str]) -> None:
     data = tab(api, site, "alice", "overview")
     assert [a["id"] for a in data["recentActivities"]] == [
@@ -200,6 +203,7 @@ def test_overview(api: Api, site: str, history: dict[str, str]) -> None:
 # ---------------------------------------------------------------- rewards
 
 
+@pytest.mark.dates
 def test_rewards_tab_progress_completion_and_revocation(api: Api, site: str, workflow: str) -> None:
     configure(api, site)
     user(api, site, "carol")
@@ -251,6 +255,7 @@ def nyc_kpis() -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.dates
 def test_kpis_tab_sunday_week_in_new_york(api: Api, workflow: str) -> None:
     api.ok("POST", "/sites", {"id": "nyc", "name": "NYC", "timezone": "America/New_York", "weekStart": "sunday"})
     api.ok("POST", "/sites/nyc/point-types", {"id": "xp", "name": "XP"})
@@ -297,6 +302,7 @@ def test_kpis_tab_sunday_week_in_new_york(api: Api, workflow: str) -> None:
 # ---------------------------------------------------------------- the 30-day badges
 
 
+@pytest.mark.dates
 def test_recent_badges_follow_the_720_hour_window(api: Api, site: str, workflow: str) -> None:
     configure(api, site)
     for uuid in ("dave", "erin", "frank"):
@@ -427,6 +433,7 @@ def _fields(model: Any) -> set[str]:
     return {f.alias or name for name, f in model.model_fields.items()}
 
 
+@pytest.mark.dates
 def test_responses_have_exactly_the_documented_shapes(api: Api, site: str, workflow: str) -> None:
     from chalicelib.models import activities, tabs, users
 
