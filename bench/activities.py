@@ -12,7 +12,12 @@ functions can be counted with botocore events) and prints:
   polled the same way, measured right before ours at 1 and 10 concurrent, in three rounds
   (the ratios printed are medians over the rounds, so one noisy moment does not decide them).
 
-    python bench/activities.py [--quick]
+    python bench/activities.py [--quick] [--lambda process|thread] [--latency aws|off|SCALE] [--burst-only]
+
+`--lambda process` runs every Lambda function in its own Lambda-like environments
+(`LOCAL_LAMBDA=process`, docs/architecture.md); `--latency aws` adds the AWS-like latency per
+call (`LOCAL_LATENCY`). In the process mode the DynamoDB counts printed are the API's own
+requests only (the functions' requests are made in their own processes).
 """
 
 from __future__ import annotations
@@ -298,7 +303,14 @@ def floor(executions: int, concurrency: int) -> tuple[list[float], float]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer runs (for smoke checks)")
+    parser.add_argument("--lambda", dest="lambda_mode", choices=("thread", "process"),
+                        default=os.environ.get("LOCAL_LAMBDA") or "thread",
+                        help="where the Lambda functions run (LOCAL_LAMBDA): this process, or their own processes")
+    parser.add_argument("--latency", default=os.environ.get("LOCAL_LATENCY") or "off",
+                        help="AWS-like latency per call (LOCAL_LATENCY): aws, off, or a scale such as 0.5")
+    parser.add_argument("--burst-only", action="store_true", help="only the burst of 20 activities of one user")
     args = parser.parse_args()
+    os.environ["LOCAL_LAMBDA"], os.environ["LOCAL_LATENCY"] = args.lambda_mode, args.latency
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     from local.stack import LocalStack
 
@@ -312,7 +324,11 @@ def main() -> int:
         site = "bench"
         setup_site(api, site, 110)
         rounds = 3 if args.quick else 10
-        print(f"Machine: {os.cpu_count()} cores; local stack in-process (moto {__import__('moto').__version__})")
+        print(f"Machine: {os.cpu_count()} cores; local stack in-process (moto {__import__('moto').__version__}); "
+              f"Lambda functions: {args.lambda_mode} (LOCAL_LAMBDA); AWS-like latencies: {args.latency} (LOCAL_LATENCY)")
+        if args.burst_only:
+            burst(api, site)
+            return 0
 
         accepts = []
         counter.watch_accepts()
