@@ -27,7 +27,7 @@ from typing import Any
 ENV = "LOCAL_LATENCY"
 
 # Seconds per call, p50 inside one AWS region (us-east-1), warm connections. Sources and
-# reasoning: docs/architecture.md, "AWS-like latencies".
+# reasoning: docs/architecture.md, "AWS-like latencies (`LOCAL_LATENCY`)".
 TABLE: dict[str, float] = {
     "dynamodb.read": 0.004,          # GetItem, Query, BatchGetItem, TransactGetItems, Scan
     "dynamodb.write": 0.006,         # PutItem, UpdateItem, DeleteItem, BatchWriteItem
@@ -36,7 +36,7 @@ TABLE: dict[str, float] = {
     "lambda.cold_start": 0.450,      # a new execution environment: Init of a Python 3.11 zip
     "stepfunctions.transition": 0.010,  # Step Functions' own time per Task state entered
     "stepfunctions.request": 0.020,  # StartExecution / StartSyncExecution request overhead
-    "sqs.request": 0.012,            # SendMessage / ReceiveMessage (non-empty) / DeleteMessage
+    "sqs.request": 0.020,            # SendMessage / ReceiveMessage (non-empty) / DeleteMessage
 }
 
 _READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
