@@ -1,14 +1,18 @@
 """Time-ordered identifiers (ULID layout: 48-bit milliseconds, 80 random bits, Crockford base32).
 
 Activity ids sort by acceptance time, which is what per-user ordering and "newest first"
-listings use; the random part keeps ids from different API instances apart.
+listings use; the random part keeps ids from different API instances apart. The time is the
+system clock's (`chalicelib.clock`, which tests and the local runtime can move), so an
+activity's id and its `createdAt` name the same instant when the caller passes it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
-import time
+
+from chalicelib import clock
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _lock = threading.Lock()
@@ -23,11 +27,12 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(out))
 
 
-def new_id() -> str:
-    """Monotonic within this process: two ids in the same millisecond still sort in order."""
+def new_id(at: dt.datetime | None = None) -> str:
+    """An id for `at` (default: now). Monotonic within this process: two ids in the same
+    millisecond, or a clock that steps back, still sort in order of issue."""
     global _last
     with _lock:
-        ms = int(time.time() * 1000)
+        ms = int((at or clock.now()).timestamp() * 1000)
         last_ms, last_rand = _last
         if ms <= last_ms:
             ms, rand = last_ms, last_rand + 1
@@ -35,3 +40,10 @@ def new_id() -> str:
             rand = int.from_bytes(os.urandom(10), "big") >> 1  # headroom for increments
         _last = (ms, rand)
     return _encode(ms, 10) + _encode(rand, 16)
+
+
+def restart() -> None:
+    """Forget the last id issued (tests that move the clock back between tests)."""
+    global _last
+    with _lock:
+        _last = (0, 0)

@@ -6,7 +6,6 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,20 +17,6 @@ OPERATOR_TOKEN = "test-operator-token"
 
 os.environ.update(in_process_environment(OPERATOR_TOKEN, "gamification-test"))
 os.environ.pop("AWS_ENDPOINT_URL", None)
-
-
-# Tests in files other engineers own that depend on the date (periodic limits, period keys);
-# the marker belongs in their files, and these names move there when those files next change.
-DATE_SENSITIVE_ELSEWHERE = (
-    "tests/workflow/test_activities.py::test_limit_is_an_exception_not_a_failure",
-    "tests/workflow/test_activities.py::test_the_behaviour_step_foresees_the_state_the_rewards_step_reads",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.nodeid.split("[", 1)[0] in DATE_SENSITIVE_ELSEWHERE:
-            item.add_marker(pytest.mark.dates)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -51,26 +36,18 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def _dated_clock(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test marked `dates` starts at TEST_CLOCK_ANCHOR (tests/builders.py); every test ends
     with the clock back at the real time, whatever it moved."""
-    from chalicelib import clock, ids
+    from chalicelib import ids
     from tests import builders
 
-    dated = request.node.get_closest_marker("dates") is not None
-    real_time = ids.time
-    if dated:
+    if request.node.get_closest_marker("dates") is not None:
         builders.anchor_clock()
-        # Activity ids carry their acceptance time, and the activity tab's from/to filter reads
-        # it, but chalicelib/ids.py takes it from time.time(), not from the system clock: under
-        # a moved clock the filter misses every activity. Until ids.py reads chalicelib.clock
-        # (reported), ids in the date tests take the moved clock's time, from a fresh start.
-        ids.time = SimpleNamespace(time=lambda: clock.now().timestamp())  # type: ignore[assignment]
-        ids._last = (0, 0)
     try:
         yield
     finally:
         builders.release_clock()
-        if dated:
-            ids.time = real_time
-            ids._last = (0, 0)
+        # Ids carry the clock's time and never go back within a process: after a test that
+        # moved the clock, the next test's ids start from its own clock again.
+        ids.restart()
 
 
 @dataclass

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from chalicelib import errors
+from chalicelib import clock, errors
 from chalicelib.clock import now_iso
 from chalicelib.ids import new_id
 from chalicelib.models.activities import ActivityCreate
@@ -32,10 +32,11 @@ def check_idempotency_key(value: str | None) -> str | None:
 def accept(site: str, body: ActivityCreate, idempotency_key: str | None, by: str) -> dict[str, Any]:
     wire = body.model_dump(by_alias=True, mode="json")
     attrs = wire["attrs"]
-    activity_id = new_id()
+    accepted = clock.now()  # one instant for the id and createdAt: the tab's from/to reads both
+    activity_id = new_id(accepted)
     activity = {
         "id": activity_id, "uuid": body.uuid, "type": attrs["type"], "attrs": attrs, "reason": body.reason,
-        "status": "QUEUED", "createdAt": now_iso(), "processedAt": None, "by": by,
+        "status": "QUEUED", "createdAt": clock.iso(accepted), "processedAt": None, "by": by,
         "verb": attrs.get("verb"), "targetUuid": attrs.get("targetUuid"),
         "steps": {}, "results": {}, "effects": {},
     }

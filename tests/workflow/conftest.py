@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -41,9 +42,12 @@ COUPONS = [
     {"id": "retired", "name": "Retired", "codeType": "single", "code": "OLD",
      "price": {"pointId": "coins", "points": 1}, "redemption": "twoStep", "active": False},
 ]
+# Valid for ten years either side of the real today: any anchor of the date tests lies inside.
+_TODAY = dt.date.today()
 KPIS = [{"id": "xp_goal", "name": "XP", "tracks": {"points": "xp"},
-         "targets": [{"validFrom": "2020-01-01", "validTo": "2099-12-31", "assignTo": {"everyone": True},
-                      "values": {"weekly": 50}}]}]
+         "targets": [{"validFrom": _TODAY.replace(year=_TODAY.year - 10, day=1).isoformat(),
+                      "validTo": _TODAY.replace(year=_TODAY.year + 10, day=1).isoformat(),
+                      "assignTo": {"everyone": True}, "values": {"weekly": 50}}]}]
 BOARDS = [{"id": "xp_board", "name": "XP", "ranksBy": {"points": "xp"}, "periods": ["weekly", "allTime"]}]
 
 

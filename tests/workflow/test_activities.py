@@ -33,6 +33,7 @@ def test_unknown_verb_fails(api: Api) -> None:
     fails_with_nothing_applied(api, "acme", "alice", {"type": "behaviour", "verb": "dance"}, "UnknownBehaviour")
 
 
+@pytest.mark.dates
 def test_limit_is_an_exception_not_a_failure(api: Api) -> None:
     first = run(api, "acme", "alice", {"type": "behaviour", "verb": "login"})
     second = run(api, "acme", "alice", {"type": "behaviour", "verb": "login"})
@@ -78,6 +79,7 @@ def test_a_behaviour_that_cannot_move_a_reward_leaves_the_rewards_step_nothing_t
 
 
 
+@pytest.mark.dates
 def test_the_behaviour_step_foresees_the_state_the_rewards_step_reads(api: Api) -> None:
     """What the behaviour step evaluates the rewards on (the user as it read them plus its own
     changes) is what the rewards step would read back after the commit."""
