@@ -8,20 +8,35 @@ STAGE ?= dev
 ALARM_EMAIL ?=
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# Two installs into one virtualenv: what running needs (`make run`, the tools that talk to a
+# running stack), then what testing, fuzzing and benchmarking add. Both take the exact versions
+# of constraints.txt (local/patches.py refuses other versions of what it patches).
+RUN_STAMP := $(VENV)/.run-stamp
+STAMP := $(VENV)/.dev-stamp
+PIP := $(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -c constraints.txt
+# pip's own lines, less the noise: what it fetches and what it installed
+SHOW_PIP := awk '/^(Collecting|Successfully installed)/ { print "   " $$0; fflush() }'
+SHELL := /bin/bash
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck chromium clean wheelhouse package deploy destroy cold-start rollup screenshots fuzz verify soak bench
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "pip<26.3"
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e ".[dev]"
-	touch $(STAMP)
+$(RUN_STAMP): pyproject.toml constraints.txt
+	@echo "== Installing what running needs into $(VENV) (once; about 170 MB)"
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check "pip<26.3"
+	@set -o pipefail; $(PIP) -e ".[local]" | $(SHOW_PIP)
+	@touch $@
+	@echo "== Installed ($$(du -sh $(VENV) | cut -f1))"
+
+$(STAMP): $(RUN_STAMP)
+	@echo "== Installing the test, fuzz and bench tools into $(VENV) (once)"
+	@set -o pipefail; $(PIP) -e ".[local,dev]" | $(SHOW_PIP)
+	@touch $@
 
 ## run: create the environment, start the local stack with a seeded demo site
-run: $(STAMP)
+run: $(RUN_STAMP)
 	exec $(PY) -m local
 
 ## chromium: Debian's Chromium for the browser tests (never a downloaded browser)
@@ -46,6 +61,8 @@ DATE_ANCHORS ?= +400d +3y 2027-12-31T23:30[Europe/London] 2028-02-29T12:00[Europ
 	2027-03-28T12:00[Europe/London] 2027-11-07T01:30-05:00 2027-06-06T00:30[America/New_York]
 test: $(STAMP) chromium lint typecheck
 	$(VENV)/bin/pytest
+	@echo; echo "=== integration and workflow suites with every speed-up of local/patches.py off (LOCAL_SPEEDUPS=0)"
+	LOCAL_SPEEDUPS=0 $(VENV)/bin/pytest tests/integration tests/workflow -q -p no:randomly
 	@set -f; for anchor in $(DATE_ANCHORS); do \
 		echo; echo "=== date tests (-m dates) with TEST_CLOCK_ANCHOR=$$anchor"; \
 		TEST_CLOCK_ANCHOR="$$anchor" $(VENV)/bin/pytest -m dates || { \
@@ -78,7 +95,7 @@ cold-start: $(STAMP)
 	$(PY) bench/cold_start.py
 
 ## rollup: run the scheduled jobs once (ranks + leaderboard period close, KPI rollup, point expiry) against the running local stack
-rollup: $(STAMP)
+rollup: $(RUN_STAMP)
 	$(PY) tools/rollup.py
 
 ## screenshots: PNGs of the user table, each tab and the open panel in docs/screenshots/ (needs `make run` running)
@@ -90,11 +107,11 @@ fuzz: $(STAMP)
 	$(PY) tools/fuzz.py $(FUZZ_ARGS)
 
 ## verify: the invariant checker over every site of the running stack (wallets = ledgers, coupons, bounties...)
-verify: $(STAMP)
+verify: $(RUN_STAMP)
 	$(PY) tools/verify.py
 
 ## soak: a mixed workload for a few minutes, then the invariant checker (SOAK_ARGS="--seconds 15" for a short one)
-soak: $(STAMP)
+soak: $(RUN_STAMP)
 	$(PY) bench/soak.py $(SOAK_ARGS)
 
 ## bench: every benchmark under bench/, written to docs/benchmarks.md (BENCH_ARGS="--quick --only engine,soak" for a part)

@@ -4,7 +4,7 @@ One stack (`python -m local`, as `make run` starts it) in an environment with no
 configuration at all: no AWS_* variable, a fresh HOME (no ~/.aws). Every command runs as a
 subprocess in that same environment: the README's curl sequence (read from README.md itself),
 `make rollup`, `make verify` and a short `make soak`; their exit codes and output are checked.
-`make` runs with `-o .venv/.installed-stamp`: a test never re-creates the environment it runs in
+`make` runs with `-o .venv/.run-stamp -o .venv/.dev-stamp`: a test never re-creates the environment it runs in
 (another engineer's pyproject.toml edit would otherwise start an install).
 """
 
@@ -50,7 +50,7 @@ def readme_stack(clean_home: Path) -> Iterator[RunningStack]:
 def make(target: str, stack: RunningStack, home: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     env = {**clean_environment(home), "PORT": stack.url.rsplit(":", 1)[1], "LOCAL_TOKEN": stack.token}
     assert not any(k.startswith("AWS_") for k in env)
-    return subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed-stamp", target, *args],
+    return subprocess.run(["make", "--no-print-directory", "-o", ".venv/.run-stamp", "-o", ".venv/.dev-stamp", target, *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
