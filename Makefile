@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 # of constraints.txt (local/patches.py refuses other versions of what it patches).
 RUN_STAMP := $(VENV)/.run-stamp
 STAMP := $(VENV)/.dev-stamp
-PIP := $(VENV)/bin/pip install --disable-pip-version-check --progress-bar off -c constraints.txt
+PIP := $(VENV)/bin/pip install --disable-pip-version-check --progress-bar off --no-compile -c constraints.txt
 # pip's own lines, less the noise: what it fetches and what it installed
 SHOW_PIP := awk '/^(Collecting|Successfully installed)/ { print "   " $$0; fflush() }'
 SHELL := /bin/bash
