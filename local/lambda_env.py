@@ -308,7 +308,12 @@ class FunctionPool:
                 if self.runtime.closed:
                     raise function_error("Lambda.ServiceException", "the local stack is stopping")
                 if self._idle:
-                    return self._idle.pop(), False  # the warmest environment first
+                    worker = self._idle.pop()  # the warmest environment first
+                    if worker.alive():
+                        return worker, False
+                    self._size -= 1  # it died while idle (killed from outside): Lambda would use another
+                    worker.kill()
+                    continue
                 if self._size < self.limit:
                     self._size += 1
                     break

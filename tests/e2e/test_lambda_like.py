@@ -163,3 +163,26 @@ def test_the_environments_end_with_the_stack_even_on_sigkill(tmp_path: Path) -> 
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(stack.process.pid, signal.SIGKILL)
+
+
+def test_an_environment_killed_from_outside_is_replaced(tmp_path: Path) -> None:
+    """Workers killed while idle or in the middle of the next activities: their functions get new
+    environments (an invoke that was running reports Runtime.ExitError, which the ASL retries)."""
+    stack = lambda_like("process", tmp_path)
+    try:
+        first = run_activities(stack)
+        assert sorted(r["status"] for r in first.values()).count("SUCCEEDED") == 4
+        workers = {r["pid"] for r in canary_records(tmp_path) if r["function"] != "api"}
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        ids = []
+        for n in range(3):
+            status, data = stack.api("POST", f"/sites/{SITE}/activities", {"uuid": "ann", "attrs": {
+                "type": "point", "action": "increment", "points": [{"pointId": "coins", "points": n + 1}]}})
+            assert status == 202, data
+            ids.append(data["id"])
+        assert {r["status"] for r in wait_done(stack, ids).values()} == {"SUCCEEDED"}
+        later = {r["pid"] for r in canary_records(tmp_path) if r["function"] != "api"} - workers
+        assert later, "new environments served the later activities"
+    finally:
+        assert stop_stack(stack.process) == 0
