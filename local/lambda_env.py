@@ -55,6 +55,7 @@ MODE_ENV = "LOCAL_LAMBDA"
 CANARY_ENV = "LOCAL_LAMBDA_CANARY"
 CONCURRENCY_ENV = "LOCAL_LAMBDA_CONCURRENCY"
 TIMEOUT_ENV = "LOCAL_LAMBDA_TIMEOUT"
+INIT_ENV = "LOCAL_LAMBDA_INIT"
 DEFAULT_CONCURRENCY = 64
 DEFAULT_TIMEOUT = 30.0  # .chalice/config.json: lambda_timeout of the deployed stages
 # What the fork server imports once, so that a new environment starts warm-imported.
@@ -183,6 +184,17 @@ def _app_function(name: str) -> Handler:
     raise LookupError(f"no function of the app deploys as {name}")
 
 
+def _run_init(name: str, spec: str) -> None:
+    """`LOCAL_LAMBDA_INIT=module:function[,module:function]`: called with the function's name in
+    every new environment before its first invoke, e.g. to register a fault on the default boto3
+    session (which the function's clients copy): how a test's injected faults reach the workers."""
+    import importlib
+
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        module, _, attr = entry.partition(":")
+        getattr(importlib.import_module(module), attr)(name)
+
+
 def worker_main(name: str, environment: dict[str, str], conn: Connection, life_fd: int) -> None:
     """One execution environment: imports done (by the fork server), then serve invokes."""
     _die_with_stack(life_fd)
@@ -200,6 +212,7 @@ def worker_main(name: str, environment: dict[str, str], conn: Connection, life_f
     db.reset_client()
     starter.reset_client()
     latency.install()
+    _run_init(name, environment.get(INIT_ENV, ""))
     handler = _app_function(name)
     timeout = float(environment.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
     while True:

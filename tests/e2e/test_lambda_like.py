@@ -186,3 +186,37 @@ def test_an_environment_killed_from_outside_is_replaced(tmp_path: Path) -> None:
         assert later, "new environments served the later activities"
     finally:
         assert stop_stack(stack.process) == 0
+
+
+class InjectedFault(Exception):
+    """What the fault below raises: not a name the ASL retries, so its Catch fails the activity."""
+
+
+def refuse_gift_writes(function: str) -> None:
+    """`LOCAL_LAMBDA_INIT` target, run in every new environment: the gift function's transactions
+    fail, through a botocore hook on the default session (a fault injected the way the workflow
+    tests inject theirs, but in another process)."""
+    if not function.endswith("activity_gift"):
+        return
+    import boto3
+
+    def refuse(**_: Any) -> None:
+        raise InjectedFault("injected by the test")
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-call.dynamodb.TransactWriteItems", refuse)
+
+
+def test_a_fault_injected_through_botocore_reaches_the_function_it_targets(tmp_path: Path) -> None:
+    stack = lambda_like("process", tmp_path, LOCAL_LAMBDA_INIT=f"{__name__}:refuse_gift_writes")
+    try:
+        results = list(run_activities(stack).values())
+    finally:
+        assert stop_stack(stack.process) == 0
+    gift = next(r for r in results if r["type"] == "gift")
+    assert gift["status"] == "FAILED"
+    assert gift["error"] == {"type": "InternalError", "message": "InjectedFault: injected by the test"}, gift
+    others = [r for r in results if r["type"] != "gift" and r["status"] == "SUCCEEDED"]
+    assert len(others) == 3, results  # the increment and both videos: no other function was touched
