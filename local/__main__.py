@@ -26,15 +26,15 @@ def main() -> int:
     )
     stack.start()
     print(f"Local stack ready on {stack.url}", flush=True)
+    print(f"  Console: {stack.console_url}", flush=True)
+    print(f"  Token:   {stack.token}", flush=True)
+    print(f"  API:     curl -H 'Authorization: Bearer {stack.token}' {stack.url}/sites", flush=True)
     from local import lambda_env, latency
 
     functions = ("each in its own processes (LOCAL_LAMBDA=process)" if lambda_env.mode() == "process"
                  else "in this process (LOCAL_LAMBDA=process: their own processes)")
     print(f"  Lambda functions: {functions}; AWS-like latencies: "
           f"{'x' + format(latency.scale(), 'g') if latency.scale() else 'off (LOCAL_LATENCY=aws: on)'}", flush=True)
-    print(f"  Console: {stack.console_url}", flush=True)
-    print(f"  Token:   {stack.token}", flush=True)
-    print(f"  API:     curl -H 'Authorization: Bearer {stack.token}' {stack.url}/sites", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     stop.wait()
     print("Stopping...", flush=True)
