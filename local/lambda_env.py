@@ -5,8 +5,9 @@ in-process wake-up, a cache one function clears for the others or any module glo
 carry over. In this mode each `@app.lambda_function` runs in worker processes of its own:
 
 - a pool per function that grows with concurrent invokes up to a cap
-  (`LOCAL_LAMBDA_CONCURRENCY`, default 64 per function; further invokes wait for a free
-  environment), reuses warm workers (the most recently used first) and gives a worker one
+  (`LOCAL_LAMBDA_CONCURRENCY`, default `16,activity_begin=64`: 16 per function, 64 for the step
+  that waits inside the Lambda for a user's earlier activity; further invokes wait for a free
+  environment; each worker holds about 15 MB of its own), reuses warm workers (the most recently used first) and gives a worker one
   invoke at a time, as Lambda gives an execution environment one request at a time;
 - workers are forked from a fork server of the stack's own (`python -m local.lambda_env`, a
   single-threaded process that imported the app once and does nothing else), so a new
@@ -56,7 +57,9 @@ CANARY_ENV = "LOCAL_LAMBDA_CANARY"
 CONCURRENCY_ENV = "LOCAL_LAMBDA_CONCURRENCY"
 TIMEOUT_ENV = "LOCAL_LAMBDA_TIMEOUT"
 INIT_ENV = "LOCAL_LAMBDA_INIT"
-DEFAULT_CONCURRENCY = 64
+# Per function, like Lambda's reserved concurrency: the step that waits for a user's earlier
+# activity holds an environment while it waits, so it gets more.
+DEFAULT_CONCURRENCY = "16,activity_begin=64"
 DEFAULT_TIMEOUT = 30.0  # .chalice/config.json: lambda_timeout of the deployed stages
 # What the fork server imports once, so that a new environment starts warm-imported.
 PRELOAD = ["app", "chalicelib.workflow.steps", "local.runtime", "local.latency", "boto3", "botocore.session"]
@@ -480,6 +483,18 @@ class AwsEndpoint:
         self._server.server_close()
 
 
+def concurrency(spec: str) -> dict[str, int]:
+    """`LOCAL_LAMBDA_CONCURRENCY`: `N` for every function, then `name=N` overrides (the name as in
+    `@app.lambda_function(name=...)`); `""` holds the default."""
+    limits: dict[str, int] = {"": 16}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, value = part.rpartition("=")
+        limits[name.strip()] = int(value)
+        if limits[name.strip()] < 1:
+            raise ValueError(f"{CONCURRENCY_ENV}: a concurrency must be at least 1 (got {part!r})")
+    return limits
+
+
 class LambdaEnvironments:
     """Every function's pool, the fork server they are forked from, and the stack's life pipe."""
 
@@ -488,8 +503,9 @@ class LambdaEnvironments:
         self._endpoint: AwsEndpoint | None = None
         self.closed = False
         self.timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
-        limit = int(os.environ.get(CONCURRENCY_ENV) or DEFAULT_CONCURRENCY)
-        self.pools = {name: FunctionPool(self, name, limit) for name in names}
+        limits = concurrency(os.environ.get(CONCURRENCY_ENV) or DEFAULT_CONCURRENCY)
+        self.pools = {name: FunctionPool(self, name, limits.get(name.rsplit("-", 1)[-1], limits[""]))
+                      for name in names}
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -562,7 +578,7 @@ class LambdaEnvironments:
             return [w.pid for w in self._workers if w.alive()]
 
     def _reap(self) -> None:
-        idle = float(os.environ.get("LOCAL_LAMBDA_IDLE_SECONDS") or 300)
+        idle = float(os.environ.get("LOCAL_LAMBDA_IDLE_SECONDS") or 60)
         while not self._stop.wait(min(30.0, idle)):
             for pool in self.pools.values():
                 pool.reap(idle)
