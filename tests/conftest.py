@@ -19,17 +19,21 @@ os.environ.update(in_process_environment(OPERATOR_TOKEN, "gamification-test"))
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The modes this run is in: moto's speed-ups, the e2e stack's Lambda mode, the clock."""
+    from local import patches
     from tests import builders
 
+    lines = [f"local runtime: moto speed-ups {'on' if patches.speedups_wanted() else 'off (LOCAL_SPEEDUPS=0)'}; "
+             f"e2e stacks run Lambda functions in {os.environ.get('LOCAL_LAMBDA', 'thread')} mode"]
     moment = builders.anchor()
-    if moment is None:
-        return None
-    text = os.environ[builders.ANCHOR_VARIABLE]
-    return (f"clock anchor: {builders.ANCHOR_VARIABLE}={text} -> tests marked `dates` start at "
-            f"{moment:%Y-%m-%dT%H:%M:%SZ} ({moment:%A}; Europe/London "
-            f"{moment.astimezone(ZoneInfo('Europe/London')):%Y-%m-%d %H:%M %Z}, America/New_York "
-            f"{moment.astimezone(ZoneInfo('America/New_York')):%Y-%m-%d %H:%M %Z})")
+    if moment is not None:
+        text = os.environ[builders.ANCHOR_VARIABLE]
+        lines.append(f"clock anchor: {builders.ANCHOR_VARIABLE}={text} -> tests marked `dates` start at "
+                     f"{moment:%Y-%m-%dT%H:%M:%SZ} ({moment:%A}; Europe/London "
+                     f"{moment.astimezone(ZoneInfo('Europe/London')):%Y-%m-%d %H:%M %Z}, America/New_York "
+                     f"{moment.astimezone(ZoneInfo('America/New_York')):%Y-%m-%d %H:%M %Z})")
+    return lines
 
 
 @pytest.fixture(autouse=True)
