@@ -11,9 +11,14 @@ weekly and all-time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import json
+import logging
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -254,3 +259,29 @@ def fails_with_nothing_applied(api: Api, site: str, uuid: str, attrs: dict[str, 
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     assert not changed, f"a FAILED activity changed {changed}"
     return done
+
+
+# ---------------------------------------------------------------- what the app logs
+
+
+@contextlib.contextmanager
+def app_logs(level: int = logging.INFO) -> Iterator[io.StringIO]:
+    """Everything the app's powertools logger writes at `level` and above, in its own JSON format."""
+    from chalicelib.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    inner = logging.getLogger(logger.name)
+    before = inner.level
+    inner.addHandler(handler)
+    inner.setLevel(level)
+    try:
+        yield stream
+    finally:
+        inner.removeHandler(handler)
+        inner.setLevel(before)
+
+
+def log_records(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]

@@ -186,6 +186,32 @@ def _query_scope(kwargs: Mapping[str, Any], scope: str) -> dict[str, Any]:
     return {"scope": scope, **{k: v for k, v in kwargs.items() if k not in ("Limit", "ConsistentRead")}}
 
 
+def _query_request(*, key_condition: str, values: Mapping[str, Any], names: Mapping[str, str] | None = None,
+                   index: str | None = None, limit: int | None = None, forward: bool = True,
+                   filter_expression: str | None = None, consistent: bool = False,
+                   projection: str | None = None) -> dict[str, Any]:
+    """The Query request every reader below sends (strong consistency only on the table)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "KeyConditionExpression": key_condition,
+        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
+        "ScanIndexForward": forward,
+    }
+    if limit is not None:
+        kwargs["Limit"] = limit
+    if names:
+        kwargs["ExpressionAttributeNames"] = dict(names)
+    if index:
+        kwargs["IndexName"] = index
+    elif consistent:
+        kwargs["ConsistentRead"] = True
+    if filter_expression:
+        kwargs["FilterExpression"] = filter_expression
+    if projection:
+        kwargs["ProjectionExpression"] = projection
+    return kwargs
+
+
 def query_page(
     *,
     key_condition: str,
@@ -205,23 +231,9 @@ def query_page(
     `cursor` is a client's: opaque, sealed to this very Query and `scope` (InvalidCursor
     otherwise). Internal callers that build a start key themselves use `query_window`.
     """
-    kwargs: dict[str, Any] = {
-        "TableName": table(),
-        "KeyConditionExpression": key_condition,
-        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
-        "Limit": limit,
-        "ScanIndexForward": forward,
-    }
-    if names:
-        kwargs["ExpressionAttributeNames"] = dict(names)
-    if index:
-        kwargs["IndexName"] = index
-    elif consistent:
-        kwargs["ConsistentRead"] = True
-    if filter_expression:
-        kwargs["FilterExpression"] = filter_expression
-    if projection:
-        kwargs["ProjectionExpression"] = projection
+    kwargs = _query_request(key_condition=key_condition, values=values, names=names, index=index, limit=limit,
+                            forward=forward, filter_expression=filter_expression, consistent=consistent,
+                            projection=projection)
     bound = _query_scope(kwargs, scope)
     if cursor is not None:
         start = decode_cursor(cursor, bound)
@@ -246,18 +258,8 @@ def query_window(
     """Internal paging: one Query from an exclusive start key the caller built (or the last
     key it got back); returns the items and DynamoDB's last evaluated key (None at the end).
     Jobs and tools page this way; a client's cursor never reaches it."""
-    kwargs: dict[str, Any] = {
-        "TableName": table(),
-        "KeyConditionExpression": key_condition,
-        "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
-        "Limit": limit,
-    }
-    if index:
-        kwargs["IndexName"] = index
-    elif consistent:
-        kwargs["ConsistentRead"] = True
-    if filter_expression:
-        kwargs["FilterExpression"] = filter_expression
+    kwargs = _query_request(key_condition=key_condition, values=values, index=index, limit=limit,
+                            filter_expression=filter_expression, consistent=consistent)
     if start_key:
         kwargs["ExclusiveStartKey"] = dict(start_key)
     out = client().query(**kwargs)
@@ -277,18 +279,8 @@ def query_all(
     items: list[Item] = []
     start: dict[str, Any] | None = None
     while True:
-        kwargs: dict[str, Any] = {
-            "TableName": table(),
-            "KeyConditionExpression": key_condition,
-            "ExpressionAttributeValues": {k: serialize_value(v) for k, v in values.items()},
-            "ScanIndexForward": forward,
-        }
-        if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
-        if index:
-            kwargs["IndexName"] = index
-        elif consistent:
-            kwargs["ConsistentRead"] = True
+        kwargs = _query_request(key_condition=key_condition, values=values, names=names, index=index,
+                                forward=forward, consistent=consistent)
         if start:
             kwargs["ExclusiveStartKey"] = start
         out = client().query(**kwargs)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.builders import app_logs
 from tests.conftest import OPERATOR_TOKEN, Api, make_key
 
 if TYPE_CHECKING:
@@ -248,18 +249,8 @@ def test_no_cors_headers_when_the_console_is_same_origin() -> None:
 @pytest.fixture
 def log_output() -> Iterator[io.StringIO]:
     """Everything the app's powertools logger writes, at DEBUG, in its own JSON format."""
-    from chalicelib.observability import logger
-
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    inner = logging.getLogger(logger.name)
-    level = inner.level
-    inner.addHandler(handler)
-    inner.setLevel(logging.DEBUG)
-    yield stream
-    inner.removeHandler(handler)
-    inner.setLevel(level)
+    with app_logs(logging.DEBUG) as stream:
+        yield stream
 
 
 def test_secrets_are_never_logged(api: Api, site: str, log_output: io.StringIO) -> None:

@@ -3,32 +3,21 @@ environment's previous one (MarkFailed used to log before setting its keys)."""
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from chalicelib.observability import logger
+from tests.builders import app_logs, log_records
 
 
 @pytest.fixture
 def records() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """The JSON records the app's logger wrote so far (at INFO)."""
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logger.registered_formatter)
-    target = logging.getLogger(logger.service)
-    level = target.level
-    target.addHandler(handler)
-    target.setLevel(logging.INFO)
-    try:
-        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
-    finally:
-        target.removeHandler(handler)
-        target.setLevel(level)
+    with app_logs() as stream:
+        yield lambda: log_records(stream)
 
 
 def test_each_invocation_logs_its_own_activity_and_nothing_of_the_previous_one(
