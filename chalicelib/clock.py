@@ -25,6 +25,11 @@ def now_iso() -> str:
     return iso(now())
 
 
+def offset() -> float:
+    """Seconds the clock is moved by (0 in production); handed to every process a test runs."""
+    return _offset_seconds
+
+
 def set_offset(seconds: float) -> None:
     global _offset_seconds
     _offset_seconds = seconds

@@ -367,7 +367,7 @@ class FunctionPool:
             if cold:
                 latency.pause("lambda.cold_start")
             request = {"event": event, "requestId": str(uuid.uuid4()),
-                       "clockOffset": float(getattr(clock, "_offset_seconds", 0.0) or 0.0),
+                       "clockOffset": clock.offset(),
                        "latencyScale": latency.scale()}
             try:
                 worker.conn.send_bytes(json.dumps(request).encode())
