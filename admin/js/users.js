@@ -33,6 +33,8 @@ export class UsersView {
     this.search = h('input', {type: 'search', class: 'input', name: 'q', value: this.state.q, autocomplete: 'off',
       placeholder: 'Name, email or UUID', spellcheck: 'false'});
     this.search.addEventListener('input', debounce(() => {
+      // A search typed just before leaving the table must not pull the URL back to it.
+      if (!this.el.isConnected) return;
       this.state.q = this.search.value.trim();
       this.reload(true);
     }, 300));

@@ -334,6 +334,7 @@ def test_block_and_unblock_with_keys_and_table_highlight(page: Page, stack: Any,
     # Blocked users are highlighted in the table and marked "Blocked" in text.
     page.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name="Users").click()
     page.get_by_label("Search").fill("Blocky")
+    expect(page).to_have_url(re.compile(r"users\?q=Blocky"))  # the search has run
     row = page.locator("table.users-table tbody tr").filter(has_text=uuid)
     expect(row).to_have_class(re.compile("row-blocked"))
     expect(row).to_contain_text("Blocked")
