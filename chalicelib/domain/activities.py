@@ -102,8 +102,12 @@ def _rejection_view(rejection: dict[str, Any] | None) -> dict[str, Any] | None:
     """`refused` is always present once a reject was asked for (`error` is its older name)."""
     if not rejection:
         return None
-    refused = rejection.get("refused") or rejection.get("error")
-    return {**{k: v for k, v in rejection.items() if k != "error"}, "refused": refused}
+    return {**{k: v for k, v in rejection.items() if k != "error"}, "refused": _refusal(rejection)}
+
+
+def _refusal(rejection: dict[str, Any]) -> Any:
+    """Why the reversal was refused, if it was (`error` is what older items call it)."""
+    return rejection.get("refused") or rejection.get("error")
 
 
 # What `view` reads of an activity item: a status poll leaves the steps' records (effects, the
@@ -122,8 +126,7 @@ def get(site: str, activity_id: str) -> dict[str, Any]:
 def _reject_asked(item: dict[str, Any]) -> bool:
     """A reject is pending or done; a refused one (`refused` set, no longer pending) may be asked again."""
     rejection = item.get("rejection") or {}
-    refused = rejection.get("refused") or rejection.get("error")
-    return bool(rejection) and (bool(rejection.get("pending")) or not refused)
+    return bool(rejection) and (bool(rejection.get("pending")) or not _refusal(rejection))
 
 
 def request_reject(site: str, activity_id: str, reason: str, by: str) -> dict[str, Any]:
