@@ -15,6 +15,8 @@ Two kinds (docs/moto-patches.md has one section per patch, and the change moto c
   - `transactions_all_or_nothing`: a TransactWriteItems entry with more than one operation is
     refused before anything is written (moto refuses it on reaching it, after writing the
     entries before it, and keeps those writes).
+  - `synchronous_express_executions`: StartSyncExecution runs an EXPRESS machine to its end and
+    answers AWS's result shape (moto has no route for it and answers 404 "Not yet implemented").
 - **Speed-ups** replace moto code that is slow (most of a local request's time) with code that
   answers the same; `SPEED_UPS` lists them. One switch turns every one off: the environment
   variable `LOCAL_SPEEDUPS=0` (read by `behave_like_aws`), or `set_speedups(False)` /
@@ -1283,10 +1285,139 @@ def route_lambda_invokes() -> None:
     _patched.add("lambda")
 
 
+# StartSyncExecution: botocore sends it to `sync-states.<region>.amazonaws.com` (the operation's
+# endpoint hostPrefix "sync-"), which no moto URL pattern names.
+_SYNC_STATES_URL = r"https?://sync-states\.(.+)\.amazonaws.com"
+_EXPRESS_MEMORY_CHUNK_MB = 64   # Express bills memory in 64-MB chunks ...
+_EXPRESS_BASE_MEMORY_MB = 50    # ... of 50 MB + definition + execution data (AWS pricing page)
+_EXPRESS_DURATION_STEP_MS = 100  # and duration rounded up to the next 100 ms
+
+
+def _express_billing(definition: str, data: list[str | None], started: Any, stopped: Any) -> dict[str, int]:
+    """AWS's billingDetails for an Express execution: memory (50 MB + the definition's size + the
+    execution's data, in 64-MB chunks; a Map or Parallel state's payload per branch is not
+    counted here) and duration (start to stop, rounded up to the next 100 ms, at least 100)."""
+    size = len(definition.encode()) + sum(len(d.encode()) for d in data if d)
+    used_mb = _EXPRESS_BASE_MEMORY_MB + size / (1024 * 1024)
+    chunks = max(1, -(-int(used_mb * 1000) // (_EXPRESS_MEMORY_CHUNK_MB * 1000)))
+    elapsed_ms = max(0.0, (stopped - started).total_seconds() * 1000)
+    steps = max(1, -(-int(elapsed_ms * 1000) // (_EXPRESS_DURATION_STEP_MS * 1000)))
+    return {"billedMemoryUsedInMB": chunks * _EXPRESS_MEMORY_CHUNK_MB,
+            "billedDurationInMilliseconds": steps * _EXPRESS_DURATION_STEP_MS}
+
+
+def synchronous_express_executions() -> None:
+    """StartSyncExecution runs an EXPRESS state machine to its end and answers its result (a fix).
+
+    moto 5.2.5 has no route for it: botocore sends the call to `sync-states.<region>.amazonaws.com`,
+    which no moto URL pattern matches (in-process: 404 "Not yet implemented"), and
+    StepFunctionResponse has no `start_sync_execution` (a server answers the same 404). moto's
+    parser package has the pieces (`SyncExecution`, whose worker evaluates the program in the
+    calling thread; the program's own thread enforces TimeoutSeconds), unused.
+    The fix: the `sync-states` host is routed to Step Functions, and the action runs a
+    `SyncExecution` of a snapshot of the machine, as moto's StartExecution does, blocking until it
+    ends. As on AWS: only EXPRESS machines (a STANDARD one is refused with
+    StateMachineTypeNotSupported, 400); the name is optional (a UUID when absent) and not
+    remembered (Express does not refuse a repeated name); the execution is not listed or
+    describable afterwards; the answer carries status SUCCEEDED | FAILED | TIMED_OUT, output
+    only on SUCCEEDED, error and cause on failure, and billingDetails. Lambda Task states reach
+    the registered functions through `route_lambda_invokes`, as in asynchronous executions.
+    Through a moto server the client must not prefix the host (`Config(inject_host_prefix=False)`).
+    """
+    if "sync-express" in _patched:
+        return
+    import copy
+    import datetime
+    import uuid
+
+    import moto.backend_index as backend_index
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions import urls as sfn_urls
+    from moto.stepfunctions.exceptions import AWSError, InvalidExecutionInput, InvalidName
+    from moto.stepfunctions.parser.backend.execution import SyncExecution
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    # In-process: the stubber finds the service by these patterns, then the handler by url_bases.
+    patterns = list(backend_index.backend_url_patterns)
+    at = next(i for i, (service, _) in enumerate(patterns) if service == "stepfunctions")
+    patterns.insert(at, ("stepfunctions", re.compile(_SYNC_STATES_URL)))
+    _fix(backend_index, "backend_url_patterns", patterns)
+    _fix(sfn_urls, "url_bases", [*sfn_urls.url_bases, _SYNC_STATES_URL])
+
+    class StateMachineTypeNotSupported(AWSError):
+        # moto's parser package has one too, but its `code` attribute is not what moto's AWSError
+        # reads (TYPE): it answers an empty error code.
+        TYPE = "StateMachineTypeNotSupported"
+        STATUS = 400
+
+    def start_sync_execution(self: Any, state_machine_arn: str, name: str | None, execution_input: str | None,
+                             trace_header: str | None = None, included_data: str | None = None) -> dict[str, Any]:
+        state_machine = self.describe_state_machine(state_machine_arn)  # InvalidArn, StateMachineDoesNotExist
+        if state_machine.type != "EXPRESS":
+            raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
+        if name is not None:
+            self._validate_name(name)
+            if not name:
+                raise InvalidName(f"Invalid Name: '{name}'")
+        exec_name = name or str(uuid.uuid4())
+        text = "{}" if execution_input is None else execution_input
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise InvalidExecutionInput(str(exc)) from exc
+        # A snapshot of the definition, as moto's StartExecution takes (its executions and
+        # backend shared, not copied: they hold threads and locks).
+        snapshot = copy.deepcopy(state_machine, {id(state_machine.executions): [],
+                                                 id(getattr(state_machine, "backend", None)):
+                                                     getattr(state_machine, "backend", None)})
+        snapshot.sm_type = "EXPRESS"  # moto's StateMachineInstance says STANDARD whatever its type
+        source_arn = getattr(state_machine, "source_arn", state_machine.arn)
+        machine_part = source_arn.split(":stateMachine:", 1)[-1]
+        execution_arn = (f"arn:{self.partition}:states:{self.region_name}:{self.account_id}:express:"
+                         f"{machine_part}:{exec_name}:{uuid.uuid4()}")
+        execution = SyncExecution(
+            name=exec_name, sm_type=snapshot.sm_type, role_arn=snapshot.roleArn, exec_arn=execution_arn,
+            account_id=self.account_id, region_name=self.region_name, state_machine=snapshot,
+            start_date=datetime.datetime.now(tz=datetime.UTC), cloud_watch_logging_session=None,
+            input_data=text, trace_header=trace_header, activity_store={})
+        execution.start()  # SyncExecutionWorker: evaluates in this thread, to the end or the timeout
+        answer: dict[str, Any] = {k: v for k, v in execution.to_start_sync_execution_output().items()
+                                  if v is not None}
+        answer["status"] = str(getattr(answer["status"], "value", answer["status"]))
+        answer["stateMachineArn"] = state_machine.arn
+        if answer["status"] != "SUCCEEDED":
+            answer.pop("output", None)
+            answer.pop("outputDetails", None)
+        answer["billingDetails"] = _express_billing(state_machine.definition, [text, answer.get("output")],
+                                                    execution.start_date, execution.stop_date)
+        if included_data == "METADATA_ONLY":
+            for field in ("input", "output"):
+                answer.pop(field, None)
+            answer["inputDetails"] = {"included": False}
+            if "outputDetails" in answer:
+                answer["outputDetails"] = {"included": False}
+        return answer
+
+    def respond(self: Any) -> ActionResult:
+        backend = self.stepfunction_backend
+        if not isinstance(backend, StepFunctionsParserBackend):
+            raise StateMachineTypeNotSupported(
+                "StartSyncExecution needs moto to execute state machines "
+                "(config {'stepfunctions': {'execute_state_machine': True}})")
+        return ActionResult(start_sync_execution(
+            backend, self._get_param("stateMachineArn"), self._get_param("name"), self._get_param("input"),
+            self._get_param("traceHeader"), self._get_param("includedData")))
+
+    _fix(StepFunctionsParserBackend, "start_sync_execution", start_sync_execution)
+    _fix(StepFunctionResponse, "start_sync_execution", respond)
+    _patched.add("sync-express")
+
+
 # Fixes first: a speed-up that replaces a fix's function keeps that fix's rule, and its own
 # "original" (what switching it off puts back) is the fix over moto's function.
 FIXES: tuple[Callable[[], None], ...] = (serialize_dynamodb, route_lambda_invokes, dynamodb_limit_rule,
-                                         transactions_all_or_nothing)
+                                         transactions_all_or_nothing, synchronous_express_executions)
 SPEED_UPS: tuple[Callable[[], None], ...] = (
     reuse_task_clients, item_level_transactions, plain_json_responses, parse_definitions_once, fast_simple_updates,
     key_range_queries, parse_update_expressions_once, size_items_once, project_top_level_attributes,
