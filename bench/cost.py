@@ -417,7 +417,7 @@ def measure(stage: str = "prod", lambda_mode: str = "thread", latency: str = "of
         machine_types = sorted(set(bench.executions.machines().values()))
     finally:
         bench.stop()
-    return {"stage": stage, "lambda": lambda_mode, "latency": latency, "commit": commit(),
+    return {"stage": stage, "lambda": lambda_mode, "latency": latency, "commit": commit(), "site": SITE,
             "machine_types": machine_types, "polls_measured": POLLS_MEASURED, "cases": results}
 
 

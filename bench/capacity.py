@@ -1,0 +1,249 @@
+"""The activities per second at which each AWS default quota and each hot partition bites.
+
+From the per-type counts of bench/cost.py (run here, or read with --counts) and the quotas in
+bench/aws_quotas.py, for the blended mix of bench/cost.py (accept + 2 polls): API Gateway's
+account rate, Step Functions (Standard transitions and StartExecution, or Express starts), SQS FIFO
+per API action (with and without high-throughput mode), Lambda concurrency (the API's reserved
+share from .chalice/config.json for the stage, the rest for the workflow functions), and DynamoDB:
+every partition key an activity reads or writes (table and index partitions), on one site whose
+users are spread over many partitions: a key named after the user (or the activity) takes one
+user's load, a site-wide key takes every activity's; plus the per-table on-demand default.
+
+Lambda durations come from the Lambda-like mode (`LOCAL_LAMBDA=process`, `LOCAL_LATENCY=aws`:
+bench/cost.py is run that way in a child process), or with `--thread-durations` from the thread
+mode's durations plus the latency table's figure for every AWS call each function made.
+
+    python bench/capacity.py [--counts cost.json] [--durations cost-process.json | --thread-durations]
+                             [--stage prod] [--user-rate 5] [--target 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from aws_quotas import QUOTAS  # noqa: E402
+from cost import API_FUNCTION, MIX, POLLS_MEASURED  # noqa: E402
+
+PER_USER = ("{user}", "{target}", "{activity}")
+
+
+@dataclass
+class Limit:
+    name: str
+    rate: float  # activities per second at which it bites
+    quota: str  # the QUOTAS key
+    detail: str
+    raise_to: str = ""  # what it would take to reach the target
+
+
+def reserved_concurrency(stage: str, function: str) -> int:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    per = config.get("stages", {}).get(stage, {}).get("lambda_functions", {}).get(function, {})
+    return int(per.get("reserved_concurrency", 0))
+
+
+def fifo_high_throughput() -> bool:
+    """Whether infra/template.json's FIFO queues are in high-throughput mode (all of them, if any)."""
+    try:
+        resources = json.loads((ROOT / "infra" / "template.json").read_text()).get("Resources", {})
+    except (OSError, ValueError):
+        return False
+    queues = [r.get("Properties", {}) for r in resources.values()
+              if isinstance(r, dict) and r.get("Type") == "AWS::SQS::Queue" and r.get("Properties", {}).get("FifoQueue")]
+    return bool(queues) and all(q.get("FifoThroughputLimit") == "perMessageGroupId" for q in queues)
+
+
+def mixed(cases: dict[str, Any], value: Any) -> float:
+    """The mix's average of `value(case result)` per activity."""
+    return sum(share * float(value(cases[case])) for case, share in MIX if case in cases)
+
+
+def partition_loads(cases: dict[str, Any], site: str) -> tuple[dict[tuple[str, str], list[float]],
+                                                                dict[tuple[str, str], list[float]]]:
+    """Per site-wide key and per per-user key: [RRU, WRU] per activity of the mix."""
+    shared: dict[tuple[str, str], list[float]] = {}
+    per_user: dict[tuple[str, str], list[float]] = {}
+    for case, share in MIX:
+        for space, key, rru, wru in cases.get(case, {}).get("partitions", []):
+            name = key.replace(site, "{site}") if site else key
+            target = per_user if any(p in name for p in PER_USER) else shared
+            slot = target.setdefault((space, name), [0.0, 0.0])
+            slot[0] += share * rru
+            slot[1] += share * wru
+    return shared, per_user
+
+
+def limits(data: dict[str, Any], durations: dict[str, Any] | None = None, *, stage: str = "prod",
+           polls: int = POLLS_MEASURED, target: float = 10_000) -> list[Limit]:
+    """Every limit's rate in activities per second, lowest first."""
+    cases = data["cases"]
+    measured_polls = data.get("polls_measured", POLLS_MEASURED)
+    out: list[Limit] = []
+    q = QUOTAS
+
+    def add(name: str, per_activity: float, quota: str, unit: str, raisable_note: str = "") -> None:
+        if per_activity <= 0:
+            return
+        value = q[quota].per_second
+        rate = value / per_activity
+        raise_to = ""
+        if rate < target:
+            needed = per_activity * target
+            raise_to = (f"raise to {needed:,.0f}/s" if q[quota].raisable
+                        else f"not raisable ({raisable_note or q[quota].note}): needs {needed:,.0f} {unit}/s")
+        out.append(Limit(name, rate, quota, f"{per_activity:.3g} {unit} per activity against {value:,.0f}/s",
+                         raise_to))
+
+    api = mixed(cases, lambda r: r["api_requests"]["accept"] + r["api_requests"]["poll"] * polls / measured_polls)
+    add("API Gateway requests", api, "apigw_requests", "requests")
+    add("Step Functions Standard state transitions", mixed(cases, lambda r: r["sfn"]["transitions"]),
+        "sfn_standard_transitions", "transitions")
+    add("Step Functions Standard StartExecution", mixed(cases, lambda r: r["sfn"]["standard_executions"]),
+        "sfn_standard_start_execution", "executions")
+    sync = mixed(cases, lambda r: r["sfn"].get("calls", {}).get("StartSyncExecution", 0))
+    express = mixed(cases, lambda r: r["sfn"]["express_executions"])
+    add("Step Functions Express StartSyncExecution", sync, "sfn_express_start_sync_execution", "executions")
+    add("Step Functions Express StartExecution", max(0.0, express - sync), "sfn_express_start_execution",
+        "executions")
+
+    def sqs_action(r: dict[str, Any], ops: tuple[str, ...]) -> float:
+        by_op = r["sqs"].get("by_op", {})
+        seen = sum(by_op.get(op, 0) for op in ops)
+        if not seen and r["sqs"].get("modelled_consumer") and ops[0] != "SendMessage":
+            seen = r["sqs"]["modelled_consumer"] / 2  # one ReceiveMessage and one delete per message
+        return float(seen)
+
+    high = fifo_high_throughput()
+    for label, ops in (("SendMessage", ("SendMessage", "SendMessageBatch")), ("ReceiveMessage", ("ReceiveMessage",)),
+                       ("DeleteMessage", ("DeleteMessage", "DeleteMessageBatch"))):
+        per = mixed(cases, lambda r, ops=ops: sqs_action(r, ops))
+        if high:
+            add(f"SQS FIFO {label} (high-throughput mode)", per, "sqs_fifo_high_throughput_tps", "requests")
+        else:
+            add(f"SQS FIFO {label} (default mode; infra/ does not enable high throughput)", per, "sqs_fifo_api_tps",
+                "requests")
+            if per > 0 and out[-1].raise_to:
+                out[-1].raise_to = (f"enable high-throughput mode (FifoThroughputLimit perMessageGroupId, "
+                                    f"DeduplicationScope messageGroup): "
+                                    f"{QUOTAS['sqs_fifo_high_throughput_tps'].per_second / per:,.0f} activities/s")
+
+    # Lambda concurrency = rate x seconds busy per activity (Little's law).
+    timing = durations or data
+
+    def seconds(r: dict[str, Any], api_side: bool) -> float:
+        total = 0.0
+        for name, f in r["lambda"].items():
+            if (name == API_FUNCTION) != api_side:
+                continue
+            busy = f["seconds"] if durations else f.get("aws_like_seconds", f["seconds"])
+            if name == API_FUNCTION and f["invocations"]:
+                per_call = busy / f["invocations"]
+                busy = per_call * (r["api_requests"]["accept"] + r["api_requests"]["poll"] * polls / measured_polls)
+            total += busy
+        return total
+
+    tcases = timing["cases"]
+    api_s = sum(share * seconds(tcases[c], True) for c, share in MIX if c in tcases)
+    steps_s = sum(share * seconds(tcases[c], False) for c, share in MIX if c in tcases)
+    pool = q["lambda_concurrency"].per_second
+    reserved = reserved_concurrency(stage, API_FUNCTION)
+    if reserved:
+        for name, busy, share_of in (("Lambda concurrency: the API's reserved share", api_s, reserved),
+                                     ("Lambda concurrency: workflow functions (unreserved pool)", steps_s,
+                                      pool - reserved)):
+            if busy > 0:
+                rate = share_of / busy
+                out.append(Limit(name, rate, "lambda_concurrency",
+                                 f"{busy * 1000:.1f} ms busy per activity against {share_of:,.0f} concurrent",
+                                 f"raise to {busy * target:,.0f} concurrent" if rate < target else ""))
+    elif api_s + steps_s > 0:
+        rate = pool / (api_s + steps_s)
+        out.append(Limit("Lambda concurrency (account)", rate, "lambda_concurrency",
+                         f"{(api_s + steps_s) * 1000:.1f} ms busy per activity against {pool:,.0f} concurrent",
+                         f"raise to {(api_s + steps_s) * target:,.0f} concurrent" if rate < target else ""))
+
+    site = data.get("site", "costbench")
+    shared, _ = partition_loads(cases, site)
+    for (space, key), (rru, wru) in shared.items():
+        where = "table" if space == "table" else f"index {space}"
+        add(f"DynamoDB partition {where} {key} (writes)", wru, "ddb_partition_wru", "WRU")
+        add(f"DynamoDB partition {where} {key} (reads)", rru, "ddb_partition_rru", "RRU")
+    spaces: dict[str, list[float]] = {}
+    for case, share in MIX:
+        for space, _key, rru, wru in cases.get(case, {}).get("partitions", []):
+            slot = spaces.setdefault(space, [0.0, 0.0])
+            slot[0] += share * rru
+            slot[1] += share * wru
+    for space, (rru, wru) in sorted(spaces.items()):
+        where = "table" if space == "table" else f"index {space}"
+        add(f"DynamoDB on-demand {where} writes", wru, "ddb_table_wru", "WRU")
+        add(f"DynamoDB on-demand {where} reads", rru, "ddb_table_rru", "RRU")
+    return sorted(out, key=lambda limit: limit.rate)
+
+
+def run_cost(args: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "counts.json"
+        env = {**os.environ, "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR")}
+        subprocess.run([sys.executable, str(HERE / "cost.py"), "--json", str(path), *args], cwd=ROOT, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--counts", type=Path, help="bench/cost.py --json output (thread mode); run it when absent")
+    parser.add_argument("--durations", type=Path, help="bench/cost.py --json output of a Lambda-like run "
+                                                       "(--lambda process --latency aws); run it when absent")
+    parser.add_argument("--thread-durations", action="store_true",
+                        help="thread-mode durations plus the latency table instead of a Lambda-like run")
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--polls", type=int, default=POLLS_MEASURED)
+    parser.add_argument("--user-rate", type=float, default=5.0, help="activities/s of one user (per-user keys)")
+    parser.add_argument("--target", type=float, default=10_000)
+    args = parser.parse_args(argv)
+    data = json.loads(args.counts.read_text()) if args.counts else run_cost(["--stage", args.stage])
+    if args.thread_durations:
+        durations, mode = None, "thread-mode durations + the latency table (local/latency.py) per call"
+    else:
+        durations = (json.loads(args.durations.read_text()) if args.durations
+                     else run_cost(["--stage", args.stage, "--lambda", "process", "--latency", "aws"]))
+        mode = "Lambda-like mode (LOCAL_LAMBDA=process, LOCAL_LATENCY=aws)"
+    found = limits(data, durations, stage=args.stage, polls=args.polls, target=args.target)
+    print(f"Capacity on AWS default quotas (bench/aws_quotas.py), blended mix of bench/cost.py, accept + "
+          f"{args.polls} polls; counts from commit {data.get('commit', '?')}; Lambda durations: {mode}.\n")
+    width = max(len(limit.name) for limit in found)
+    for limit in found:
+        print(f"  {limit.name:{width}s} {limit.rate:12,.0f} activities/s  ({limit.detail})")
+    print(f"\nTo reach {args.target:,.0f} activities/s:")
+    for limit in found:
+        if limit.raise_to:
+            print(f"  {limit.name}: {limit.raise_to}")
+    _, per_user = partition_loads(data["cases"], data.get("site", "costbench"))
+    hottest = sorted(per_user.items(), key=lambda kv: -max(kv[1][1] / 1000, kv[1][0] / 3000))[:5]
+    if hottest:
+        print(f"\nPer-user keys at {args.user_rate:g} activities/s of one user (they do not grow with the site's rate):")
+        for (space, key), (rru, wru) in hottest:
+            print(f"  {space} {key}: {wru * args.user_rate:,.1f} WRU/s, {rru * args.user_rate:,.1f} RRU/s")
+    first = found[0]
+    print(f"\nNot modelled: Lambda's per-function scale-up ({QUOTAS['lambda_scaling'].what}) is a ramp, not a rate; "
+          "token buckets (Step Functions, API Gateway's burst) let short bursts above the refill rates.")
+    print(f"first limit: {first.name} at {first.rate:,.0f} activities/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
