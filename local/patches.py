@@ -17,6 +17,8 @@ Two kinds (docs/moto-patches.md has one section per patch, and the change moto c
     entries before it, and keeps those writes).
   - `synchronous_express_executions`: StartSyncExecution runs an EXPRESS machine to its end and
     answers AWS's result shape (moto has no route for it and answers 404 "Not yet implemented").
+  - `sqs_receive_like_aws`: a ReceiveMessage is atomic per queue (moto's is not: two receives
+    could take one FIFO group's messages at once) and its long poll waits instead of spinning.
 - **Speed-ups** replace moto code that is slow (most of a local request's time) with code that
   answers the same; `SPEED_UPS` lists them. One switch turns every one off: the environment
   variable `LOCAL_SPEEDUPS=0` (read by `behave_like_aws`), or `set_speedups(False)` /
@@ -1414,10 +1416,76 @@ def synchronous_express_executions() -> None:
     _patched.add("sync-express")
 
 
+
+_SQS_RECHECK_SECONDS = 0.1  # a long poll looks again this often for messages whose visibility ran out
+
+
+def sqs_receive_like_aws() -> None:
+    """ReceiveMessage is atomic per queue and long polling waits without spinning (a fix).
+
+    moto's `receive_message` takes no lock: two concurrent receives (threads in-process, or a
+    threaded moto server) can both find a FIFO group free and both take its messages, so one
+    group has two batches in flight (seen with two pollers), which SQS never allows. Its long
+    poll waits on the queue's condition for "any visible message", which is true at once while
+    a group in flight has more messages waiting: it then loops without sleeping for the whole
+    WaitTimeSeconds (a full core). When a FIFO batch's visibility timeout runs out, it frees the
+    group only on reaching the batch's last message, so it delivers that one before the earlier
+    ones (out of order). And `Queue.delete_message` rebuilds the message list without
+    the lock `add_message` appends under, so a message sent during a delete could be lost.
+    The fix: each receive pass is moto's own receive without waiting, run under the queue's
+    condition; between passes a long poll waits on that condition, which SendMessage, a delete
+    and a visibility change notify (and at most _SQS_RECHECK_SECONDS, for visibility timeouts
+    that simply run out); messages whose visibility ran out leave the in-flight set before a
+    pass decides which groups are busy. Deletes hold the same lock.
+    """
+    if "sqs" in _patched:
+        return
+    import time
+
+    from moto.sqs.models import Queue, SQSBackend
+
+    moto_receive = SQSBackend.receive_message
+    moto_delete = Queue.delete_message
+    moto_visibility = SQSBackend.change_message_visibility
+
+    def receive_message(self: Any, queue_name: str, count: int, wait_seconds_timeout: int, visibility_timeout: int,
+                        message_attribute_names: list[str] | None = None) -> Any:
+        queue = self.get_queue(queue_name)
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        with queue._messages_lock:
+            while True:
+                # In flight no more once their visibility timeout ran out: moto notices that only as
+                # it reaches each message, after deciding which groups are busy, so a FIFO group
+                # whose batch timed out handed out its later message before its earlier one.
+                queue.pending_messages.difference_update([m for m in queue.pending_messages if m.visible])
+                result = moto_receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+                remaining = deadline - time.monotonic()
+                if result or remaining <= 0:
+                    return result
+                queue._messages_lock.wait(timeout=min(remaining, _SQS_RECHECK_SECONDS))
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            moto_delete(self, receipt_handle)
+            self._messages_lock.notify_all()  # a FIFO group may be free again
+
+    def change_message_visibility(self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        queue = self.get_queue(queue_name)
+        with queue._messages_lock:
+            moto_visibility(self, queue_name, receipt_handle, visibility_timeout)
+            queue._messages_lock.notify_all()
+
+    _fix(SQSBackend, "receive_message", receive_message)
+    _fix(Queue, "delete_message", delete_message)
+    _fix(SQSBackend, "change_message_visibility", change_message_visibility)
+    _patched.add("sqs")
+
+
 # Fixes first: a speed-up that replaces a fix's function keeps that fix's rule, and its own
 # "original" (what switching it off puts back) is the fix over moto's function.
 FIXES: tuple[Callable[[], None], ...] = (serialize_dynamodb, route_lambda_invokes, dynamodb_limit_rule,
-                                         transactions_all_or_nothing, synchronous_express_executions)
+                                         transactions_all_or_nothing, synchronous_express_executions,
+                                         sqs_receive_like_aws)
 SPEED_UPS: tuple[Callable[[], None], ...] = (
     reuse_task_clients, item_level_transactions, plain_json_responses, parse_definitions_once, fast_simple_updates,
     key_range_queries, parse_update_expressions_once, size_items_once, project_top_level_attributes,
