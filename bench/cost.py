@@ -350,7 +350,7 @@ class Bench:
                     slot = parts.setdefault((space, pattern(partition, names)), [0.0, 0.0])
                     slot[0] += rru
                     slot[1] += wru
-            elif c.service == "sqs":
+            elif c.service == "sqs" and (c.sqs_requests or c.op != "ReceiveMessage"):
                 sqs[c.phase] += c.sqs_requests
                 sqs["by_op"][c.op] += 1
             elif c.service in ("stepfunctions", "states"):

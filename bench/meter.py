@@ -182,7 +182,11 @@ class Meter:
         original_register = patches.register_functions
 
         def register_functions(handlers: dict[str, Callable[[Any, Any], Any]]) -> None:
-            original_register({name: meter.wrap_function(name, h) for name, h in handlers.items()})
+            # In place: a caller that hands the same dict to a queue poller afterwards hands the
+            # metered handlers.
+            for name, handler in list(handlers.items()):
+                handlers[name] = meter.wrap_function(name, handler)
+            original_register(handlers)
 
         self._swap(patches, "register_functions", register_functions)
         self.wrap_registered()
@@ -437,7 +441,12 @@ def _sqs_requests(op: str, params: dict[str, Any], result: Any) -> int:
         payload = json.dumps(params, default=str)
         return max(1, math.ceil(len(payload.encode()) / SQS_CHUNK))
     if op == "ReceiveMessage":
-        payload = json.dumps((result or {}).get("Messages", []), default=str)
+        messages = (result or {}).get("Messages", [])
+        if not messages:
+            # An empty receive is a poller's idle cost (Lambda's event source mapping polls all the
+            # time, activities or not): a fixed monthly cost, not a cost per activity.
+            return 0
+        payload = json.dumps(messages, default=str)
         return max(1, math.ceil(len(payload.encode()) / SQS_CHUNK))
     if op in ("DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch"):
         return 1
