@@ -36,9 +36,30 @@ BENCHMARKS: list[tuple[str, list[str], list[str], bool, int]] = [
     ("rollup.py", [], ["--sizes", "1000"], False, 1800),
     ("console.py", [], [], True, 1800),
     ("soak.py", ["--minutes", "2"], ["--minutes", "0.5"], False, 1800),
+    ("cost.py", [], [], False, 900),
+    # runs bench/cost.py twice: thread mode for the counts, the Lambda-like mode for durations
+    ("capacity.py", [], ["--thread-durations"], False, 1800),
 ]
 # Modules under bench/ that benchmarks import, not benchmarks themselves.
-HELPERS = {"history.py"}
+HELPERS = {"history.py", "aws_prices.py", "aws_quotas.py", "ddb_units.py", "meter.py"}
+# Hand-written sections of the report (a heading and everything up to the next `## `), carried
+# over from the file being replaced: figures measured once, such as the before/after of a rewrite.
+KEPT_SECTIONS = ("## Cost and capacity (bench/cost.py, bench/capacity.py)",)
+
+
+def kept_sections(text: str) -> list[str]:
+    """The KEPT_SECTIONS found in `text`, each as its lines."""
+    lines, kept, current = text.splitlines(), [], None
+    for line in lines:
+        if line.startswith("## "):
+            if current is not None:
+                kept.append(current)
+            current = [line] if line.strip() in KEPT_SECTIONS else None
+        elif current is not None:
+            current.append(line)
+    if current is not None:
+        kept.append(current)
+    return ["\n".join(section).rstrip() + "\n" for section in kept]
 
 
 def machine() -> list[str]:
@@ -143,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["## Runs", "", "| benchmark | wall time | result |", "|---|---|---|", *summary, ""]
     if extra:
         lines += [f"Not run (unknown to tools/bench_report.py): {', '.join(extra)}", ""]
+    if args.out.exists():
+        lines += kept_sections(args.out.read_text())
     lines += sections
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
