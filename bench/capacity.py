@@ -232,16 +232,30 @@ def main(argv: list[str] | None = None) -> int:
     for limit in found:
         if limit.raise_to:
             print(f"  {limit.name}: {limit.raise_to}")
-    _, per_user = partition_loads(data["cases"], data.get("site", "costbench"))
+    shared, per_user = partition_loads(data["cases"], data.get("site", "costbench"))
+    hot = sorted(shared.items(), key=lambda kv: -max(kv[1][1] / 1000, kv[1][0] / 3000))[:5]
+    if hot:
+        print(f"\nHottest site-wide keys at {args.target:,.0f} activities/s on one site (limits: 1,000 WRU/s, "
+              "3,000 RRU/s per partition key):")
+        for (space, key), (rru, wru) in hot:
+            print(f"  {space} {key}: {wru * args.target:,.0f} WRU/s, {rru * args.target:,.0f} RRU/s")
     hottest = sorted(per_user.items(), key=lambda kv: -max(kv[1][1] / 1000, kv[1][0] / 3000))[:5]
     if hottest:
         print(f"\nPer-user keys at {args.user_rate:g} activities/s of one user (they do not grow with the site's rate):")
         for (space, key), (rru, wru) in hottest:
             print(f"  {space} {key}: {wru * args.user_rate:,.1f} WRU/s, {rru * args.user_rate:,.1f} RRU/s")
     first = found[0]
-    print(f"\nNot modelled: Lambda's per-function scale-up ({QUOTAS['lambda_scaling'].what}) is a ramp, not a rate; "
-          "token buckets (Step Functions, API Gateway's burst) let short bursts above the refill rates.")
-    print(f"first limit: {first.name} at {first.rate:,.0f} activities/s")
+    busy = [limit for limit in found if limit.quota == "lambda_concurrency"]
+    if busy:
+        # Lambda adds 1,000 concurrent executions per function every 10 s: from cold, the larger
+        # group (the API, or the workflow functions together: a bound for each of them) ramps longest.
+        needed = max(float(limit.detail.split(" ms")[0]) / 1000 * min(first.rate, args.target) for limit in busy)
+        print(f"\nLambda's scale-up ({QUOTAS['lambda_scaling'].what}): the {needed:,.0f} concurrent executions (at most, per function) "
+              f"needed at {min(first.rate, args.target):,.0f} activities/s are reached from cold in about "
+              f"{max(0.0, needed / QUOTAS['lambda_scaling'].per_second):.0f} s (a ramp, not a steady limit).")
+    print("Not modelled: token buckets (Step Functions, API Gateway's burst) let short bursts above the refill rates; "
+          "each Lambda environment's first mechanics read (the counts are with caches warm).")
+    print(f"first limit: {first.name} at {first.rate:.0f} activities/s")
     return 0
 
 
