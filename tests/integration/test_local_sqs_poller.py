@@ -478,3 +478,40 @@ def test_through_a_moto_server_with_the_default_client(monkeypatch: pytest.Monke
         assert not poller.running
     finally:
         server.stop()
+
+
+def test_a_consumer_runs_each_message_through_a_sync_express_execution_in_order(
+        sqs: Any, start: Callable[..., Any]) -> None:
+    """The pipeline's shape: FIFO queue -> poller -> consumer -> StartSyncExecution per message, in
+    order; a FAILED execution is reported (with everything after it in its group) and retried."""
+    import boto3
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = {"StartAt": "Check", "States": {
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.poison", "BooleanEquals": True, "Next": "Fail"}],
+                  "Default": "Done"},
+        "Fail": {"Type": "Fail", "Error": "Poison", "Cause": "poisoned"},
+        "Done": {"Type": "Pass", "End": True}}}
+    machine = sfn.create_state_machine(name=f"consumer-test-{next(_names)}", definition=json.dumps(definition),
+                                       roleArn="arn:aws:iam::123456789012:role/r", type="EXPRESS")["stateMachineArn"]
+    url = _queue(sqs, fifo=True, visibility=1)
+    for i in range(4):
+        _send(sqs, url, json.dumps({"i": i, "poison": False}), group="user-1")
+    ran: list[tuple[int, str]] = []
+    poisoned_once = {2}
+
+    def consumer(event: dict[str, Any], context: Any) -> Any:
+        for n, record in enumerate(event["Records"]):
+            body = json.loads(record["body"])
+            if body["i"] in poisoned_once:
+                poisoned_once.discard(body["i"])
+                body["poison"] = True
+            out = sfn.start_sync_execution(stateMachineArn=machine, name=record["messageId"], input=json.dumps(body))
+            ran.append((body["i"], out["status"]))
+            if out["status"] != "SUCCEEDED":  # FIFO: this one and every later one go back
+                return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"][n:]]}
+        return {"batchItemFailures": []}
+
+    start(url, consumer, pollers=2)
+    assert _until(lambda: len(ran) >= 5 and _counts(sqs, url) == (0, 0), timeout=8)
+    assert ran == [(0, "SUCCEEDED"), (1, "SUCCEEDED"), (2, "FAILED"), (2, "SUCCEEDED"), (3, "SUCCEEDED")]
