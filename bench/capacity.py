@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -54,15 +55,23 @@ def reserved_concurrency(stage: str, function: str) -> int:
     return int(per.get("reserved_concurrency", 0))
 
 
-def fifo_high_throughput() -> bool:
-    """Whether infra/template.json's FIFO queues are in high-throughput mode (all of them, if any)."""
+def fifo_high_throughput(data: dict[str, Any]) -> bool:
+    """Whether the FIFO queues activities are sent to are in high-throughput mode.
+
+    From the queues' attributes as the measured stack had them (bench/cost.py's `queues`), else
+    from infra/template.json's queues that are no other queue's dead-letter queue."""
+    queues = [q for q in data.get("queues", {}).values() if q.get("FifoQueue") == "true"]
+    if queues:
+        return all(q.get("FifoThroughputLimit") == "perMessageGroupId" for q in queues)
     try:
         resources = json.loads((ROOT / "infra" / "template.json").read_text()).get("Resources", {})
     except (OSError, ValueError):
         return False
-    queues = [r.get("Properties", {}) for r in resources.values()
-              if isinstance(r, dict) and r.get("Type") == "AWS::SQS::Queue" and r.get("Properties", {}).get("FifoQueue")]
-    return bool(queues) and all(q.get("FifoThroughputLimit") == "perMessageGroupId" for q in queues)
+    found = {name: r.get("Properties", {}) for name, r in resources.items()
+             if isinstance(r, dict) and r.get("Type") == "AWS::SQS::Queue" and r.get("Properties", {}).get("FifoQueue")}
+    dead = json.dumps([p.get("RedrivePolicy", {}) for p in found.values()])
+    live = [p for name, p in found.items() if f'"{name}"' not in dead]
+    return bool(live) and all(p.get("FifoThroughputLimit") == "perMessageGroupId" for p in live)
 
 
 def mixed(cases: dict[str, Any], value: Any) -> float:
@@ -70,18 +79,37 @@ def mixed(cases: dict[str, Any], value: Any) -> float:
     return sum(share * float(value(cases[case])) for case, share in MIX if case in cases)
 
 
-def partition_loads(cases: dict[str, Any], site: str) -> tuple[dict[tuple[str, str], list[float]],
-                                                                dict[tuple[str, str], list[float]]]:
-    """Per site-wide key and per per-user key: [RRU, WRU] per activity of the mix."""
+def family(key: str) -> str:
+    """A key with its trailing number named: `UNFINISHED#07` -> `UNFINISHED#{n}` (a shard's family)."""
+    return re.sub(r"\d+$", "{n}", key)
+
+
+def partition_loads(data: dict[str, Any]) -> tuple[dict[tuple[str, str], list[float]],
+                                                     dict[tuple[str, str], list[float]]]:
+    """Per site-wide key and per per-user key: [RRU, WRU] per activity of the mix.
+
+    A key whose trailing number differs from one activity to the next (a sharded key: the values
+    seen over the measured and the warm-up activities) is one entry for its family, its load
+    divided by the number of values seen (a lower bound of the shards, so an upper bound of the
+    load on each)."""
+    cases, site = data["cases"], data.get("site", "")
+    seen: dict[tuple[str, str], set[str]] = {}
+    runs = [r.get("partitions", []) for r in cases.values()] + list(data.get("warmup_partitions", {}).values())
+    for parts in runs:
+        for space, key, _rru, _wru in parts:
+            seen.setdefault((space, family(key)), set()).add(key)
     shared: dict[tuple[str, str], list[float]] = {}
     per_user: dict[tuple[str, str], list[float]] = {}
     for case, share in MIX:
         for space, key, rru, wru in cases.get(case, {}).get("partitions", []):
-            name = key.replace(site, "{site}") if site else key
+            values = seen.get((space, family(key)), {key})
+            spread = len(values)
+            name = family(key) + f" (one of >= {spread} seen)" if spread > 1 else key
+            name = name.replace(site, "{site}") if site else name
             target = per_user if any(p in name for p in PER_USER) else shared
             slot = target.setdefault((space, name), [0.0, 0.0])
-            slot[0] += share * rru
-            slot[1] += share * wru
+            slot[0] += share * rru / spread
+            slot[1] += share * wru / spread
     return shared, per_user
 
 
@@ -125,14 +153,14 @@ def limits(data: dict[str, Any], durations: dict[str, Any] | None = None, *, sta
             seen = r["sqs"]["modelled_consumer"] / 2  # one ReceiveMessage and one delete per message
         return float(seen)
 
-    high = fifo_high_throughput()
+    high = fifo_high_throughput(data)
     for label, ops in (("SendMessage", ("SendMessage", "SendMessageBatch")), ("ReceiveMessage", ("ReceiveMessage",)),
                        ("DeleteMessage", ("DeleteMessage", "DeleteMessageBatch"))):
         per = mixed(cases, lambda r, ops=ops: sqs_action(r, ops))
         if high:
             add(f"SQS FIFO {label} (high-throughput mode)", per, "sqs_fifo_high_throughput_tps", "requests")
         else:
-            add(f"SQS FIFO {label} (default mode; infra/ does not enable high throughput)", per, "sqs_fifo_api_tps",
+            add(f"SQS FIFO {label} (default mode: the queue is not in high-throughput mode)", per, "sqs_fifo_api_tps",
                 "requests")
             if per > 0 and out[-1].raise_to:
                 out[-1].raise_to = (f"enable high-throughput mode (FifoThroughputLimit perMessageGroupId, "
@@ -174,8 +202,7 @@ def limits(data: dict[str, Any], durations: dict[str, Any] | None = None, *, sta
                          f"{(api_s + steps_s) * 1000:.1f} ms busy per activity against {pool:,.0f} concurrent",
                          f"raise to {(api_s + steps_s) * target:,.0f} concurrent" if rate < target else ""))
 
-    site = data.get("site", "costbench")
-    shared, _ = partition_loads(cases, site)
+    shared, _ = partition_loads(data)
     for (space, key), (rru, wru) in shared.items():
         where = "table" if space == "table" else f"index {space}"
         add(f"DynamoDB partition {where} {key} (writes)", wru, "ddb_partition_wru", "WRU")
@@ -232,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     for limit in found:
         if limit.raise_to:
             print(f"  {limit.name}: {limit.raise_to}")
-    shared, per_user = partition_loads(data["cases"], data.get("site", "costbench"))
+    shared, per_user = partition_loads(data)
     hot = sorted(shared.items(), key=lambda kv: -max(kv[1][1] / 1000, kv[1][0] / 3000))[:5]
     if hot:
         print(f"\nHottest site-wide keys at {args.target:,.0f} activities/s on one site (limits: 1,000 WRU/s, "

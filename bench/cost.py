@@ -187,6 +187,7 @@ class Bench:
     def __init__(self, stage: str, lambda_mode: str, latency: str) -> None:
         self.stage, self.lambda_mode, self.latency = stage, lambda_mode, latency
         self.meter = Meter(measure_units=lambda_mode == "thread")
+        self.queues_sent: set[str] = set()
 
     def start(self) -> None:
         os.environ["LOCAL_LAMBDA"], os.environ["LOCAL_LATENCY"] = self.lambda_mode, self.latency
@@ -216,6 +217,15 @@ class Bench:
     def stop(self) -> None:
         self.stack.stop()
         self.meter.uninstall()
+
+    def queue_attributes(self) -> dict[str, dict[str, str]]:
+        """The FIFO settings of every queue activities were sent to, read from the stack."""
+        import boto3
+
+        with self.meter.unmetered():
+            sqs = boto3.client("sqs")
+            return {url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
+                    for url in sorted(self.queues_sent)}
 
     def operator(self, method: str, path: str, body: Any = None) -> Any:
         status, data = self.http.call(method, path, self.stack.token, body)
@@ -353,6 +363,8 @@ class Bench:
             elif c.service == "sqs" and (c.sqs_requests or c.op != "ReceiveMessage"):
                 sqs[c.phase] += c.sqs_requests
                 sqs["by_op"][c.op] += 1
+                if c.op.startswith("SendMessage") and c.queue_url:
+                    self.queues_sent.add(c.queue_url)
             elif c.service in ("stepfunctions", "states"):
                 sfn_calls[c.op] += 1
                 if c.op == "StartSyncExecution" and c.execution_arn:
@@ -410,15 +422,20 @@ def measure(stage: str = "prod", lambda_mode: str = "thread", latency: str = "of
     bench.start()
     try:
         bench.setup_site()
+        warm: dict[str, list[Any]] = {}
         if warmup:  # caches (mechanics, keys, environments) warm, as on a busy site
             for n, case in enumerate(CASES):
-                bench.run(case, f"warm{n}")
+                warm[case] = bench.run(case, f"warm{n}")["partitions"]
         results = {case: bench.run(case, f"u{n}") for n, case in enumerate(CASES)}
         machine_types = sorted(set(bench.executions.machines().values()))
+        queues = bench.queue_attributes()
     finally:
         bench.stop()
     return {"stage": stage, "lambda": lambda_mode, "latency": latency, "commit": commit(), "site": SITE,
-            "machine_types": machine_types, "polls_measured": POLLS_MEASURED, "cases": results}
+            "machine_types": machine_types, "polls_measured": POLLS_MEASURED, "queues": queues, "cases": results,
+            # the keys the warm-up activities touched: keys that differ from one activity to the next
+            # (sharded ones) show in bench/capacity.py as spread over the values seen
+            "warmup_partitions": warm}
 
 
 def commit() -> str:

@@ -59,6 +59,7 @@ class Call:
     parts: list[tuple[str, str, float, int]] = field(default_factory=list)
     sqs_requests: int = 0
     execution_arn: str | None = None
+    queue_url: str | None = None
     error: str | None = None
 
 
@@ -269,6 +270,7 @@ class Meter:
                     self._dynamodb_units(call, client, params, before, result)
                 elif service == "sqs":
                     call.sqs_requests = _sqs_requests(op, params, result)
+                    call.queue_url = params.get("QueueUrl")
                 elif service in ("stepfunctions", "sfn") and isinstance(result, dict):
                     call.execution_arn = result.get("executionArn")
             finally:

@@ -130,3 +130,14 @@ def test_capacity_names_a_planted_hot_key(metered: tuple[Any, Meter]) -> None:
 
     unplanted = capacity.limits(_counts([["table", "USER#s1#{user}", 0.0, 1]]), stage="dev")
     assert unplanted[0].name == "API Gateway requests" and round(unplanted[0].rate) == 3333
+
+
+def test_capacity_spreads_a_sharded_key_over_the_values_seen() -> None:
+    # Every activity writes one shard of an index key (chosen by its id): the measured activities
+    # and the warm-up ones landed on UNFINISHED#07 and #12, so the family's 1 WRU per activity is
+    # spread over at least those 2 keys: 0.5 WRU each, 2,000 activities/s, not 1,000.
+    data = _counts([["GSI1", "UNFINISHED#07", 0.0, 1]])
+    data["warmup_partitions"] = {"gift": [["GSI1", "UNFINISHED#12", 0.0, 1]]}
+    found = {limit.name: limit for limit in capacity.limits(data, stage="dev")}
+    spread = found["DynamoDB partition index GSI1 UNFINISHED#{n} (one of >= 2 seen) (writes)"]
+    assert round(spread.rate) == 2000
