@@ -28,11 +28,12 @@ app.register_blueprint(operator_jobs.bp)
 Event = dict[str, Any]
 
 
-@app.lambda_function(name="activity_begin")
-def activity_begin(event: Event, context: Any) -> Event:
-    from chalicelib.workflow import steps
+@app.lambda_function(name="activity_consumer")
+def activity_consumer(event: Event, context: Any) -> Event:
+    """The activity queue's consumer (SQS event source, ReportBatchItemFailures): infra/package.py."""
+    from chalicelib.workflow import consumer
 
-    return steps.begin(event, context)
+    return consumer.consume(event, context)
 
 
 @app.lambda_function(name="activity_behaviour")
@@ -70,13 +71,6 @@ def activity_bounty(event: Event, context: Any) -> Event:
     return steps.bounty_step(event, context)
 
 
-@app.lambda_function(name="activity_rewards")
-def activity_rewards(event: Event, context: Any) -> Event:
-    from chalicelib.workflow import steps
-
-    return steps.rewards_step(event, context)
-
-
 @app.lambda_function(name="activity_reject")
 def activity_reject(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
@@ -84,18 +78,19 @@ def activity_reject(event: Event, context: Any) -> Event:
     return steps.reject_step(event, context)
 
 
-@app.lambda_function(name="activity_finish")
-def activity_finish(event: Event, context: Any) -> Event:
-    from chalicelib.workflow import steps
-
-    return steps.finish_step(event, context)
-
-
 @app.lambda_function(name="activity_mark_failed")
 def activity_mark_failed(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
 
     return steps.mark_failed(event, context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="reconcile_activities")
+def reconcile_activities(event: Any, context: Any = None) -> dict[str, int]:
+    """Hand unfinished work over again, or end it: nothing accepted is ever stranded."""
+    from chalicelib.jobs import reconcile
+
+    return reconcile.run()
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="rank_leaderboards")

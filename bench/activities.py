@@ -5,7 +5,7 @@ functions can be counted with botocore events) and prints:
 - accept latency (POST -> 202) p50/p95, and DynamoDB requests per accept;
 - submit-to-SUCCEEDED p50/p95 and activities/s end to end with 1, 10 and 100 concurrent
   submitters (each its own user);
-- DynamoDB requests and state transitions per activity, by type;
+- DynamoDB requests per activity, by type;
 - a behaviour activity's DynamoDB requests for a user with 10 and with 10,000 past activities;
 - a burst of 20 activities of one user (19 increments then a redeem of their sum);
 - the floor: the same state machine file with every Task a no-op, run by the same engine and
@@ -177,19 +177,9 @@ def end_to_end(api: Client, site: str, submitters: int, per_submitter: int) -> t
     return latencies, len(latencies) / elapsed, failures
 
 
-def transitions(execution_arn: str) -> int:
-    import boto3
-
-    history = boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)
-    return sum(1 for e in history["events"] if e["type"].endswith("StateEntered"))
-
-
 def per_type(api: Client, site: str, counter: DynamoCounter) -> None:
-    import boto3
-
-    from chalicelib.config import settings
-
-    print("\nPer activity, by type (DynamoDB requests of accept / of processing; state transitions):")
+    print("\nPer activity, by type (DynamoDB requests of accept / of processing; the Express executions'"
+          " cost and every unit: bench/cost.py):")
     api.call("POST", f"/sites/{site}/activities", {"uuid": "u1", "attrs": {
         "type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 500}]}})
     time.sleep(1)
@@ -202,7 +192,6 @@ def per_type(api: Client, site: str, counter: DynamoCounter) -> None:
         ("bounty start", "u1", {"type": "bounty", "action": "start", "points": [{"pointId": "coins", "points": 5}]}),
         ("failed (unknown verb)", "u1", {"type": "behaviour", "verb": "nope"}),
     ]
-    sfn = boto3.client("stepfunctions")
     for label, uuid, attrs in cases:
         counter.take()
         activity_id, _ = submit(api, site, uuid, attrs)
@@ -211,14 +200,8 @@ def per_type(api: Client, site: str, counter: DynamoCounter) -> None:
         # Everything from the submit to the end: the accept, the steps, and the polls' GetItems.
         time.sleep(0.2)
         calls = counter.take()
-        arn = f"{settings().state_machine_arn.replace(':stateMachine:', ':execution:')}:{activity_id}"
-        try:
-            states = transitions(arn)
-        except Exception:
-            states = -1
-        _ = sfn
         print(f"  {label:24s} status={done['status']:9s} accept={accept_calls} requests "
-              f"(with processing and the polls: {dict(calls)}) transitions={states}")
+              f"(with processing and the polls: {dict(calls)})")
 
 
 def history_independence(api: Client, site: str, counter: DynamoCounter, sizes: tuple[int, ...]) -> None:
@@ -259,40 +242,58 @@ def burst(api: Client, site: str) -> None:
           f"(all SUCCEEDED in order: {ok}; target < 3 s)")
 
 
-_FLOOR_ARN: list[str] = []
+_FLOOR: dict[str, Any] = {}
 
 
 def floor(executions: int, concurrency: int) -> tuple[list[float], float]:
-    """The same ASL shape, every Task a no-op Lambda, run by the same moto engine."""
+    """The same pipeline shape with every Task a no-op, on the same engine, polled the same way.
+
+    A FIFO queue of its own (one message group per execution, as ours has one per user) fed to
+    a consumer by the same poller, the consumer running each message as a synchronous Express
+    execution of the same ASL file whose Tasks all answer at once; an execution counts as done
+    when its consumer returns, which the client polls for at the same pace as our activities.
+    """
     import boto3
 
     from chalicelib.ids import new_id
-    from chalicelib.workflow.definition import FUNCTIONS
-    from local import patches, provision
+    from chalicelib.workflow.definition import BATCH_SIZE, CONSUMER_TIMEOUT, FUNCTIONS
+    from local import patches, provision, runtime, sqs_poller
 
     sfn = boto3.client("stepfunctions")
-    if not _FLOOR_ARN:
+    sqs = boto3.client("sqs")
+    if not _FLOOR:
         noop_name = "bench-noop"
-        patches.register_functions({noop_name: lambda event, context: {**event, "done": False}})
+        patches.register_functions({noop_name: lambda event, context: event})
         arns = provision.create_functions(boto3.client("lambda"), boto3.client("iam"), [noop_name])
         subs = {placeholder: arns[noop_name] for placeholder in FUNCTIONS}
-        _FLOOR_ARN.append(provision.create_state_machine(sfn, boto3.client("iam"), "bench-floor", subs))
-    arn = _FLOOR_ARN[0]
+        machine = provision.create_state_machine(sfn, boto3.client("iam"), "bench-floor", subs)
+        url = provision.create_queues(sqs, "bench-floor")
+        finished: dict[str, float] = {}
+
+        def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            for record in event["Records"]:
+                body = record["body"]
+                sfn.start_sync_execution(stateMachineArn=machine, input=body)
+                finished[json.loads(body)["activityId"]] = time.time()
+            return {"batchItemFailures": []}
+
+        pollers = int(os.environ.get(runtime.POLLERS_ENV) or runtime.DEFAULT_POLLERS)
+        _FLOOR.update(url=url, finished=finished, poller=sqs_poller.start(
+            url, consume, batch_size=BATCH_SIZE, pollers=pollers, name="bench-floor", timeout_seconds=CONSUMER_TIMEOUT))
+    url, finished = _FLOOR["url"], _FLOOR["finished"]
     latencies: list[float] = []
     lock = threading.Lock()
-    # Polled at the same pace as our activities at this concurrency, and timed by the engine's
-    # own start and stop dates, as ours are by processedAt: the same client behaviour for both.
     pause = poll_seconds(concurrency)
 
     def one(_: int) -> None:
         name = f"floor-{new_id()}"
         started = time.time()
-        out = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(
-            {"site": "x", "uuid": "x", "activityId": name, "type": "behaviour", "job": "process"}))
-        while (described := sfn.describe_execution(executionArn=out["executionArn"]))["status"] == "RUNNING":
+        sqs.send_message(QueueUrl=url, MessageGroupId=name, MessageDeduplicationId=name, MessageBody=json.dumps(
+            {"site": "x", "uuid": name, "activityId": name, "type": "behaviour", "job": "process", "gateId": name}))
+        while name not in finished:
             time.sleep(pause)
         with lock:
-            latencies.append(described["stopDate"].timestamp() - started)
+            latencies.append(finished[name] - started)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:

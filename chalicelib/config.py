@@ -11,6 +11,8 @@ from functools import lru_cache
 class Settings:
     table_name: str
     state_machine_arn: str
+    # The FIFO queue accepted work is handed to (one message group per user).
+    activity_queue_url: str
     # sha256 hex of the operator token; empty means no operator can sign in.
     operator_token_sha256: str
     # chalice's local gateway hands path parameters over still percent-encoded, API Gateway
@@ -31,6 +33,7 @@ def settings() -> Settings:
     return Settings(
         table_name=env.get("TABLE_NAME", "gamification"),
         state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+        activity_queue_url=env.get("ACTIVITY_QUEUE_URL", ""),
         operator_token_sha256=env.get("OPERATOR_TOKEN_SHA256", ""),
         decode_path_params=env.get("DECODE_PATH_PARAMS", "true") == "true",
         console_origin=env.get("CONSOLE_ORIGIN", ""),

@@ -255,6 +255,7 @@ def wire(template: dict[str, Any], stage: str, names: dict[str, str], asl_text: 
         env = props.setdefault("Environment", {}).setdefault("Variables", {})
         env["TABLE_NAME"] = {"Ref": "GameTable"}
         env["STATE_MACHINE_ARN"] = state_machine_arn(stage)
+        env["ACTIVITY_QUEUE_URL"] = {"Ref": "ActivityQueue"}
         if logical == "APIHandler":
             env["OPERATOR_TOKEN_SHA256"] = {"Ref": "OperatorTokenSha256"}
             env["CURSOR_KEY"] = {"Ref": "CursorKey"}
@@ -302,6 +303,7 @@ def wire(template: dict[str, Any], stage: str, names: dict[str, str], asl_text: 
         t.get("Outputs", {}).pop("StateMachineArn", None)
         return t
 
+    machine_type = _consume_activity_queue(res, names)
     compact = json.dumps(json.loads(asl_text), separators=(",", ":"))
     targets = placeholder_targets(asl_placeholders(compact), names)
     invoked = sorted(set(targets.values()))
@@ -319,12 +321,39 @@ def wire(template: dict[str, Any], stage: str, names: dict[str, str], asl_text: 
         "Type": "AWS::StepFunctions::StateMachine",
         "Properties": {
             "StateMachineName": state_machine_name(stage),
-            "StateMachineType": "STANDARD",
+            "StateMachineType": machine_type,
             "DefinitionString": {"Fn::Sub": [compact, {p: {"Fn::GetAtt": [fn, "Arn"]} for p, fn in targets.items()}]},
             "RoleArn": {"Fn::GetAtt": [f"{STATE_MACHINE_LOGICAL_ID}Role", "Arn"]},
         },
     }
     return t
+
+
+def _consume_activity_queue(res: dict[str, Any], names: dict[str, str]) -> str:
+    """Lambda's SQS event source for the queue's consumer, with partial batch responses; the
+    state machine's type (the workflow's own table says which).
+
+    Chalice's `on_sqs_message` cannot ask for ReportBatchItemFailures, which the consumer
+    needs to give back only the failed user's messages: the mapping is declared here.
+    """
+    sys.path.insert(0, str(ROOT))
+    try:
+        from chalicelib.workflow.definition import BATCH_SIZE, CONSUMER, QUEUE_LOGICAL_ID, STATE_MACHINE_TYPE
+    finally:
+        sys.path.remove(str(ROOT))
+    consumer = next((logical for logical, name in names.items() if name == CONSUMER), None)
+    if consumer is None or consumer not in res:
+        raise SystemExit(f"the app has no @app.lambda_function named {CONSUMER!r} to consume {QUEUE_LOGICAL_ID}")
+    res[f"{consumer}EventSource"] = {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": [QUEUE_LOGICAL_ID, "Arn"]},
+            "FunctionName": {"Ref": consumer},
+            "BatchSize": BATCH_SIZE,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    }
+    return str(STATE_MACHINE_TYPE)
 
 
 def precompile(zip_path: Path) -> int:

@@ -5,9 +5,9 @@ in-process wake-up, a cache one function clears for the others or any module glo
 carry over. In this mode each `@app.lambda_function` runs in worker processes of its own:
 
 - a pool per function that grows with concurrent invokes up to a cap
-  (`LOCAL_LAMBDA_CONCURRENCY`, default `16,activity_begin=64`: 16 per function, 64 for the step
-  that waits inside the Lambda for a user's earlier activity; further invokes wait for a free
-  environment; each worker holds about 15 MB of its own), reuses warm workers (the most recently used first) and gives a worker one
+  (`LOCAL_LAMBDA_CONCURRENCY`, default `16`: 16 per function, or `16,activity_point=32` to give
+  one function more; further invokes wait for a free environment; each worker holds about
+  15 MB of its own), reuses warm workers (the most recently used first) and gives a worker one
   invoke at a time, as Lambda gives an execution environment one request at a time;
 - workers are forked from a fork server of the stack's own (`python -m local.lambda_env`, a
   single-threaded process that imported the app once and does nothing else), so a new
@@ -57,12 +57,13 @@ CANARY_ENV = "LOCAL_LAMBDA_CANARY"
 CONCURRENCY_ENV = "LOCAL_LAMBDA_CONCURRENCY"
 TIMEOUT_ENV = "LOCAL_LAMBDA_TIMEOUT"
 INIT_ENV = "LOCAL_LAMBDA_INIT"
-# Per function, like Lambda's reserved concurrency: the step that waits for a user's earlier
-# activity holds an environment while it waits, so it gets more.
-DEFAULT_CONCURRENCY = "16,activity_begin=64"
+# Per function, like Lambda's reserved concurrency. No function waits for another activity, so
+# one figure fits all: the queue's pollers (LOCAL_QUEUE_POLLERS, 8) bound the consumers, and each
+# consumer runs one execution, one type function, at a time.
+DEFAULT_CONCURRENCY = "16"
 DEFAULT_TIMEOUT = 30.0  # .chalice/config.json: lambda_timeout of the deployed stages
 # What the fork server imports once, so that a new environment starts warm-imported.
-PRELOAD = ["app", "chalicelib.workflow.steps", "local.runtime", "local.latency", "boto3", "botocore.session"]
+PRELOAD = ["app", "chalicelib.workflow.steps", "chalicelib.workflow.consumer", "local.runtime", "local.latency", "boto3", "botocore.session"]
 
 Handler = Callable[[Any, Any], Any]
 

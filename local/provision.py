@@ -68,6 +68,26 @@ def state_machine_definition(substitutions: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)\}", fill, text)
 
 
+def create_queues(sqs: Any, prefix: str) -> str:
+    """The activity queue and its dead-letter queue, from infra/template.json; the queue's URL."""
+    from chalicelib.workflow.definition import DEAD_LETTER_LOGICAL_ID, QUEUE_LOGICAL_ID
+
+    resources = json.loads(TEMPLATE.read_text())["Resources"]
+
+    def attributes(logical: str) -> dict[str, str]:
+        props = resources[logical]["Properties"]
+        out = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in props.items()
+               if k not in ("QueueName", "RedrivePolicy", "SqsManagedSseEnabled")}
+        return out
+
+    dead = sqs.create_queue(QueueName=f"{prefix}-activity-dlq.fifo", Attributes=attributes(DEAD_LETTER_LOGICAL_ID))
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead["QueueUrl"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = dict(resources[QUEUE_LOGICAL_ID]["Properties"]["RedrivePolicy"], deadLetterTargetArn=dead_arn)
+    queue = sqs.create_queue(QueueName=f"{prefix}-activity.fifo",
+                             Attributes={**attributes(QUEUE_LOGICAL_ID), "RedrivePolicy": json.dumps(redrive)})
+    return str(queue["QueueUrl"])
+
+
 def create_state_machine(sfn: Any, iam: Any, name: str, substitutions: dict[str, str]) -> str:
     try:
         role = iam.create_role(RoleName="local-states", AssumeRolePolicyDocument=json.dumps({
@@ -76,6 +96,8 @@ def create_state_machine(sfn: Any, iam: Any, name: str, substitutions: dict[str,
         role_arn = role["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         role_arn = iam.get_role(RoleName="local-states")["Role"]["Arn"]
+    from chalicelib.workflow.definition import STATE_MACHINE_TYPE
+
     out = sfn.create_state_machine(name=name, definition=state_machine_definition(substitutions),
-                                   roleArn=role_arn, type="STANDARD")
+                                   roleArn=role_arn, type=STATE_MACHINE_TYPE)
     return str(out["stateMachineArn"])

@@ -58,11 +58,41 @@ def _in_process(name: str, handler: Any) -> Any:
     return invoke
 
 
+# The consumer's poller (Lambda's SQS event source, which moto does not run: local.sqs_poller).
+_poller: Any = None
+POLLERS_ENV = "LOCAL_QUEUE_POLLERS"
+DEFAULT_POLLERS = 8
+
+
 def stop_functions() -> None:
-    """Stop the Lambda-like environments, if this stack runs any."""
+    """Stop the queue's poller and the Lambda-like environments, if this stack runs any."""
     from local import lambda_env
 
+    stop_queue_consumer()
     lambda_env.stop()
+
+
+def start_queue_consumer(queue_url: str, consumer: Any) -> None:
+    """Feed the activity queue to its consumer function, as Lambda's SQS event source would.
+
+    As many pollers as `LOCAL_QUEUE_POLLERS` (default 8): Lambda scales a FIFO queue's consumer
+    with its active message groups, so several users' batches run at once.
+    """
+    from chalicelib.workflow.definition import BATCH_SIZE, CONSUMER_TIMEOUT
+    from local import sqs_poller
+
+    global _poller
+    stop_queue_consumer()
+    pollers = int(os.environ.get(POLLERS_ENV) or DEFAULT_POLLERS)
+    _poller = sqs_poller.start(queue_url, consumer, batch_size=BATCH_SIZE, pollers=pollers, name="activity-queue",
+                               timeout_seconds=CONSUMER_TIMEOUT)
+
+
+def stop_queue_consumer() -> None:
+    global _poller
+    if _poller is not None:
+        _poller.stop()
+        _poller = None
 
 
 def provision_all() -> None:
@@ -73,9 +103,14 @@ def provision_all() -> None:
     region = os.environ["AWS_DEFAULT_REGION"]
     provision.create_table(boto3.client("dynamodb", region_name=region), os.environ["TABLE_NAME"])
     functions = _lambda_functions()
-    patches.register_functions(_function_handlers(functions))
+    handlers = _function_handlers(functions)
+    patches.register_functions(handlers)
     if not functions or not provision.STATE_MACHINE.exists():
         return
+    from chalicelib.workflow.definition import CONSUMER
+
+    os.environ["ACTIVITY_QUEUE_URL"] = provision.create_queues(boto3.client("sqs", region_name=region),
+                                                               f"{APP_NAME}-{STAGE}")
     arns = provision.create_functions(boto3.client("lambda", region_name=region),
                                       boto3.client("iam", region_name=region), list(functions))
     from chalicelib.workflow.definition import substitutions
@@ -88,6 +123,7 @@ def provision_all() -> None:
     from chalicelib.config import settings
 
     settings.cache_clear()
+    start_queue_consumer(os.environ["ACTIVITY_QUEUE_URL"], handlers[provision.function_name(APP_NAME, STAGE, CONSUMER)])
 
 
 def _schedules() -> list[tuple[float, Any]]:

@@ -133,8 +133,9 @@ class Poller:
     """Threads that poll one queue and invoke one function; `stop()` ends and joins them."""
 
     def __init__(self, queue_url: str, invoke: Callable[[dict[str, Any], Any], Any], *, batch_size: int,
-                 pollers: int, name: str, client_factory: Callable[[], Any]) -> None:
+                 pollers: int, name: str, client_factory: Callable[[], Any], timeout_seconds: float = 30.0) -> None:
         self.queue_url = queue_url
+        self.timeout_seconds = timeout_seconds
         self.name = name
         self._invoke = invoke
         self._batch_size = batch_size
@@ -199,7 +200,7 @@ class Poller:
         with self._count_lock:
             self.invocations += 1
         try:
-            response = self._invoke(event, _Context(self.name, self.region))
+            response = self._invoke(event, _Context(self.name, self.region, self.timeout_seconds))
             failed = failed_items(response, ids)
         except MalformedResponse as exc:
             LOG.error("sqs poller %s: malformed partial batch response, the batch of %d is retried: %s",
@@ -227,12 +228,14 @@ def _region_of(queue_url: str) -> str | None:
 
 
 def start(queue_url: str, invoke: Callable[[dict[str, Any], Any], Any], *, batch_size: int = 10, pollers: int = 2,
-          name: str = "sqs-event-source", client_factory: Callable[[], Any] | None = None) -> Poller:
+          name: str = "sqs-event-source", client_factory: Callable[[], Any] | None = None,
+          timeout_seconds: float = 30.0) -> Poller:
     """Poll `queue_url` with `pollers` threads and hand each batch of up to `batch_size` messages to
     `invoke(event, context)`, as Lambda's SQS event source mapping with ReportBatchItemFailures does.
 
     `client_factory` makes the SQS client each thread uses; by default `boto3.client("sqs")`
     in the queue URL's region (AWS_ENDPOINT_URL, when set, points it at a local endpoint).
+    `timeout_seconds`: the function's configured timeout, which its context counts down from.
     """
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValueError(f"batch_size must be 1 to {MAX_BATCH} (one ReceiveMessage), not {batch_size}")
@@ -246,4 +249,5 @@ def start(queue_url: str, invoke: Callable[[dict[str, Any], Any], Any], *, batch
 
             return boto3.client("sqs", region_name=region) if region else boto3.client("sqs")
 
-    return Poller(queue_url, invoke, batch_size=batch_size, pollers=pollers, name=name, client_factory=client_factory)
+    return Poller(queue_url, invoke, batch_size=batch_size, pollers=pollers, name=name, client_factory=client_factory,
+                  timeout_seconds=timeout_seconds)

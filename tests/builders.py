@@ -285,3 +285,26 @@ def app_logs(level: int = logging.INFO) -> Iterator[io.StringIO]:
 
 def log_records(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def queued_work() -> int:
+    """Messages in the activity queue, visible or being processed (0: nothing was handed off)."""
+    import os
+
+    import boto3
+
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=os.environ["ACTIVITY_QUEUE_URL"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return sum(int(v) for v in attributes.values())
+
+
+def drained(timeout: float = 30) -> None:
+    """Every message of the activity queue processed and deleted."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while queued_work():
+        if time.monotonic() > deadline:
+            raise AssertionError("the activity queue did not drain")
+        time.sleep(0.05)

@@ -83,10 +83,12 @@ def _refuse_scan(**_: Any) -> None:
 def aws() -> Iterator[None]:
     from moto import mock_aws
 
+    from chalicelib import auth
     from chalicelib.config import settings
     from chalicelib.store import db, sites
     from local import patches, provision
 
+    auth._verified.clear()  # keys verified by an earlier test's process state
     patches.behave_like_aws()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()
@@ -161,13 +163,15 @@ def make_key(api: Api, site: str, role: str) -> str:
 
 @pytest.fixture
 def workflow(aws: None) -> Iterator[str]:
-    """The real state machine file in moto, its Lambda tasks calling the app's own functions."""
+    """The real state machine file in moto, its Lambda tasks calling the app's own functions,
+    fed by the activity queue through the local runtime's poller (Lambda's SQS event source)."""
     import boto3
 
     from chalicelib.config import settings
     from chalicelib.store import mechanics
     from chalicelib.workflow import starter
-    from local import patches, provision
+    from chalicelib.workflow.definition import CONSUMER
+    from local import patches, provision, runtime
     from local.runtime import APP_NAME, STAGE, _lambda_functions
 
     functions = _lambda_functions()
@@ -178,11 +182,16 @@ def workflow(aws: None) -> Iterator[str]:
     subs = substitutions({name.removeprefix(f"{APP_NAME}-{STAGE}-"): arn for name, arn in arns.items()})
     arn = provision.create_state_machine(boto3.client("stepfunctions"), boto3.client("iam"), "activity-test", subs)
     os.environ["STATE_MACHINE_ARN"] = arn
+    os.environ["ACTIVITY_QUEUE_URL"] = provision.create_queues(boto3.client("sqs"), "test")
     settings.cache_clear()
     starter.reset_client()
     mechanics._cache.clear()
+    runtime.start_queue_consumer(os.environ["ACTIVITY_QUEUE_URL"],
+                                 functions[provision.function_name(APP_NAME, STAGE, CONSUMER)])
     yield arn
+    runtime.stop_queue_consumer()
     os.environ.pop("STATE_MACHINE_ARN", None)
+    os.environ.pop("ACTIVITY_QUEUE_URL", None)
     settings.cache_clear()
     starter.reset_client()
 

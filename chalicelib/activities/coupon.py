@@ -1,7 +1,8 @@
 """Coupons: buy, redeem and refund.
 
-A site-level stock item counts the copies handed out; taking one is conditional on the count
-read, so two buyers can never get the same code or exceed a limited series.
+A site-level stock item counts the copies handed out; for a coupon with several codes or a
+limited series, taking one is conditional on the count read, so two buyers can never get the
+same code or exceed the series; a single-code unlimited coupon only adds to the count.
 """
 
 from __future__ import annotations
@@ -119,12 +120,20 @@ def acquire(ctx: Context, effects: Effects, state: UserState, coupon: Coupon, ho
         code = codes[issued]
     else:
         code = codes[0]
-    condition = "attribute_not_exists(issued)" if issued == 0 else "issued = :read"
-    values: dict[str, Any] = {":next": issued + 1}
-    if issued:
-        values[":read"] = issued
-    effects.ops.append(db.tx_update(site_pk(ctx.site_id), coupon_stock_sk(coupon.id), "SET issued = :next",
-                                    values=values, condition=condition))
+    if coupon.code_type == "multiple" or coupon.limited_series is not None:
+        # Which code, or whether one is left, depends on the count read: conditional on it, so
+        # two buyers never get the same code or exceed the series (a loser re-reads).
+        condition = "attribute_not_exists(issued)" if issued == 0 else "issued = :read"
+        values: dict[str, Any] = {":next": issued + 1}
+        if issued:
+            values[":read"] = issued
+        effects.ops.append(db.tx_update(site_pk(ctx.site_id), coupon_stock_sk(coupon.id), "SET issued = :next",
+                                        values=values, condition=condition))
+    else:
+        # One code for everyone, no limit: the count is only counted, and concurrent buyers of
+        # the same coupon never conflict on it.
+        effects.ops.append(db.tx_update(site_pk(ctx.site_id), coupon_stock_sk(coupon.id), "ADD issued :one",
+                                        values={":one": 1}))
     spent = 0
     price = None
     if how == "purchase" and coupon.price is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +44,14 @@ MAX_TRANSACTION_ITEMS = 100
 
 
 class TransientError(Exception):
-    """Worth retrying as is (throttling, a transaction conflict): the ASL retries it."""
+    """Worth retrying as is, a moment later (throttling, a transaction conflict): the ASL retries
+    it, with backoff and jitter. This is the only retry layer for these: botocore's own retries
+    do not cover cancelled transactions, and the Lambda does not retry them itself."""
 
 
 class StepConflict(TransientError):
-    """A condition on the state we read failed: someone changed it; the step re-reads."""
+    """A condition on the state we read failed: someone changed it. The step re-reads and
+    recomputes inside the Lambda (`workflow.steps._run`); the ASL never retries it."""
 
 
 class ReversalRefused(StepConflict):
@@ -73,7 +77,9 @@ def transient_from(err: ClientError) -> TransientError | None:
     if code == "TransactionCanceledException":
         reasons = db.cancellation_reasons(err)
         if "TransactionConflict" in reasons:
-            return StepConflict(f"transaction conflict: {reasons}")
+            # Another transaction holds one of the items right now: nothing we read is wrong,
+            # so the same work is retried later (by the ASL, with jitter), not re-read at once.
+            return TransientError(f"transaction conflict: {reasons}")
         if "ThrottlingError" in reasons or "ProvisionedThroughputExceeded" in reasons:
             return TransientError(f"throttled: {reasons}")
         return None
@@ -94,6 +100,11 @@ class ActivityRuleBroken(Exception):
         self.message = message
 
 
+# A processing commit's status note, given the commit's effects and result (lifecycle.closing):
+# PROCESSING, or SUCCEEDED with the finish's own operations added to the same commit.
+Closing = Callable[["Effects", dict[str, Any]], dict[str, Any]]
+
+
 @dataclass
 class Context:
     site_id: str
@@ -101,6 +112,12 @@ class Context:
     mechanics: SiteMechanics
     activity: dict[str, Any]
     now: dt.datetime
+    # Set by the workflow for a processing step: how its commit ends (lifecycle.closing).
+    closing: Closing | None = None
+    # The results of the steps committed in this invocation, by step (a target's copy shows them).
+    results: dict[str, Any] = field(default_factory=dict)
+    # The activity as stored, once read (the work usually carries only its slim form).
+    stored: dict[str, Any] | None = None
 
     @property
     def tz(self) -> str:
@@ -144,6 +161,8 @@ class Effects:
     rewards_settled: bool = False
     # Index in `ops` -> what a failure of that operation's condition means (store.reversals).
     guards: dict[int, Guarded] = field(default_factory=dict)
+    # Whether the commit ended the activity (SUCCEEDED, FAILED or REJECTED).
+    finished: bool = False
 
     # ------------------------------------------------------------ wallets and ledger
 
@@ -282,6 +301,8 @@ class Effects:
 
     def commit(self, result: dict[str, Any], *, status_note: dict[str, Any] | None = None) -> bool:
         """Apply everything at once. False when this step had already been applied."""
+        if status_note is None and self.ctx.closing is not None:
+            status_note = self.ctx.closing(self, result)
         self._bucket_ops()
         self.result_blocked = bool(result.get("blocked"))
         marker_values: dict[str, Any] = {":now": self.ctx.now_iso, ":r": result, ":e": self.record()}
@@ -292,13 +313,17 @@ class Effects:
         names = {"#step": self.step, "#status": "status",
                  **{f"#n{i}": n for i, n in enumerate(status_note or {})}}
         # A step applies only while the activity is in the status its job runs in: a duplicate
-        # execution that passed `begin` before the first one ended the activity (FAILED, say)
-        # must not apply it after all. It finds the marker's condition failed, like a redelivery.
-        marker_values[":expected"] = "SUCCEEDED" if self.step == "reject" else "PROCESSING"
+        # delivery that started before another one ended the activity (FAILED, say) must not
+        # apply it after all. It finds the marker's condition failed, like a redelivery.
+        if self.step == "reject":
+            marker_values[":expected"] = "SUCCEEDED"
+            expected = "#status = :expected"
+        else:
+            marker_values[":queued"], marker_values[":processing"] = "QUEUED", "PROCESSING"
+            expected = "#status IN (:queued, :processing)"
         marker = db.tx_update(user_pk(self.ctx.site_id, self.ctx.uuid), activity_sk(self.ctx.activity_id),
                               expression, values=marker_values, names=names,
-                              condition="attribute_exists(PK) AND attribute_not_exists(steps.#step) "
-                                        "AND #status = :expected")
+                              condition=f"attribute_exists(PK) AND attribute_not_exists(steps.#step) AND {expected}")
         ops = [marker, *self.ops]
         if len(ops) > MAX_TRANSACTION_ITEMS:
             raise ActivityRuleBroken("TooManyEffects", f"this activity changes {len(ops)} items; the limit is "
@@ -322,6 +347,8 @@ class Effects:
                 raise transient from err
             raise
         self.applied = True
+        self.finished = (status_note or {}).get("status") in ("SUCCEEDED", "FAILED", "REJECTED")
+        self.ctx.results[self.step] = result
         return True
 
     def changed(self) -> dict[str, list[str]]:

@@ -4,31 +4,62 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.activities.effects import Context, Effects
+from chalicelib.store import activities as store
 from chalicelib.store import db
 from chalicelib.store.keys import STATS_SK, activity_sk, pending_sk, user_pk
 
 
-def finish(ctx: Context) -> Effects:
-    """PROCESSING -> SUCCEEDED, counted in the stats, copied to a gift or bounty target."""
-    target = received_by(ctx.activity)
-    if target and "results" not in ctx.activity:
-        # The target's copy carries the result; the execution's slim copy does not.
-        from chalicelib.store import activities
+def rewards_pending(activity: dict[str, Any], changed: dict[str, list[str]], blocked: bool) -> bool:
+    """Whether the rewards step has anything to evaluate after the activity's own step.
 
-        ctx.activity = activities.get(ctx.site_id, ctx.uuid, ctx.activity_id) or ctx.activity
+    Only what could unlock a reward counts: a verb counted or points earned that the type
+    step did not already settle (`Effects.rewards_settled`), or a gift carrying a reward.
+    """
+    if blocked:
+        return False
+    gift_reward = (activity.get("attrs") or {}).get("rewardId")
+    return bool(changed.get("verbs") or changed.get("points") or gift_reward)
+
+
+def closing(effects: Effects, result: dict[str, Any], *, last: bool) -> dict[str, Any]:
+    """The status note of a processing commit; the finish rides along when it is the last.
+
+    `last`: the rewards step (always the last) or a type step with no rewards to evaluate.
+    The finish (the ordering marker gone, the activity counted, a gift's or award's copy for
+    its target) then costs no commit, read or item write of its own.
+    """
+    ctx = effects.ctx
+    if not last and rewards_pending(ctx.activity, effects.changed(), bool(result.get("blocked"))):
+        return {"status": "PROCESSING"}
     pk = user_pk(ctx.site_id, ctx.uuid)
-    effects = Effects(ctx, "finish")
     effects.ops.append(db.tx_delete(pk, pending_sk(ctx.activity_id)))
     effects.ops.append(db.tx_update(pk, STATS_SK, "ADD activities :one", values={":one": 1}))
     effects.measure(ctx.uuid, "n:activities", 1)
+    target = received_by(ctx.activity)
     if target:
-        copy = {k: v for k, v in ctx.activity.items() if k not in ("PK", "SK", "steps", "effects")}
+        results = {**(_stored(ctx).get("results") or {}), **ctx.results, effects.step: result}
+        copy = {k: v for k, v in {**_stored(ctx), **ctx.activity}.items() if k not in ("PK", "SK", "steps", "effects")}
         effects.ops.append(db.tx_put({**copy, "PK": user_pk(ctx.site_id, target), "SK": activity_sk(ctx.activity_id),
-                                      "status": "SUCCEEDED", "processedAt": ctx.now_iso, "role": "target"}))
-    effects.commit({}, status_note={"status": "SUCCEEDED", "processedAt": ctx.now_iso})
+                                      "status": "SUCCEEDED", "processedAt": ctx.now_iso, "role": "target",
+                                      "results": results}))
+    # `finishedBy`: the step whose commit carried the finish (the invariant checker looks for it).
+    return {"status": "SUCCEEDED", "processedAt": ctx.now_iso, "finishedBy": effects.step}
+
+
+def _stored(ctx: Context) -> dict[str, Any]:
+    """The activity as stored (for a target's copy), when the work carried only its slim form."""
+    if "createdAt" in ctx.activity and "status" in ctx.activity:
+        return ctx.activity
+    if ctx.stored is None:
+        ctx.stored = store.get(ctx.site_id, ctx.uuid, ctx.activity_id) or {}
+    return ctx.stored
+
+
+def finish(ctx: Context) -> Effects:
+    """PROCESSING -> SUCCEEDED on its own, when the last step committed nothing (no unlock)."""
+    effects = Effects(ctx, "finish")
+    effects.commit({}, status_note=closing(effects, {}, last=True))
     return effects
 
 
@@ -42,22 +73,9 @@ def received_by(activity: dict[str, Any]) -> str | None:
 
 
 def fail(site: str, uuid: str, activity_id: str, error: dict[str, str], now: str) -> bool:
-    """-> FAILED with `{type, message}`; nothing else of the activity was applied."""
-    pk = user_pk(site, uuid)
-    try:
-        db.transact([
-            db.tx_update(pk, activity_sk(activity_id),
-                         "SET #s = :failed, #e = :err, processedAt = :now",
-                         values={":failed": "FAILED", ":err": error, ":now": now, ":q": "QUEUED",
-                                 ":p": "PROCESSING"},
-                         names={"#s": "status", "#e": "error"}, condition="#s IN (:q, :p)"),
-            db.tx_delete(pk, pending_sk(activity_id)),
-        ])
-    except ClientError as err:
-        # Only a failed status condition means "already ended"; a conflict or throttle must
-        # surface so MarkFailed retries, or the activity would stay PROCESSING and its pending
-        # marker would hold up every later activity of the user.
-        if db.cancellation_reasons(err)[:1] == ["ConditionalCheckFailed"]:
-            return False
-        raise
-    return True
+    """-> FAILED with `{type, message}`; nothing else of the activity was applied.
+
+    False when the activity had already ended. A conflict or throttle surfaces as
+    TransientError, so that MarkFailed (or the reconciler) tries again.
+    """
+    return store.fail(site, uuid, activity_id, error, now)

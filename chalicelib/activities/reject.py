@@ -309,3 +309,5 @@ def abandon(site: str, uuid: str, activity_id: str, job_id: str, error: dict[str
     except ClientError as err:
         if db.cancellation_reasons(err)[:1] != ["ConditionalCheckFailed"]:
             raise  # a conflict or throttle: MarkFailed retries
+        # The reject had ended already (another delivery): only its marker may be left.
+        db.delete(pk, pending_sk(job_id))

@@ -13,7 +13,8 @@ What it checks, per site (all sites unless told):
   handed out (now `refunded`, and not redeemed meanwhile by an activity that still stands),
   and a bounty whose start was rejected was neither awarded nor cancelled: no goods are kept
   whose payment was returned.
-- activities: a SUCCEEDED one has its type step and finish markers and every ledger entry its
+- activities: a SUCCEEDED one has its type step's marker and its finish (a `finish` marker, or
+  `finishedBy` naming the step whose commit carried it) and every ledger entry its
   steps recorded; a REJECTED one also has its reject marker and its entries sum with their
   reversals to zero per wallet (less the recorded stopAtZero shortfall and what had already
   lapsed; a reject that revoked a reward another activity unlocked may take back more, never
@@ -280,7 +281,8 @@ def _check_activities(site: str, data: _SiteData, report: Report) -> None:
             continue
         if status not in ("SUCCEEDED", "REJECTED"):
             continue
-        missing = [s for s in (activity.get("type"), "finish") if s not in steps]
+        finished_by = activity.get("finishedBy") or "finish"
+        missing = [s for s in (activity.get("type"), finished_by) if s not in steps]
         if missing:
             report.add(site, "succeeded-effects-present", where, f"step markers missing: {missing}")
         originals = [e for e in entries if e.get("kind") != "reversal"]

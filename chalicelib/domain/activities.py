@@ -17,10 +17,6 @@ from chalicelib.store.activities import IDEMPOTENCY_SECONDS
 from chalicelib.workflow import starter
 
 
-def _execution_input(site: str, uuid: str, activity_id: str, type_: str, job: str, gate: str) -> dict[str, Any]:
-    return {"site": site, "uuid": uuid, "activityId": activity_id, "type": type_, "job": job, "gateId": gate}
-
-
 def check_idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
@@ -57,12 +53,15 @@ def accept(site: str, body: ActivityCreate, idempotency_key: str | None, by: str
             raise errors.IdempotencyKeyMismatch(
                 "this Idempotency-Key was used with a different body",
                 [{"field": "Idempotency-Key", "message": "used before with another body"}]) from None
-        # The first request may have died between its write and its start: starting again
-        # under the same execution name is harmless and heals that.
-        starter.start(first["activityId"], _execution_input(site, first["uuid"], first["activityId"], first["type"],
-                                                            "process", first["activityId"]))
+        # The first request may have died between its write and its hand-off: handing over
+        # again is harmless (deduplicated by the activity id) and heals that before the
+        # reconciler would.
+        starter.hand_off(store.work_of(site, first["uuid"], first["activityId"], first["type"], "process",
+                                       first["activityId"]))
         return {"id": first["activityId"], "status": "QUEUED"}
-    starter.start(activity_id, _execution_input(site, body.uuid, activity_id, attrs["type"], "process", activity_id))
+    # Accept's write is the commit point: from here the answer is 202, whatever the hand-off.
+    starter.hand_off({**store.work_of(site, body.uuid, activity_id, attrs["type"], "process", activity_id),
+                      "activity": starter.slim(activity)})
     logger.info("activity accepted", extra={"activity_id": activity_id, "activity_type": attrs["type"]})
     count("ActivityAccepted", activity_type=attrs["type"])
     return {"id": activity_id, "status": "QUEUED"}
@@ -146,11 +145,10 @@ def request_reject(site: str, activity_id: str, reason: str, by: str) -> dict[st
             [{"field": "activity", "message": f"reject {a} first"} for a in later])
     job_id = new_id()
     rejection = {"reason": reason, "at": now_iso(), "by": by, "pending": True}
-    if not store.request_reject(site, item["uuid"], activity_id, rejection, job_id):
+    if not store.request_reject(site, item["uuid"], activity_id, item["type"], rejection, job_id):
         fresh = store.get(site, item["uuid"], activity_id) or {}
         if _reject_asked(fresh):
             raise errors.AlreadyRejected(f"activity '{activity_id}' has already been rejected")
         raise errors.NotRejectable(f"activity '{activity_id}' is no longer SUCCEEDED")
-    starter.start(f"{activity_id}-reject-{job_id}", _execution_input(site, item["uuid"], activity_id, item["type"],
-                                                            "reject", job_id))
+    starter.hand_off(store.work_of(site, item["uuid"], activity_id, item["type"], "reject", job_id))
     return view({**item, "rejection": rejection})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import errors
-from chalicelib.auth import Principal, new_key
+from chalicelib.auth import Principal, forget, new_key
 from chalicelib.clock import now_iso
 from chalicelib.models.sites import ApiKeyCreate, SiteCreate, SitePatch
 from chalicelib.store import api_keys, sites
@@ -57,6 +57,7 @@ def create_key(site: str, body: ApiKeyCreate, principal: Principal) -> dict[str,
 def revoke_key(site: str, key_id: str, principal: Principal) -> None:
     if not api_keys.revoke_key(site, key_id, now_iso(), principal.by):
         raise errors.NotFound(f"API key '{key_id}' does not exist")
+    forget(site, key_id)  # here at once; other API containers within auth.VERIFIED_SECONDS
 
 
 def require_key(site: str, key_id: str) -> None:

@@ -13,10 +13,13 @@ from chalicelib.store.keys import (
     PENDING,
     POINTER_SK,
     PROFILE_SK,
+    UNFINISHED_SHARDS,
     activity_pointer_pk,
     activity_sk,
     idempotency_pk,
     pending_sk,
+    unfinished_index_pk,
+    unfinished_shard,
     user_pk,
 )
 
@@ -35,6 +38,24 @@ class DuplicateKey(Exception):
         self.existing = existing
 
 
+Work = dict[str, Any]  # what processing one activity (or one reject job) needs: site, uuid, activityId, type, job, gateId
+
+
+def work_of(site: str, uuid: str, activity_id: str, type_: str, job: str, gate_id: str) -> Work:
+    return {"site": site, "uuid": uuid, "activityId": activity_id, "type": type_, "job": job, "gateId": gate_id}
+
+
+def _marker(site: str, uuid: str, created_at: str, work: Work) -> dict[str, Any]:
+    """The ordering marker of unfinished work, in the user's partition and the reconciler's index.
+
+    It carries the work itself, so whoever finds it (a later activity of the user, the
+    reconciler) can run it without reading the activity first.
+    """
+    gate = str(work["gateId"])
+    return {"PK": user_pk(site, uuid), "SK": pending_sk(gate), "createdAt": created_at, "todo": work,
+            "GSI1PK": unfinished_index_pk(unfinished_shard(gate)), "GSI1SK": f"{created_at}#{site}#{uuid}#{gate}"}
+
+
 def accept(site: str, activity: dict[str, Any], idempotency: dict[str, Any] | None) -> None:
     """One TransactWriteItems: the activity, its id pointer, its ordering marker and the key.
 
@@ -47,7 +68,8 @@ def accept(site: str, activity: dict[str, Any], idempotency: dict[str, Any] | No
         db.tx_check(pk, PROFILE_SK, "attribute_exists(PK)"),
         db.tx_put({**activity, "PK": pk, "SK": activity_sk(activity_id)}, condition="attribute_not_exists(PK)"),
         db.tx_put({"PK": activity_pointer_pk(site, activity_id), "SK": POINTER_SK, "uuid": uuid}),
-        db.tx_put({"PK": pk, "SK": pending_sk(activity_id), "createdAt": activity["createdAt"]}),
+        db.tx_put(_marker(site, uuid, activity["createdAt"],
+                          work_of(site, uuid, activity_id, activity["type"], "process", activity_id))),
     ]
     if idempotency is not None:
         # TTL deletes lazily: a key past its 24 hours counts as unused even while still stored.
@@ -91,41 +113,70 @@ def get(site: str, uuid: str, activity_id: str) -> dict[str, Any] | None:
     return db.get(user_pk(site, uuid), activity_sk(activity_id))
 
 
-def earlier_pending(site: str, uuid: str, activity_id: str) -> str | None:
-    """The nearest activity of this user accepted before `activity_id` and not finished yet.
+def earliest_unfinished(site: str, uuid: str) -> Work | None:
+    """The user's oldest unfinished work (activity or reject job), by acceptance order.
 
-    The nearest, not the oldest: each waiter then waits on its own predecessor, so one
-    finish wakes one successor instead of every activity queued behind it.
+    One strongly consistent read: before any work runs, this says whether it is its turn.
     """
     items, _ = db.query_page(
-        key_condition="PK = :pk AND SK BETWEEN :lo AND :hi",
-        values={":pk": user_pk(site, uuid), ":lo": PENDING, ":hi": pending_sk(activity_id)},
-        limit=2, consistent=True, projection="SK", forward=False,
+        key_condition="PK = :pk AND begins_with(SK, :p)",
+        values={":pk": user_pk(site, uuid), ":p": PENDING},
+        limit=1, consistent=True, projection="SK, todo",
     )
-    for item in items:
-        other = item["SK"][len(PENDING):]
-        if other < activity_id:
-            return other
-    return None
+    if not items:
+        return None
+    item = items[0]
+    work = item.get("todo")
+    if not work:  # a marker written before markers carried their work: only its id is known
+        gate = item["SK"][len(PENDING):]
+        return work_of(site, uuid, gate, "", "process", gate)
+    return dict(work)
 
 
-def mark_processing(site: str, uuid: str, activity_id: str, now: str) -> dict[str, Any] | None:
-    """QUEUED -> PROCESSING; None when it already moved on (a redelivered execution)."""
+def unfinished(shard: int, accepted_before: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Markers of one index shard accepted before `accepted_before` (ISO), oldest first."""
+    items, _ = db.query_page(
+        key_condition="GSI1PK = :pk AND GSI1SK < :before",
+        values={":pk": unfinished_index_pk(shard), ":before": accepted_before},
+        index="GSI1", limit=limit,
+    )
+    return items
+
+
+SHARDS = range(UNFINISHED_SHARDS)
+
+
+def clear_marker(site: str, uuid: str, gate_id: str) -> None:
+    """Remove the ordering marker of work that has ended (the reconciler's sweep)."""
+    db.delete(user_pk(site, uuid), pending_sk(gate_id))
+
+
+def fail(site: str, uuid: str, activity_id: str, error: dict[str, str], now: str) -> bool:
+    """QUEUED/PROCESSING -> FAILED with `{type, message}`, and the ordering marker gone.
+
+    False when the activity had already ended (its status condition failed). Anything else
+    (a conflict, a throttle) is raised, so the caller tries again: an activity left
+    unfinished would hold up every later activity of its user.
+    """
+    pk = user_pk(site, uuid)
     try:
-        return db.update(
-            user_pk(site, uuid), activity_sk(activity_id),
-            "SET #s = :processing, startedAt = if_not_exists(startedAt, :now)",
-            values={":processing": "PROCESSING", ":queued": "QUEUED", ":now": now},
-            names={"#s": "status"},
-            condition="#s IN (:queued, :processing)",
-        )
+        db.transact([
+            db.tx_update(pk, activity_sk(activity_id),
+                         "SET #s = :failed, #e = :err, processedAt = :now",
+                         values={":failed": "FAILED", ":err": error, ":now": now, ":q": "QUEUED",
+                                 ":p": "PROCESSING"},
+                         names={"#s": "status", "#e": "error"}, condition="#s IN (:q, :p)"),
+            db.tx_delete(pk, pending_sk(activity_id)),
+        ])
     except ClientError as err:
-        if db.is_condition_failure(err):
-            return None
+        if db.cancellation_reasons(err)[:1] == ["ConditionalCheckFailed"]:
+            return False
         raise
+    return True
 
 
-def request_reject(site: str, uuid: str, activity_id: str, rejection: dict[str, Any], job_id: str) -> bool:
+def request_reject(site: str, uuid: str, activity_id: str, activity_type: str, rejection: dict[str, Any],
+                   job_id: str) -> bool:
     """Record the rejection (pending) and queue its job behind the user's earlier activities."""
     pk = user_pk(site, uuid)
     try:
@@ -136,7 +187,9 @@ def request_reject(site: str, uuid: str, activity_id: str, rejection: dict[str, 
                          names={"#s": "status"},
                          condition="#s = :ok AND (attribute_not_exists(rejection) OR (rejection.pending = :f "
                                    "AND attribute_exists(rejection.refused) AND rejection.refused <> :null))"),
-            db.tx_put({"PK": pk, "SK": pending_sk(job_id), "createdAt": rejection["at"], "rejects": activity_id}),
+            db.tx_put({**_marker(site, uuid, rejection["at"], work_of(site, uuid, activity_id, activity_type,
+                                                                      "reject", job_id)),
+                       "rejects": activity_id}),
         ])
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") == "TransactionCanceledException":

@@ -97,6 +97,23 @@ def pending_sk(activity_id: str) -> str:
     return f"P#{activity_id}"
 
 
+# The reconciler's sparse index of unfinished work: every ordering marker carries GSI1 keys
+# `UNFINISHED#{shard}` / `{createdAt}#{site}#{uuid}#{gate}`, and the marker's delete takes its
+# index entry with it. Sharded so that 10,000 accepts/s (a put and a delete each) stay far
+# under one index partition's 1,000 writes/s.
+UNFINISHED_SHARDS = 32
+
+
+def unfinished_index_pk(shard: int) -> str:
+    return f"UNFINISHED#{shard:02d}"
+
+
+def unfinished_shard(gate_id: str) -> int:
+    import zlib
+
+    return zlib.crc32(gate_id.encode()) % UNFINISHED_SHARDS
+
+
 def credit_sk(point_id: str, expires_at: str, batch_id: str) -> str:
     return f"E#{point_id}#{expires_at}#{batch_id}"
 

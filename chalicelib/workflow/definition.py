@@ -1,20 +1,28 @@
-"""The state machine's Lambda placeholders and the app functions behind them."""
+"""The names the state machine, the app and the workflow share, in one table."""
 
 from __future__ import annotations
 
 # Placeholder in activity.asl.json -> name of the `@app.lambda_function` it invokes.
 FUNCTIONS = {
-    "BeginFunctionArn": "activity_begin",
     "BehaviourFunctionArn": "activity_behaviour",
     "PointFunctionArn": "activity_point",
     "CouponFunctionArn": "activity_coupon",
     "GiftFunctionArn": "activity_gift",
     "BountyFunctionArn": "activity_bounty",
-    "RewardsFunctionArn": "activity_rewards",
     "RejectFunctionArn": "activity_reject",
-    "FinishFunctionArn": "activity_finish",
     "MarkFailedFunctionArn": "activity_mark_failed",
 }
+# Express: billed per execution and duration, not per transition; run synchronously by the consumer.
+STATE_MACHINE_TYPE = "EXPRESS"
+# The function Lambda's SQS event source feeds from the activity queue (infra/package.py wires it).
+CONSUMER = "activity_consumer"
+# The queue's logical id in infra/template.json, and the local runtime's queue names.
+QUEUE_LOGICAL_ID = "ActivityQueue"
+DEAD_LETTER_LOGICAL_ID = "ActivityDeadLetterQueue"
+# Lambda's SQS event source: batch size, and the consumer's timeout, which the queue's visibility
+# timeout (infra/template.json, 90 s) must exceed.
+BATCH_SIZE = 10
+CONSUMER_TIMEOUT = 60  # seconds, as .chalice/config.json deploys `activity_consumer`
 
 
 def substitutions(arns_by_function: dict[str, str]) -> dict[str, str]:

@@ -1,15 +1,19 @@
-"""The Lambda handlers the state machine calls, one per state.
+"""The Lambda handlers the state machine calls: one per activity type, doing its whole work.
 
-Each takes the execution's JSON (`site`, `uuid`, `activityId`, `type`, `job`, `gateId`) and
-returns it; rule failures are raised as `ActivityRuleBroken` for the ASL's Catch, conflicts
-and throttles as `TransientError`/`StepConflict` for its Retry.
+Each takes the work's JSON (`site`, `uuid`, `activityId`, `type`, `job`, `gateId`, and usually
+the activity's slim form as accepted) and returns it. A handler first checks, in one read,
+that no earlier work of the same user is unfinished: if some is, it hands back at once
+(`EarlierUnfinished`, carrying that work, which the consumer runs first). Nothing waits for
+another activity. Then the type's own step, the rewards cascade when something could unlock,
+and the finish, folded into the last commit. Rule failures are raised as `ActivityRuleBroken`
+for the ASL's Catch; throttles as `TransientError` for its Retry; a condition that failed on
+state is re-read and recomputed here (`StepConflict`), not by the ASL.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,15 +26,18 @@ from chalicelib.engine.errors import DomainError
 from chalicelib.observability import count, logger
 from chalicelib.store import activities, sites
 from chalicelib.store import mechanics as mechanics_store
-from chalicelib.workflow import gate
 
 Event = dict[str, Any]
-GATE_WAIT_SECONDS = 5.0
-_CONFLICT_ATTEMPTS = 5
+# Re-reads after a condition failed on state (StepConflict): the only retry layer for it.
+_CONFLICT_ATTEMPTS = 8
 
 
-class PredecessorPending(Exception):
-    """An earlier activity of the same user is still being processed; the ASL retries."""
+class EarlierUnfinished(Exception):
+    """Earlier work of the same user has not ended: it must run first. The message is its JSON."""
+
+    def __init__(self, work: dict[str, Any]) -> None:
+        super().__init__(json.dumps(work, separators=(",", ":")))
+        self.work = work
 
 
 def _invocation(handler: Callable[[Event, Any], Event]) -> Callable[[Event, Any], Event]:
@@ -74,7 +81,7 @@ def _retryable(handler: Callable[[Event, Any], Event]) -> Callable[[Event, Any],
 
 
 def _context(event: Event, *, stored: bool) -> Context:
-    """The step's view: the activity as `begin` passed it along, or (`stored`) as stored now."""
+    """The step's view: the activity as the work carries it, or (`stored`) as stored now."""
     site = sites.get_site(event["site"])
     if site is None:
         raise ActivityRuleBroken("SiteNotFound", f"site '{event['site']}' does not exist")
@@ -86,9 +93,15 @@ def _context(event: Event, *, stored: bool) -> Context:
     return Context(event["site"], site, mechanics_store.load(event["site"]).mechanics, activity, clock.now())
 
 
-def _run(event: Event, work: Callable[[Context], Effects], *, stored: bool = False) -> Effects:
+def _run(event: Event, work: Callable[[Context], Effects], *, stored: bool = False,
+         last: bool | None = None, results: dict[str, Any] | None = None) -> Effects:
+    """One step, re-read and recomputed on a conflict. `last`: a processing step, whose commit
+    ends the activity when it is the last one (True: always; False: unless rewards follow)."""
     for attempt in range(_CONFLICT_ATTEMPTS):
         ctx = _context(event, stored=stored)
+        if last is not None:
+            ctx.closing = functools.partial(lifecycle.closing, last=last)
+            ctx.results.update(results or {})
         try:
             effects = work(ctx)
         except StepConflict:
@@ -103,58 +116,66 @@ def _run(event: Event, work: Callable[[Context], Effects], *, stored: bool = Fal
     raise StepConflict("unreachable")
 
 
-def _slim(activity: dict[str, Any]) -> dict[str, Any]:
-    """What the steps need of the activity, carried in the execution instead of re-read."""
-    return {k: activity.get(k) for k in ("id", "uuid", "type", "attrs", "reason", "createdAt", "by", "targetUuid",
-                                         "verb")}
+def _its_turn(event: Event) -> bool:
+    """True when this work is the user's earliest unfinished; False when it has ended already.
 
-
-@_retryable
-def begin(event: Event, context: Any = None) -> Event:
-    """Wait for the user's earlier activities, then QUEUED -> PROCESSING.
-
-    The gate comes first so that the status update can hand back the activity itself
-    (ReturnValues): two requests on the common path. A redelivered execution of a finished
-    activity finds the update's condition false and has nothing left to do.
+    Raises `EarlierUnfinished` when earlier work of the user has not ended (its hand-off was
+    lost or is late): the consumer runs that first. Ids are time-ordered, so the earliest
+    marker is the earliest accepted.
     """
-    site, uuid, activity_id = event["site"], event["uuid"], event["activityId"]
-    gate_id = str(event.get("gateId") or activity_id)
-    deadline = time.monotonic() + GATE_WAIT_SECONDS
-    pause = 0.05
-    while (earlier := activities.earlier_pending(site, uuid, gate_id)) is not None:
-        if time.monotonic() >= deadline:
-            raise PredecessorPending(f"waiting for {earlier}")
-        gate.wait_for(earlier, pause)
-        pause = min(pause * 1.5, 0.5)
-    if event.get("job") == "reject":
-        activity = activities.get(site, uuid, activity_id)
-        rejection = (activity or {}).get("rejection") or {}
-        if activity is None or activity["status"] != "SUCCEEDED" or not rejection.get("pending"):
-            return {**event, "done": True}
-    else:
-        activity = activities.mark_processing(site, uuid, activity_id, clock.now_iso())
-        if activity is None:
-            return {**event, "done": True}
-    return {**event, "done": False, "activity": _slim(activity)}
+    gate = str(event.get("gateId") or event["activityId"])
+    earliest = activities.earliest_unfinished(event["site"], event["uuid"])
+    if earliest is None or str(earliest["gateId"]) > gate:
+        return False
+    if str(earliest["gateId"]) < gate:
+        logger.info("earlier work of this user is unfinished; handing back", extra={"earlier": earliest["gateId"]})
+        raise EarlierUnfinished(earliest)
+    return True
+
+
+def _changed(event: Event, effects: Effects) -> tuple[dict[str, list[str]], bool, dict[str, Any]]:
+    """What the type step changed (verbs, earned points), whether it was blocked, its results."""
+    if effects.applied:
+        return effects.changed(), bool(effects.result_blocked), dict(effects.ctx.results)
+    # A redelivery: what the first run changed is recorded on the activity.
+    stored = _context(event, stored=True).activity
+    record = (stored.get("effects") or {}).get(stored["type"]) or {}
+    changed = {"verbs": [record["verb"]] if record.get("verb") else [],
+               "points": sorted({e["pointId"] for e in record.get("ledger", []) if e["bookedUnder"] == "earned"})}
+    results = stored.get("results") or {}
+    return changed, bool((results.get(stored["type"]) or {}).get("blocked")), results
 
 
 def _by_type(module: Any) -> Callable[[Event, Any], Event]:
     def handler(event: Event, context: Any = None) -> Event:
-        effects = _run(event, module.process)
-        if effects.applied:
-            changed = effects.changed()
-            blocked = bool(effects.result_blocked)
-        else:  # a redelivery: what the first run changed is recorded on the activity
-            stored = _context(event, stored=True).activity
-            record = (stored.get("effects") or {}).get(stored["type"]) or {}
-            changed = {"verbs": [record["verb"]] if record.get("verb") else [],
-                       "points": sorted({e["pointId"] for e in record.get("ledger", [])
-                                         if e["bookedUnder"] == "earned"})}
-            blocked = bool(((stored.get("results") or {}).get(stored["type"]) or {}).get("blocked"))
-        return {**event, "changed": changed, "blocked": blocked}
+        if not _its_turn(event):
+            logger.info("work already ended; nothing to do")
+            return _out(event)
+        effects = _run(event, module.process, last=False)
+        if effects.finished:
+            return _out(event)
+        changed, blocked, results = _changed(event, effects)
+        activity = event.get("activity") or {}
+        if lifecycle.rewards_pending(activity or _context(event, stored=True).activity, changed, blocked):
+            target = lifecycle.received_by(activity)
+            gift_reward = (activity.get("attrs") or {}).get("rewardId")
+            uuids = [event["uuid"]] + ([target] if target else [])
+
+            def unlock(ctx: Context) -> Effects:
+                return rewards.process(ctx, uuids, changed.get("verbs", []), changed.get("points", []),
+                                       [gift_reward] if gift_reward else [])
+
+            if _run(event, unlock, last=True, results=results).finished:
+                return _out(event)
+        _run(event, lifecycle.finish, last=True, results=results)
+        return _out(event)
 
     handler.__name__ = handler.__qualname__ = f"{module.__name__.rsplit('.', 1)[-1]}_step"
     return _retryable(handler)
+
+
+def _out(event: Event) -> Event:
+    return {k: v for k, v in event.items() if k != "activity"}
 
 
 behaviour_step = _by_type(behaviour)
@@ -165,36 +186,20 @@ bounty_step = _by_type(bounty)
 
 
 @_retryable
-def rewards_step(event: Event, context: Any = None) -> Event:
-    changed = event.get("changed") or {}
-    gift_reward = ((event.get("activity") or {}).get("attrs") or {}).get("rewardId")
-    if event.get("blocked") or not (changed.get("verbs") or changed.get("points") or gift_reward):
-        return event  # nothing that could unlock a reward moved: no reads, no writes
-
-    def work(ctx: Context) -> Effects:
-        target = lifecycle.received_by(ctx.activity)
-        uuids = [ctx.uuid] + ([target] if target else [])
-        return rewards.process(ctx, uuids, changed.get("verbs", []), changed.get("points", []),
-                               [gift_reward] if gift_reward else [])
-
-    _run(event, work)
-    return event
-
-
-@_retryable
-def finish_step(event: Event, context: Any = None) -> Event:
-    _run(event, lifecycle.finish)
-    gate.finished(str(event.get("gateId") or event["activityId"]))
-    return {k: v for k, v in event.items() if k not in ("activity", "changed")}
-
-
-@_retryable
 def reject_step(event: Event, context: Any = None) -> Event:
     from chalicelib.activities import reject
 
-    _run(event, reject.process, stored=True)
-    gate.finished(str(event.get("gateId") or event["activityId"]))
-    return {k: v for k, v in event.items() if k != "activity"}
+    if not _its_turn(event):
+        return _out(event)
+    activity = activities.get(event["site"], event["uuid"], event["activityId"])
+    rejection = (activity or {}).get("rejection") or {}
+    if activity is None or activity["status"] != "SUCCEEDED" or not rejection.get("pending") \
+            or activity.get("rejectJob") != event.get("gateId"):
+        # The job's marker outlived its reject (ended by another delivery): clear it.
+        activities.clear_marker(event["site"], event["uuid"], str(event["gateId"]))
+        return _out(event)
+    _run({**event, "activity": activity}, reject.process)
+    return _out(event)
 
 
 @_invocation
@@ -220,8 +225,7 @@ def mark_failed(event: Event, context: Any = None) -> Event:
             _run(event, lambda ctx: reject.compensate(ctx, error), stored=True)
         else:
             lifecycle.fail(event["site"], event["uuid"], event["activityId"], error, clock.now_iso())
-    gate.finished(str(event.get("gateId") or event["activityId"]))
-    return event
+    return _out(event)
 
 
 def failure_of(error: dict[str, Any]) -> dict[str, str]:
@@ -240,6 +244,6 @@ def failure_of(error: dict[str, Any]) -> dict[str, str]:
             return {"type": str(inner["type"]), "message": str(inner["message"])}
         except (ValueError, KeyError, TypeError):
             pass
-    if name == "PredecessorPending" or name == "States.Timeout":
-        return {"type": "Timeout", "message": "an earlier activity of this user did not finish in time"}
+    if name == "States.Timeout":
+        return {"type": "Timeout", "message": "processing did not finish in time"}
     return {"type": "InternalError", "message": f"{name}: {message}"[:500]}

@@ -53,8 +53,8 @@ def wait_done(stack: RunningStack, ids: list[str], timeout: float = 120) -> dict
 
 
 def run_activities(stack: RunningStack) -> dict[str, dict[str, Any]]:
-    """Activities of two users at once that go through most functions: begin, point, behaviour,
-    gift, rewards, finish, and mark_failed (a redeem past the balance, an unknown verb)."""
+    """Activities of two users at once that go through most functions: the queue's consumer, point,
+    behaviour, gift, and mark_failed (a redeem past the balance, an unknown verb)."""
     assert stack.api("POST", "/sites", {"id": SITE, "name": "Canary"})[0] == 201
     assert stack.api("POST", f"/sites/{SITE}/point-types", {"id": "coins", "name": "Coins", "redeemable": True,
                                                              "giftable": True})[0] == 201
@@ -113,8 +113,8 @@ def test_no_two_functions_nor_a_function_and_the_api_share_module_state(mode: st
     pids: dict[str, set[int]] = defaultdict(set)
     for record in functions:
         pids[record["function"].removeprefix(PREFIX)].add(record["pid"])
-    assert {"activity_begin", "activity_point", "activity_behaviour", "activity_gift", "activity_rewards",
-            "activity_finish", "activity_mark_failed"} <= set(pids), sorted(pids)
+    assert {"activity_consumer", "activity_point", "activity_behaviour", "activity_gift",
+            "activity_mark_failed"} <= set(pids), sorted(pids)
     shared = [f"{name} ran in the API's process" for name, own in pids.items() if stack.process.pid in own]
     shared += [f"{name} and {other} ran in one process" for name, own in pids.items()
                for other, theirs in pids.items() if name < other and own & theirs]

@@ -94,14 +94,18 @@ def for_moto(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return t, aside
 
 
-def expose_state_machines(sfn: Any, account: str = "123456789012", region: str = "us-east-1") -> None:
+def expose_state_machines(sfn: Any, template: dict[str, Any], account: str = "123456789012",
+                          region: str = "us-east-1") -> None:
     """moto (5.2.5) creates CloudFormation's state machines in its plain Step Functions backend,
     while with `execute_state_machine` on the API answers from its executing backend, where
-    they are missing. Create them there too, from the definition CloudFormation resolved."""
+    they are missing, and it drops `StateMachineType`. Create them there too, from the
+    definition CloudFormation resolved and the type the template declares."""
     from moto.stepfunctions.models import stepfunctions_backends
 
+    types = {str(r["Properties"].get("StateMachineName")): r["Properties"].get("StateMachineType", "STANDARD")
+             for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"}
     listed = {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     for machine in stepfunctions_backends[account][region].state_machines:
         if machine.arn not in listed:
             sfn.create_state_machine(name=machine.name, definition=machine.definition,
-                                     roleArn=machine.roleArn, type=machine.type or "STANDARD")
+                                     roleArn=machine.roleArn, type=types.get(machine.name, "STANDARD"))

@@ -80,13 +80,26 @@ def test_each_function_has_its_own_role_and_only_what_it_uses(packaged: Packaged
     roles = [role_of(fn) for fn in fns.values()]
     assert len(set(roles)) == len(roles), "functions share a role"
     sm_arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:gamification-dev-activity"
+
+    def the_queue(resources: list[Any]) -> bool:
+        return len(resources) == 1 and "ActivityQueue.Arn" in json.dumps(resources[0])
+
     for logical, fn in fns.items():
         role = role_of(fn)
-        starts = allowed(t, role, "states:StartExecution")
-        if logical == "APIHandler":
-            assert len(starts) == 1 and sm_arn in json.dumps(starts[0]), starts
+        assert allowed(t, role, "states:StartExecution") == [], f"{logical}: nothing starts executions asynchronously"
+        runs = allowed(t, role, "states:StartSyncExecution")
+        sends = allowed(t, role, "sqs:SendMessage")
+        receives = allowed(t, role, "sqs:ReceiveMessage")
+        if logical == "ActivityConsumer":  # runs each queued activity's execution, and only that
+            assert len(runs) == 1 and sm_arn in json.dumps(runs[0]), runs
+            assert the_queue(receives), receives
+            assert allowed(t, role, "dynamodb:GetItem") == [], "the consumer needs no table access"
         else:
-            assert starts == [], f"{logical} may start executions but does not need to"
+            assert runs == [] and receives == [], f"{logical} may run executions or read the queue"
+        if logical in ("APIHandler", "ReconcileActivities"):  # hands work over to the queue
+            assert the_queue(sends), sends
+        else:
+            assert sends == [], f"{logical} may send to the queue but does not need to"
         assert allowed(t, role, "dynamodb:Scan") == [], f"{logical}: no Scan on any path (design.md)"
         log_group = {"Fn::GetAtt": [f"{logical}LogGroup", "Arn"]}
         assert allowed(t, role, "logs:PutLogEvents") == [log_group]
@@ -111,6 +124,8 @@ def test_roles_grant_every_dynamodb_call_the_code_makes(packaged: Packaged) -> N
     needed = {f"dynamodb:{a}" for call in calls for a in IAM_FOR_CALL[call]}
     t = packaged.template
     for logical, fn in functions(t).items():
+        if logical == "ActivityConsumer":
+            continue  # it only runs executions (test_each_function_has_its_own_role_and_only_what_it_uses)
         for action in sorted(needed):
             grants = json.dumps(allowed(t, role_of(fn), action))
             assert "${GameTable.Arn}" in grants, f"{logical} lacks {action} on the table"

@@ -3,7 +3,8 @@
 Faults are injected where AWS would produce them: a botocore `before-call` hook on the app's
 DynamoDB client answers one chosen request with a throttle or a cancelled transaction (the
 way DynamoDB answers when botocore's own retries are spent or do not apply), scoped to one
-step by wrapping that step's handler. For each, the activity must end SUCCEEDED or FAILED
+handler, or to one part of a handler's work (the rewards cascade, the finish on its own), by
+wrapping it. For each, the activity must end SUCCEEDED or FAILED
 with the right error, and wallets, ledger and rewards must be exactly as if it ran once;
 the invariant checker (chalicelib.audit.verify) must find nothing on the site.
 """
@@ -19,6 +20,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from tests.builders import drained
 from tests.conftest import Api, run, submit, wait_for
 
 pytestmark = pytest.mark.usefixtures("game")
@@ -31,7 +33,7 @@ _scope = threading.local()
 
 @dataclass
 class Fault:
-    step: str  # the handler the fault is scoped to: begin, point_step, rewards_step, ...
+    step: str  # the scope the fault is confined to: point_step, ..., rewards, finish (SCOPES)
     operation: str  # a DynamoDB operation, or "*" for the step's first request
     kind: str  # THROTTLE or CONFLICT
     times: int = 1
@@ -69,18 +71,26 @@ def _error_response(kind: str, operation: str) -> tuple[AWSResponse, dict[str, A
     return AWSResponse("https://dynamodb.local/", 400, {}, None), parsed
 
 
-STEP_HANDLERS = ("begin", "behaviour_step", "point_step", "coupon_step", "gift_step", "bounty_step",
-                 "rewards_step", "finish_step", "reject_step", "mark_failed")
+STEP_HANDLERS = ("behaviour_step", "point_step", "coupon_step", "gift_step", "bounty_step", "reject_step",
+                 "mark_failed")
+
+
+def _scopes() -> dict[str, tuple[Any, str]]:
+    """Scope name -> (module, attribute): every handler, and the parts of a handler's work."""
+    from chalicelib.activities import lifecycle, rewards
+    from chalicelib.workflow import steps
+
+    return {**{name: (steps, name) for name in STEP_HANDLERS}, "rewards": (rewards, "process"),
+            "finish": (lifecycle, "finish")}
 
 
 @pytest.fixture
 def injector(monkeypatch: pytest.MonkeyPatch) -> Iterator[Injector]:
-    """The hook on the app's client, and every step handler wrapped to name its scope."""
+    """The hook on the app's client, and every scope wrapped to name itself."""
     from chalicelib.store import db
-    from chalicelib.workflow import steps
 
-    for name in STEP_HANDLERS:
-        monkeypatch.setattr(steps, name, _scoped(name, getattr(steps, name)))
+    for name, (module, attribute) in _scopes().items():
+        monkeypatch.setattr(module, attribute, _scoped(name, getattr(module, attribute)))
     found = Injector()
     events = db.client().meta.events
     events.register_first("before-call.dynamodb", found)
@@ -89,11 +99,11 @@ def injector(monkeypatch: pytest.MonkeyPatch) -> Iterator[Injector]:
 
 
 def _scoped(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(event: dict[str, Any], context: Any = None) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         outer = getattr(_scope, "step", None)
         _scope.step = name
         try:
-            return handler(event, context)
+            return handler(*args, **kwargs)
         finally:
             _scope.step = outer
 
@@ -230,18 +240,19 @@ def _attrs(name: str) -> dict[str, Any]:
     return attrs
 
 
-# (step handler, scenario, operation, fault): a fault in every step, throttles on reads ("*":
-# the step's first request) and on commits, transaction conflicts on commits.
+# (scope, scenario, operation, fault): a fault in every handler and part of one, throttles on
+# reads ("*": the scope's first request; a handler's first is its turn check) and on commits,
+# transaction conflicts on commits.
 CASES = [
-    ("begin", "point", "*", THROTTLE),
+    ("point_step", "point", "*", THROTTLE),
     ("behaviour_step", "behaviour", "*", THROTTLE),
     ("point_step", "point", "TransactWriteItems", CONFLICT),
     ("coupon_step", "coupon", "TransactWriteItems", THROTTLE),
     ("gift_step", "gift", "TransactWriteItems", CONFLICT),
     ("bounty_step", "bounty", "*", THROTTLE),
-    ("rewards_step", "rewards", "*", THROTTLE),
-    ("rewards_step", "rewards", "TransactWriteItems", CONFLICT),
-    ("finish_step", "gift", "TransactWriteItems", THROTTLE),
+    ("rewards", "rewards", "*", THROTTLE),
+    ("rewards", "rewards", "TransactWriteItems", CONFLICT),
+    ("finish", "point", "TransactWriteItems", THROTTLE),
 ]
 
 
@@ -285,84 +296,70 @@ def _crash_named(name: str) -> type[Exception]:
     return type(name, (Exception,), {})
 
 
-@pytest.mark.parametrize(("step", "crash"), [("point_step", "Sandbox.Timedout"), ("rewards_step", "Runtime.ExitError"),
-                                           ("finish_step", "Sandbox.Timedout")])
-def test_crash_after_the_write_before_returning(api: Api, monkeypatch: pytest.MonkeyPatch, step: str,
+@pytest.mark.parametrize(("scope", "crash"), [("point_step", "Sandbox.Timedout"), ("rewards", "Runtime.ExitError"),
+                                            ("finish", "Sandbox.Timedout")])
+def test_crash_after_the_write_before_returning(api: Api, monkeypatch: pytest.MonkeyPatch, scope: str,
                                                 crash: str) -> None:
-    from chalicelib.workflow import steps
-
-    original = getattr(steps, step)
+    module, attribute = _scopes()[scope]
+    original = getattr(module, attribute)
     calls = {"n": 0, "armed": False}
 
-    def crash_after(event: dict[str, Any], context: Any = None) -> Any:
-        out = original(event, context)
+    def crash_after(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
         if calls["armed"]:
             calls["n"] += 1
             if calls["n"] == 1:
                 raise _crash_named(crash)("the runtime died after the step's transaction")
         return out
 
-    monkeypatch.setattr(steps, step, crash_after)
-    scenario = "rewards" if step == "rewards_step" else "point"
+    monkeypatch.setattr(module, attribute, crash_after)
+    scenario = {"rewards": "rewards", "finish": "point"}.get(scope, "point")
     SCENARIOS[scenario].prepare(api)
     calls["armed"] = True
     done = run(api, SITE, "alice", _attrs(scenario))
-    _executions_done(done["id"])  # a crashed finish is retried after the status already reads SUCCEEDED
-    assert calls["n"] == 2, calls
+    drained()  # a crash after the last commit is retried after the status already reads SUCCEEDED
+    assert calls["n"] >= 1, calls
     assert done["status"] == "SUCCEEDED", done
     SCENARIOS[scenario].expect(books("alice"), books("bob"))
     verified()
 
 
-def _start_duplicate(activity_id: str, name: str) -> None:
-    """A second execution with the first one's input under another name (Express redelivery)."""
-    import json
-    import os
+def _deliver_again(activity_id: str, attrs: dict[str, Any], *, dedup: str) -> None:
+    """The same work on the queue once more (a reconciler's or SQS's second delivery)."""
+    from chalicelib.store.activities import work_of
+    from chalicelib.workflow import starter
 
-    sfn = boto3.client("stepfunctions")
-    arn = os.environ["STATE_MACHINE_ARN"]
-    first = sfn.list_executions(stateMachineArn=arn)["executions"]
-    source = next(e for e in first if e["name"].startswith(activity_id))
-    payload = sfn.describe_execution(executionArn=source["executionArn"])["input"]
-    sfn.start_execution(stateMachineArn=arn, name=name, input=payload)
-    assert json.loads(payload)["activityId"] == activity_id
-
-
-def _executions_done(prefix: str) -> None:
-    import os
-    import time
-
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        running = [e for e in sfn.list_executions(stateMachineArn=os.environ["STATE_MACHINE_ARN"])["executions"]
-                   if e["name"].startswith(prefix) and e["status"] == "RUNNING"]
-        if not running:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the duplicate execution did not finish")
+    assert starter.hand_off(work_of(SITE, "alice", activity_id, attrs["type"], "process", activity_id), dedup=dedup)
 
 
 @pytest.mark.parametrize("scenario", ["bounty", "coupon"])
-def test_the_same_execution_delivered_twice_after_it_finished(api: Api, scenario: str) -> None:
+def test_the_same_work_delivered_twice_after_it_finished(api: Api, scenario: str) -> None:
     SCENARIOS[scenario].prepare(api)
     done = run(api, SITE, "alice", _attrs(scenario))
     assert done["status"] == "SUCCEEDED", done
-    _start_duplicate(done["id"], f"{done['id']}-again")
-    _executions_done(done["id"])
+    _deliver_again(done["id"], _attrs(scenario), dedup=f"{done['id']}-again")
+    drained()
     again = wait_for(api, SITE, done["id"])
     assert (again["status"], again["result"]) == ("SUCCEEDED", done["result"])
     SCENARIOS[scenario].expect(books("alice"), books("bob"))
     verified()
 
 
-def test_the_same_execution_delivered_twice_at_once(api: Api) -> None:
+def test_the_same_work_delivered_three_times_at_once(api: Api) -> None:
+    """The queue's delivery and two more handler invocations of the same work, concurrently."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.store.activities import work_of
+    from chalicelib.workflow import steps
+
     give(api, "alice", "coins", 40)
-    activity_id = submit(api, SITE, "alice", {"type": "gift", "targetUuid": "bob",
-                                              "points": [{"pointId": "coins", "points": 5}]})
-    _start_duplicate(activity_id, f"{activity_id}-dup")
+    attrs = {"type": "gift", "targetUuid": "bob", "points": [{"pointId": "coins", "points": 5}]}
+    activity_id = submit(api, SITE, "alice", attrs)
+    work = work_of(SITE, "alice", activity_id, "gift", "process", activity_id)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda _: steps.gift_step(dict(work)), range(2)))
     done = wait_for(api, SITE, activity_id)
-    _executions_done(activity_id)
+    drained()
     assert done["status"] == "SUCCEEDED", done
     a, b = books("alice"), books("bob")
     assert (a["wallets"]["coins"], a["entries"]["coins"], a["activities"]) == (35, 2, 2)
@@ -378,16 +375,15 @@ def test_steps_called_again_by_hand_change_nothing(api: Api) -> None:
                                     "points": [{"pointId": "coins", "points": 5}]})
     event = {"site": SITE, "uuid": "alice", "activityId": done["id"], "type": "gift", "job": "process",
              "gateId": done["id"]}
-    assert steps.begin(dict(event))["done"] is True
-    out = steps.gift_step(dict(event))
-    steps.rewards_step(out)
-    steps.finish_step(out)
+    assert steps.gift_step(dict(event)) == event
+    assert steps.gift_step({**event, "activity": {"id": done["id"], "uuid": "alice", "type": "gift",
+                                                  "attrs": done["attrs"]}}) == event
     _expect_gift(books("alice"), books("bob"))
     verified()
 
 
 def test_a_late_duplicate_cannot_apply_an_activity_that_already_failed(api: Api) -> None:
-    """Execution A fails the activity; duplicate B, past `begin` before that, must not apply it."""
+    """Delivery A fails the activity; duplicate B, past its turn check before that, must not apply it."""
     from chalicelib import clock
     from chalicelib.activities import lifecycle
     from chalicelib.workflow import steps
@@ -407,9 +403,11 @@ def test_a_late_duplicate_cannot_apply_an_activity_that_already_failed(api: Api)
                           clock.now_iso()) in (True, False)
     event = {"site": SITE, "uuid": "alice", "activityId": activity_id, "type": "point", "job": "process",
              "gateId": activity_id}
-    out = steps.point_step(dict(event))
-    steps.rewards_step(out)
-    steps.finish_step(out)
+    # Past its turn check before A ended it, B's commit is refused by the activity's status.
+    from chalicelib.activities import point
+
+    effects = steps._run(event, point.process, last=False)
+    assert not effects.applied
     stored = wait_for(api, SITE, activity_id)
     assert stored["status"] == "FAILED", stored
     assert books("alice")["entries"] == {}

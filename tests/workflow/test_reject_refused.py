@@ -30,7 +30,7 @@ def hold_reject(activity: dict[str, Any]) -> dict[str, Any]:
 
     job_id = new_id()
     rejection = {"reason": "race", "at": now_iso(), "by": "operator", "pending": True}
-    assert activities.request_reject(SITE, activity["uuid"], activity["id"], rejection, job_id)
+    assert activities.request_reject(SITE, activity["uuid"], activity["id"], activity["type"], rejection, job_id)
     return {"site": SITE, "uuid": activity["uuid"], "activityId": activity["id"], "type": activity["type"],
             "job": "reject", "gateId": job_id}
 

@@ -1,0 +1,58 @@
+"""The reconciler: no accepted work is ever stranded.
+
+Every minute it reads the sparse index of unfinished work (the ordering markers, sharded
+`UNFINISHED#nn` keys of GSI1: one Query per shard, never a Scan) for markers accepted more
+than `HAND_OVER_AFTER` ago, and:
+- hands the work over again while it is younger than `GIVE_UP_AFTER` (its first hand-off
+  failed or was lost, its consumer crashed and the message is not back yet, ...): a second
+  delivery of work that is running or has ended changes nothing, the steps are idempotent;
+- fails it (`Timeout`, with its committed steps compensated, as MarkFailed does) once older,
+  so that every accepted activity ends within five minutes under any single fault (a
+  MarkFailed that could not write included). A reject job that old is refused instead: the
+  activity stays SUCCEEDED with `rejection.refused` set.
+
+What it did is counted (`WorkHandedOver`, `WorkTimedOut`) and logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.observability import count, logger
+from chalicelib.store import activities
+from chalicelib.store.userstate import parse_time
+
+HAND_OVER_AFTER = dt.timedelta(seconds=60)
+GIVE_UP_AFTER = dt.timedelta(seconds=180)
+TIMEOUT_ERROR = {"Error": "States.Timeout", "Cause": "processing did not end in time"}
+
+
+def run(event: Any = None, context: Any = None) -> dict[str, int]:
+    from chalicelib.workflow import starter, steps
+
+    now = clock.now()
+    handed_over = timed_out = 0
+    cutoff = clock.iso(now - HAND_OVER_AFTER)
+    for shard in activities.SHARDS:
+        for marker in activities.unfinished(shard, cutoff):
+            work = marker.get("todo")
+            accepted = parse_time(marker.get("createdAt"))
+            if not work or accepted is None:
+                continue
+            if now - accepted >= GIVE_UP_AFTER:
+                logger.warning("work did not end in time; failing it",
+                               extra={"activity_id": work.get("activityId"), "job": work.get("job")})
+                steps.mark_failed({**work, "error": TIMEOUT_ERROR}, None)
+                timed_out += 1
+            else:
+                minute = now.strftime("%Y%m%d%H%M")
+                if starter.hand_off(work, dedup=f"{work['gateId']}:{minute}"):
+                    handed_over += 1
+    if handed_over:
+        count("WorkHandedOver", value=handed_over)
+        logger.info("unfinished work handed over again", extra={"work": handed_over})
+    if timed_out:
+        count("WorkTimedOut", value=timed_out)
+    return {"handedOver": handed_over, "timedOut": timed_out}
