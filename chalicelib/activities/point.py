@@ -8,6 +8,7 @@ from chalicelib.activities import common
 from chalicelib.activities.effects import Context, Effects
 from chalicelib.engine import errors as rules
 from chalicelib.engine import wallet
+from chalicelib.engine.rewards import after_earning, evaluate_rewards
 
 EARNING = ("increment", "set")
 
@@ -43,5 +44,18 @@ def process(ctx: Context) -> Effects:
     result = common.empty_result()
     if action in EARNING:
         result["awarded"]["points"] = common.points_list({k: v for k, v in awarded.items() if v > 0})
+    if action == "increment":
+        # As the behaviour step does: the rewards on the user as read plus the points this commit
+        # earns are what the rewards step would read back; when nothing can unlock or lapse on
+        # them, it has nothing to do, and the finish rides in this commit.
+        from chalicelib.activities.rewards import progress_of
+
+        earned = {e["pointId"]: 0 for e in effects.ledger if e["bookedUnder"] == "earned"}
+        for entry in effects.ledger:
+            if entry["bookedUnder"] == "earned":
+                earned[entry["pointId"]] += int(entry["amount"])
+        moved = evaluate_rewards(ctx.mechanics, after_earning(progress_of(state), earned), ctx.now, ctx.tz,
+                                 ctx.week_start, changed_verbs=[], changed_points=sorted(earned))
+        effects.rewards_settled = not (moved.unlocked or moved.lost)
     effects.commit(result)
     return effects

@@ -304,6 +304,12 @@ def after_behaviour(progress: UserProgress, verb: str, period_keys: Iterable[str
     )
 
 
+def after_earning(progress: UserProgress, earned: Mapping[str, int]) -> UserProgress:
+    """`progress` with `earned` points added (a point increment: nothing else moves)."""
+    return replace(progress, earned={pid: progress.earned.get(pid, 0) + earned.get(pid, 0)
+                                     for pid in {*progress.earned, *earned}})
+
+
 # ---------------------------------------------------------------- the cascade
 
 

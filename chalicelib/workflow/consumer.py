@@ -37,28 +37,17 @@ def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     failed_groups: dict[str, int] = {}  # group -> seconds until its messages are tried again
     failures: list[dict[str, str]] = []
     again: dict[str, int] = {}  # receipt handle -> visibility (seconds) of what goes back
-    for record in event.get("Records") or []:
-        message_id = record["messageId"]
-        attributes = record.get("attributes") or {}
-        group = attributes.get("MessageGroupId", "")
+    for group, run in _runs(event.get("Records") or []):
         if group not in failed_groups and _out_of_time(context):
             failed_groups[group] = 0  # not failed, only not started: back at once
-        if group in failed_groups:
-            failures.append({"itemIdentifier": message_id})
-            again[record["receiptHandle"]] = failed_groups[group]
-            continue
-        try:
-            work = json.loads(record["body"])
-            done = process(work)
-        except (ValueError, KeyError, TypeError) as err:
-            # A message nobody could ever process: dropped (and logged), never retried forever.
-            logger.error("malformed work message dropped", extra={"message_id": message_id, "error": str(err)})
-            count("WorkMessageDropped")
-            continue
-        if not done:
-            failed_groups[group] = _backoff(int(attributes.get("ApproximateReceiveCount") or 1))
-            failures.append({"itemIdentifier": message_id})
-            again[record["receiptHandle"]] = failed_groups[group]
+        ended = 0 if group in failed_groups else process_run([work for _, work in run])
+        if ended < len(run):
+            if group not in failed_groups:
+                receives = (run[ended][0].get("attributes") or {}).get("ApproximateReceiveCount") or 1
+                failed_groups[group] = _backoff(int(receives))
+            for record, _ in run[ended:]:
+                failures.append({"itemIdentifier": record["messageId"]})
+                again[record["receiptHandle"]] = failed_groups[group]
     if again:
         # What goes back is tried again after its backoff, not after the queue's whole visibility
         # timeout (90 s); the later messages of a failed group stay behind it (FIFO).
@@ -66,28 +55,78 @@ def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return {"batchItemFailures": failures}
 
 
-def _backoff(receives: int) -> int:
-    """Seconds before a failed message is tried again: 2, 4, 8, ... at most 30."""
-    return min(30, 2 ** receives)
+Run = list[tuple[dict[str, Any], dict[str, Any]]]  # (SQS record, its work), consecutive
+
+
+def _runs(records: list[dict[str, Any]]) -> list[tuple[str, Run]]:
+    """Consecutive messages of one user and one activity type, which one execution can process
+    together; a reject job, or another type, starts a new run. Malformed messages are dropped."""
+    runs: list[tuple[str, Run]] = []
+    for record in records:
+        group = (record.get("attributes") or {}).get("MessageGroupId", "")
+        try:
+            work = json.loads(record["body"])
+            kind = (str(work["type"]), str(work["job"]))
+        except (ValueError, KeyError, TypeError) as err:
+            # A message nobody could ever process: dropped (and logged), never retried forever.
+            logger.error("malformed work message dropped", extra={"message_id": record.get("messageId"),
+                                                                  "error": str(err)})
+            count("WorkMessageDropped")
+            continue
+        last = runs[-1] if runs else None
+        if (last is not None and last[0] == group and kind[1] == "process"
+                and (last[1][-1][1]["type"], last[1][-1][1]["job"]) == kind):
+            last[1].append((record, work))
+        else:
+            runs.append((group, [(record, work)]))
+    return runs
+
+
+def process_run(works: list[dict[str, Any]]) -> int:
+    """Several queued activities of one user and type, in order: how many ended (from the first).
+
+    One execution, one invocation of the type's Lambda for all of them (`steps._each`), which
+    ends them one after another; it may stop early, and the rest then runs in a new execution.
+    """
+    ended = 0
+    while ended < len(works):
+        rest = works[ended:]
+        if len(rest) == 1:
+            return ended + (1 if process(rest[0]) else 0)
+        output = _run_handing_back({**rest[0], "batch": rest})
+        if output is None:
+            return ended
+        ended += max(1, int(output.get("processed", 1)))
+    return ended
 
 
 def process(work: dict[str, Any]) -> bool:
     """Run `work` (and any earlier work of its user found unfinished first); True when it ended."""
+    return _run_handing_back(work) is not None
+
+
+def _run_handing_back(work: dict[str, Any]) -> dict[str, Any] | None:
+    """The execution's output once it ran (earlier work handed back is run first); None if not."""
     for _ in range(MAX_HAND_BACKS + 1):
         outcome = _execute(work)
         if outcome is None:
-            return False
+            return None
         earlier = _handed_back(outcome)
         if earlier is None:
-            return True
+            return outcome
         logger.info("running the user's earlier work first",
                     extra={"activity_id": work.get("activityId"), "earlier": earlier.get("gateId")})
         count("EarlierWorkRunFirst")
         if _execute(earlier) is None:
-            return False
+            return None
     logger.warning("hand-back chain too long; the message goes back to the queue",
                    extra={"activity_id": work.get("activityId")})
-    return False
+    return None
+
+
+def _backoff(receives: int) -> int:
+    """Seconds before a failed message is tried again: 2, 4, 8, ... at most 30."""
+    return min(30, 2 ** receives)
 
 
 def _execute(work: dict[str, Any]) -> dict[str, Any] | None:

@@ -7,7 +7,9 @@ that no earlier work of the same user is unfinished: if some is, it hands back a
 another activity. Then the type's own step, the rewards cascade when something could unlock,
 and the finish, folded into the last commit. Rule failures are raised as `ActivityRuleBroken`
 for the ASL's Catch; throttles as `TransientError` for its Retry; a condition that failed on
-state is re-read and recomputed here (`StepConflict`), not by the ASL.
+state is re-read and recomputed here (`StepConflict`), not by the ASL. An event with a `batch`
+(several queued activities of one user and type, from the consumer) is processed one activity
+after another in the same invocation (`_each`).
 """
 
 from __future__ import annotations
@@ -147,13 +149,13 @@ def _changed(event: Event, effects: Effects) -> tuple[dict[str, list[str]], bool
 
 
 def _by_type(module: Any) -> Callable[[Event, Any], Event]:
-    def handler(event: Event, context: Any = None) -> Event:
+    def one(event: Event) -> None:
         if not _its_turn(event):
             logger.info("work already ended; nothing to do")
-            return _out(event)
+            return
         effects = _run(event, module.process, last=False)
         if effects.finished:
-            return _out(event)
+            return
         changed, blocked, results = _changed(event, effects)
         activity = event.get("activity") or {}
         if lifecycle.rewards_pending(activity or _context(event, stored=True).activity, changed, blocked):
@@ -166,12 +168,41 @@ def _by_type(module: Any) -> Callable[[Event, Any], Event]:
                                        [gift_reward] if gift_reward else [])
 
             if _run(event, unlock, last=True, results=results).finished:
-                return _out(event)
+                return
         _run(event, lifecycle.finish, last=True, results=results)
-        return _out(event)
+
+    def handler(event: Event, context: Any = None) -> Event:
+        batch = event.get("batch")
+        if not batch:
+            one(event)
+            return _out(event)
+        processed = _each(batch, one)
+        return {**_out({k: v for k, v in event.items() if k != "batch"}), "processed": processed}
 
     handler.__name__ = handler.__qualname__ = f"{module.__name__.rsplit('.', 1)[-1]}_step"
     return _retryable(handler)
+
+
+def _each(batch: list[Event], one: Callable[[Event], None]) -> int:
+    """Several queued activities of one user and type, in order, in one invocation: how many ended.
+
+    A broken rule ends its activity FAILED here (what MarkFailed would do) and the batch goes on.
+    Anything else stops the batch: raised when nothing ended yet (the ASL's Retry and Catch take
+    it, as for a single activity, whose fields the batch's event carries), else the count so far,
+    and the consumer runs the rest in a new execution.
+    """
+    for done, work in enumerate(batch):
+        logger.thread_safe_append_keys(activity_id=work.get("activityId"))
+        try:
+            one(work)
+        except ActivityRuleBroken as broken:
+            end_failed(work, {"type": broken.type, "message": broken.message})
+        except Exception:
+            if done == 0:
+                raise
+            logger.info("batch stopped; the rest runs in a new execution", extra={"processed": done})
+            return done
+    return len(batch)
 
 
 def _out(event: Event) -> Event:
@@ -214,18 +245,23 @@ def mark_failed(event: Event, context: Any = None) -> Event:
               activity_type=event.get("type"))
         reject.abandon(event["site"], event["uuid"], event["activityId"], event.get("gateId", ""), error)
     else:
-        logger.info("activity failed", extra={"error_type": error["type"], "error_message": error["message"]})
-        count("ActivityFailed" if error["type"] != "InternalError" else "ActivityErrored",
-              activity_type=event.get("type"))
-        from chalicelib.activities import reject
+        end_failed(event, error)
+    return _out({k: v for k, v in event.items() if k != "batch"})
 
-        stored = activities.get(event["site"], event["uuid"], event["activityId"]) or {}
-        if reject.applied_steps(stored) and stored.get("status") in ("QUEUED", "PROCESSING"):
-            # Some steps committed before the failure: undo them, so FAILED means no effect.
-            _run(event, lambda ctx: reject.compensate(ctx, error), stored=True)
-        else:
-            lifecycle.fail(event["site"], event["uuid"], event["activityId"], error, clock.now_iso())
-    return _out(event)
+
+def end_failed(event: Event, error: dict[str, str]) -> None:
+    """The activity -> FAILED with `{type, message}`; steps it had committed are undone first."""
+    from chalicelib.activities import reject
+
+    logger.info("activity failed", extra={"error_type": error["type"], "error_message": error["message"]})
+    count("ActivityFailed" if error["type"] != "InternalError" else "ActivityErrored",
+          activity_type=event.get("type"))
+    stored = activities.get(event["site"], event["uuid"], event["activityId"]) or {}
+    if reject.applied_steps(stored) and stored.get("status") in ("QUEUED", "PROCESSING"):
+        # Some steps committed before the failure: undo them, so FAILED means no effect.
+        _run(event, lambda ctx: reject.compensate(ctx, error), stored=True)
+    else:
+        lifecycle.fail(event["site"], event["uuid"], event["activityId"], error, clock.now_iso())
 
 
 def failure_of(error: dict[str, Any]) -> dict[str, str]:

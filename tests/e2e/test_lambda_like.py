@@ -153,7 +153,7 @@ def test_the_environments_end_with_the_stack_even_on_sigkill(tmp_path: Path) -> 
     try:
         run_activities(stack)
         workers = {r["pid"] for r in canary_records(tmp_path) if r["function"] != "api"}
-        assert len(workers) >= 7 and all(alive(pid) for pid in workers)
+        assert len(workers) >= 5 and all(alive(pid) for pid in workers)  # at least one per function used
         os.kill(stack.process.pid, signal.SIGKILL)  # the stack alone, not its process group
         stack.process.wait(timeout=10)
         deadline = time.monotonic() + 10

@@ -112,6 +112,37 @@ def test_the_behaviour_step_foresees_the_state_the_rewards_step_reads(api: Api) 
         assert without_rewards_step(foreseen) == without_rewards_step(read_back), n
 
 
+def test_a_point_increment_foresees_its_rewards_and_finishes_in_its_own_commit(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An increment that cannot unlock anything is one commit (the finish rides in it); one that
+    reaches a level still goes through the rewards step, which unlocks it."""
+    from chalicelib.activities import rewards
+    from chalicelib.activities.rewards import progress_of
+    from chalicelib.engine.rewards import after_earning
+    from chalicelib.store import userstate
+
+    evaluated: list[str] = []
+    original = rewards.process
+
+    def counted(ctx: Any, *args: Any) -> Any:
+        evaluated.append(ctx.activity_id)
+        return original(ctx, *args)
+
+    give(api, "alice", "xp", 1)  # the wallet exists (a new one adds zero figures, which change nothing)
+    evaluated.clear()
+    monkeypatch.setattr(rewards, "process", counted)
+    before = userstate.load("acme", "alice")
+    small = run(api, "acme", "alice", {"type": "point", "action": "increment",
+                                       "points": [{"pointId": "xp", "points": 20}]})
+    after = userstate.load("acme", "alice")
+    assert before is not None and after is not None
+    assert progress_of(after) == after_earning(progress_of(before), {"xp": 20}), "foreseen = read back"
+    assert evaluated == [] and small["status"] == "SUCCEEDED"
+    reaching = run(api, "acme", "alice", {"type": "point", "action": "increment",
+                                          "points": [{"pointId": "xp", "points": 20}]})
+    assert evaluated == [reaching["id"]] and reaching["result"]["awarded"]["rewards"] == ["silver"]
+
+
 # ------------------------------------------------------------------ point actions
 
 def test_point_actions_and_figures(api: Api) -> None:

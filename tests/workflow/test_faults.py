@@ -208,6 +208,11 @@ def _expect_gift(a: dict[str, Any], b: dict[str, Any]) -> None:
     assert b["gifts"] == {"giftsReceived": 1, "g:thanks": 1}
 
 
+def _expect_plain_gift(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert (a["wallets"]["coins"], a["entries"]["coins"]) == (35, 2)
+    assert (b["wallets"], b["entries"]) == ({"coins": 5}, {"coins": 1})
+
+
 def _expect_bounty_award(a: dict[str, Any], b: dict[str, Any]) -> None:
     assert (a["wallets"]["coins"], a["entries"]["coins"], a["bounties"]) == (25, 2, ["awarded"])
     assert (b["wallets"], b["entries"]) == ({"coins": 15}, {"coins": 1})
@@ -230,6 +235,9 @@ SCENARIOS: dict[str, Scenario] = {
                                            "points": [{"pointId": "coins", "points": 5}]}, _expect_gift),
     "bounty": Scenario(_open_bounty, {"type": "bounty", "action": "award", "targetUuid": "bob"}, _expect_bounty_award),
     "rewards": Scenario(_two_videos, {"type": "behaviour", "verb": "watch_video"}, _expect_binge),
+    # Points for bob and no reward: the rewards step finds nothing to write, the finish commits alone.
+    "plain_gift": Scenario(_alice_has_40_coins, {"type": "gift", "targetUuid": "bob",
+                                                 "points": [{"pointId": "coins", "points": 5}]}, _expect_plain_gift),
 }
 
 
@@ -252,7 +260,7 @@ CASES = [
     ("bounty_step", "bounty", "*", THROTTLE),
     ("rewards", "rewards", "*", THROTTLE),
     ("rewards", "rewards", "TransactWriteItems", CONFLICT),
-    ("finish", "point", "TransactWriteItems", THROTTLE),
+    ("finish", "plain_gift", "TransactWriteItems", THROTTLE),
 ]
 
 
@@ -313,7 +321,7 @@ def test_crash_after_the_write_before_returning(api: Api, monkeypatch: pytest.Mo
         return out
 
     monkeypatch.setattr(module, attribute, crash_after)
-    scenario = {"rewards": "rewards", "finish": "point"}.get(scope, "point")
+    scenario = {"rewards": "rewards", "finish": "plain_gift"}.get(scope, "point")
     SCENARIOS[scenario].prepare(api)
     calls["armed"] = True
     done = run(api, SITE, "alice", _attrs(scenario))

@@ -290,3 +290,36 @@ def test_accept_answers_202_although_the_queue_refuses(api: Api, lost_hand_offs:
     status, data, headers = api.post(f"/sites/{SITE}/activities", {"uuid": "alice", "attrs": INCREMENT})
     assert status == 202 and headers["Location"].endswith(data["id"])
     assert status_of(api, data["id"]) == "QUEUED"
+
+
+def test_one_execution_processes_a_users_queued_activities_in_order(api: Api, monkeypatch: pytest.MonkeyPatch,
+                                                                   lost_hand_offs: list[str]) -> None:
+    """Consecutive messages of one user and type run in one execution, one Lambda invocation; a
+    broken rule in the middle ends that activity FAILED and the rest go on."""
+    from chalicelib.store.activities import work_of
+    from chalicelib.workflow import consumer, starter, steps
+
+    lost_hand_offs.extend(["lose"] * 4)  # the poller never sees them: the test hands them over
+    bodies = [INCREMENT, {**REDEEM, "points": [{"pointId": "coins", "points": 100}]}, REDEEM, INCREMENT]
+    ids = [submit(api, SITE, "alice", body) for body in bodies]
+    works = [work_of(SITE, "alice", i, "point", "process", i) for i in ids]
+    executions, invocations = [], []
+    original_run, original_step = starter.run, steps.point_step
+
+    def counted_run(work: dict[str, Any]) -> dict[str, Any]:
+        executions.append(len(work.get("batch") or [work]))
+        return original_run(work)
+
+    def counted_step(event: dict[str, Any], context: Any = None) -> Any:
+        invocations.append(event["activityId"])
+        return original_step(event, context)
+
+    monkeypatch.setattr(starter, "run", counted_run)
+    monkeypatch.setattr(steps, "point_step", counted_step)
+    assert consumer.process_run(works) == 4
+    assert executions == [4] and invocations == [ids[0]]
+    statuses = [api.ok("GET", f"/sites/{SITE}/activities/{i}") for i in ids]
+    assert [s["status"] for s in statuses] == ["SUCCEEDED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
+    assert statuses[1]["error"]["type"] == "InsufficientPoints"
+    coins = wallet("alice", "coins")
+    assert (coins["balance"], coins["entries"]) == (10, 3)
