@@ -121,16 +121,20 @@ def earliest_unfinished(site: str, uuid: str) -> Work | None:
     items, _ = db.query_page(
         key_condition="PK = :pk AND begins_with(SK, :p)",
         values={":pk": user_pk(site, uuid), ":p": PENDING},
-        limit=1, consistent=True, projection="SK, todo",
+        limit=1, consistent=True, projection="SK, todo, rejects",
     )
     if not items:
         return None
     item = items[0]
-    work = item.get("todo")
-    if not work:  # a marker written before markers carried their work: only its id is known
-        gate = item["SK"][len(PENDING):]
-        return work_of(site, uuid, gate, "", "process", gate)
-    return dict(work)
+    if item.get("todo"):
+        return dict(item["todo"])
+    # A marker written before markers carried their work (in flight across the deploy that
+    # brought them): its id, and for a reject job the activity it rejects, give the rest.
+    gate = item["SK"][len(PENDING):]
+    activity_id = str(item.get("rejects") or gate)
+    activity = get(site, uuid, activity_id) or {}
+    return work_of(site, uuid, activity_id, str(activity.get("type", "")), "reject" if item.get("rejects") else "process",
+                   gate)
 
 
 def unfinished(shard: int, accepted_before: str, limit: int = 500) -> list[dict[str, Any]]:

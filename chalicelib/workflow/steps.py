@@ -157,8 +157,11 @@ def _by_type(module: Any) -> Callable[[Event, Any], Event]:
         if effects.finished:
             return
         changed, blocked, results = _changed(event, effects)
-        activity = event.get("activity") or {}
-        if lifecycle.rewards_pending(activity or _context(event, stored=True).activity, changed, blocked):
+        # The activity the step ran with (the work's slim form, or read once when the work came
+        # without it, e.g. from the reconciler): what the next steps go on with.
+        activity = effects.ctx.activity
+        event = {**event, "activity": activity}
+        if lifecycle.rewards_pending(activity, changed, blocked):
             target = lifecycle.received_by(activity)
             gift_reward = (activity.get("attrs") or {}).get("rewardId")
             uuids = [event["uuid"]] + ([target] if target else [])

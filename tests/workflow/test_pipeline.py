@@ -323,3 +323,25 @@ def test_one_execution_processes_a_users_queued_activities_in_order(api: Api, mo
     assert statuses[1]["error"]["type"] == "InsufficientPoints"
     coins = wallet("alice", "coins")
     assert (coins["balance"], coins["entries"]) == (10, 3)
+
+
+def test_a_gift_handed_over_by_the_reconciler_gives_its_reward_too(api: Api, lost_hand_offs: list[str]) -> None:
+    """Work from the reconciler carries no slim activity: the steps read it, and the target's
+    reward is evaluated as for a gift handed off by its accept."""
+    from chalicelib.jobs import reconcile
+
+    # A mission of Bob's for a "thanks" received: only the rewards step, evaluating the target, unlocks it.
+    api.ok("POST", f"/sites/{SITE}/rewards", {"id": "grateful", "kind": "mission", "name": "Grateful",
+                                              "criteria": [{"rewardId": "thanks"}]})
+    give(api, "alice", "coins", 40)
+    gift = {"type": "gift", "targetUuid": "bob", "rewardId": "thanks", "points": [{"pointId": "coins", "points": 5}]}
+    direct = run(api, SITE, "alice", gift)
+    assert "grateful" in direct["result"]["awarded"]["rewards"], direct["result"]
+    lost_hand_offs.append("lose")
+    later = submit(api, SITE, "alice", {**gift, "targetUuid": "carol"})
+    shift(61)
+    assert reconcile.run() == {"handedOver": 1, "timedOut": 0}
+    done = wait_for(api, SITE, later)
+    assert done["status"] == "SUCCEEDED", done
+    assert done["result"]["awarded"] == direct["result"]["awarded"]
+    assert (wallet("bob", "coins")["balance"], wallet("carol", "coins")["balance"]) == (5, 5)
