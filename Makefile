@@ -20,10 +20,12 @@ SHELL := /bin/bash
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck chromium clean wheelhouse package deploy destroy cold-start rollup screenshots fuzz verify soak bench
+DATA_DIR ?= $(if $(LOCAL_DATA_DIR),$(LOCAL_DATA_DIR),.local/data)
+
+.PHONY: run reset test lint typecheck chromium clients clean wheelhouse package deploy destroy cold-start rollup screenshots fuzz verify soak bench
 
 $(RUN_STAMP): pyproject.toml constraints.txt
-	@echo "== Installing what running needs into $(VENV) (once; about 170 MB)"
+	@echo "== Installing what running needs into $(VENV) (once; about 130 MB)"
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check "pip<26.3"
 	@set -o pipefail; $(PIP) -e ".[local]" | $(SHOW_PIP)
@@ -35,9 +37,14 @@ $(STAMP): $(RUN_STAMP)
 	@set -o pipefail; $(PIP) -e ".[local,dev]" | $(SHOW_PIP)
 	@touch $@
 
-## run: create the environment, start the local stack with a seeded demo site
+## run: create the environment, start the local stack with a seeded demo site (its data kept in .local/data)
 run: $(RUN_STAMP)
 	exec $(PY) -m local
+
+## reset: forget what the local stack kept (the next `make run` seeds a new demo site)
+reset:
+	rm -rf "$(DATA_DIR)"
+	@echo "== $(DATA_DIR) removed"
 
 ## chromium: Debian's Chromium for the browser tests (never a downloaded browser)
 chromium:
@@ -45,6 +52,15 @@ chromium:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
+
+## clients: the npm tools of the generated-client checks (openapi-typescript, openapi-fetch,
+## TypeScript 5, Redocly), exactly as clients/typescript/package-lock.json locks them
+CLIENTS_STAMP := clients/typescript/node_modules/.installed
+$(CLIENTS_STAMP): clients/typescript/package.json clients/typescript/package-lock.json
+	@echo "== Installing the generated-client tools into clients/typescript/node_modules (npm ci, once)"
+	@cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+clients: $(CLIENTS_STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -59,7 +75,7 @@ typecheck: $(STAMP)
 ## of a Sunday (New York's Sunday weeks)
 DATE_ANCHORS ?= +400d +3y 2027-12-31T23:30[Europe/London] 2028-02-29T12:00[Europe/London] \
 	2027-03-28T12:00[Europe/London] 2027-11-07T01:30-05:00 2027-06-06T00:30[America/New_York]
-test: $(STAMP) chromium lint typecheck
+test: $(STAMP) chromium $(CLIENTS_STAMP) lint typecheck
 	$(VENV)/bin/pytest
 	@echo; echo "=== integration and workflow suites with every speed-up of local/patches.py off (LOCAL_SPEEDUPS=0)"
 	LOCAL_SPEEDUPS=0 $(VENV)/bin/pytest tests/integration tests/workflow -q -p no:randomly
@@ -70,7 +86,7 @@ test: $(STAMP) chromium lint typecheck
 	done
 
 clean:
-	rm -rf $(VENV) dist .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .mypy_cache .ruff_cache clients/typescript/node_modules
 
 ## wheelhouse: runtime wheels for Lambda (manylinux x86_64, CPython 3.11); needs PyPI once
 dist/wheelhouse/.stamp: pyproject.toml | $(STAMP)

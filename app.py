@@ -13,6 +13,7 @@ from chalice import Chalice, Rate
 from chalicelib.api import activities, mechanics, meta, sites, users
 from chalicelib.api import jobs as operator_jobs
 from chalicelib.api import tabs as user_tabs
+from chalicelib.workflow import definition as workflow  # the names the ASL and the app share
 
 app = Chalice(app_name="gamification")
 app.api.binary_types = []  # every body is JSON; never base64 a request
@@ -28,7 +29,7 @@ app.register_blueprint(operator_jobs.bp)
 Event = dict[str, Any]
 
 
-@app.lambda_function(name="activity_consumer")
+@app.lambda_function(name=workflow.CONSUMER)
 def activity_consumer(event: Event, context: Any) -> Event:
     """The activity queue's consumer (SQS event source, ReportBatchItemFailures): infra/package.py."""
     from chalicelib.workflow import consumer
@@ -36,49 +37,49 @@ def activity_consumer(event: Event, context: Any) -> Event:
     return consumer.consume(event, context)
 
 
-@app.lambda_function(name="activity_behaviour")
+@app.lambda_function(name=workflow.BEHAVIOUR)
 def activity_behaviour(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
 
     return steps.behaviour_step(event, context)
 
 
-@app.lambda_function(name="activity_point")
+@app.lambda_function(name=workflow.POINT)
 def activity_point(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
 
     return steps.point_step(event, context)
 
 
-@app.lambda_function(name="activity_coupon")
+@app.lambda_function(name=workflow.COUPON)
 def activity_coupon(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
 
     return steps.coupon_step(event, context)
 
 
-@app.lambda_function(name="activity_gift")
+@app.lambda_function(name=workflow.GIFT)
 def activity_gift(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
 
     return steps.gift_step(event, context)
 
 
-@app.lambda_function(name="activity_bounty")
+@app.lambda_function(name=workflow.BOUNTY)
 def activity_bounty(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
 
     return steps.bounty_step(event, context)
 
 
-@app.lambda_function(name="activity_reject")
+@app.lambda_function(name=workflow.REJECT)
 def activity_reject(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
 
     return steps.reject_step(event, context)
 
 
-@app.lambda_function(name="activity_mark_failed")
+@app.lambda_function(name=workflow.MARK_FAILED)
 def activity_mark_failed(event: Event, context: Any) -> Event:
     from chalicelib.workflow import steps
 

@@ -28,6 +28,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -301,6 +302,46 @@ def floor(executions: int, concurrency: int) -> tuple[list[float], float]:
     return latencies, executions / (time.perf_counter() - started)
 
 
+def durability_cost(api: Client, site: str, stack: Any, rounds: int) -> None:
+    """End to end at 10 submitters with the journal of `make run` on and off (alternating, in
+    the same process), and the journal's own time and bytes per DynamoDB write."""
+    from local import patches
+
+    durability = stack._durability
+    journaled = durability._journaled
+    spent = {"seconds": 0.0, "writes": 0}
+
+    def timed(action: str, params: dict[str, Any], account: str, region: str) -> None:
+        started = time.thread_time()  # CPU of this thread: wall time would count other threads' GIL turns
+        journaled(action, params, account, region)
+        spent["seconds"] += time.thread_time() - started
+        spent["writes"] += action in WRITES
+
+    from local.durability import WRITES
+
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    written = 0
+    for _ in range(rounds):
+        for on in (True, False):
+            patches.observe_dynamodb_writes(timed if on else None)
+            before = durability._journal.tell() if on else 0
+            _, rate, failed = end_to_end(api, site, 10, 20)
+            assert failed == 0
+            if on:
+                written += durability._journal.tell() - before
+            rates[on].append(rate)
+    patches.observe_dynamodb_writes(journaled)
+    rate_on, rate_off = statistics.median(rates[True]), statistics.median(rates[False])
+    activities = rounds * 10 * 20
+    print(f"\nDurability (make run's journal), 10 submitters, {rounds} rounds alternating:")
+    print(f"  journal on:  {rate_on:6.1f} activities/s   off: {rate_off:6.1f} activities/s   "
+          f"on/off = {rate_on / rate_off:.2f} "
+          f"(target >= 0.5)")
+    print(f"  per DynamoDB write journaled: {spent['seconds'] / max(1, spent['writes']) * 1e6:.0f} us of CPU; "
+          f"{written / activities / 1024:.1f} KB of journal per activity "
+          f"({spent['writes'] / activities:.1f} writes per activity)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer runs (for smoke checks)")
@@ -310,12 +351,15 @@ def main() -> int:
     parser.add_argument("--latency", default=os.environ.get("LOCAL_LATENCY") or "off",
                         help="AWS-like latency per call (LOCAL_LATENCY): aws, off, or a scale such as 0.5")
     parser.add_argument("--burst-only", action="store_true", help="only the burst of 20 activities of one user")
+    parser.add_argument("--durability", action="store_true",
+                        help="only what keeping the data costs (make run's journal): throughput with it on and off")
     args = parser.parse_args()
     os.environ["LOCAL_LAMBDA"], os.environ["LOCAL_LATENCY"] = args.lambda_mode, args.latency
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     from local.stack import LocalStack
 
-    stack = LocalStack(seed=False, schedules=False).start()
+    kept = Path(tempfile.mkdtemp(prefix="bench-data-")) if args.durability else None
+    stack = LocalStack(seed=False, schedules=False, data_dir=kept).start()
     try:
         from chalicelib.store import db
 
@@ -329,6 +373,9 @@ def main() -> int:
               f"Lambda functions: {args.lambda_mode} (LOCAL_LAMBDA); AWS-like latencies: {args.latency} (LOCAL_LATENCY)")
         if args.burst_only:
             burst(api, site)
+            return 0
+        if args.durability:
+            durability_cost(api, site, stack, 2 if args.quick else COMPARISON_ROUNDS)
             return 0
 
         accepts = []

@@ -56,11 +56,12 @@ def use_local_stack(port: int | str) -> dict[str, Any]:
 
 def bulk_history(site: str, uuid: str, count: int, now: dt.datetime) -> int:
     """BENCH-ONLY: `count` SUCCEEDED behaviour activities (`watch_video`, 10 `xp` each) before
-    `now`, their ledger entries, the day buckets and the stats count; returns the items written."""
+    `now`, their ledger entries, the day buckets and the all-time activities count; returns the items written."""
     from chalicelib.clock import iso
     from chalicelib.ids import _encode
     from chalicelib.store import db
-    from chalicelib.store.keys import STATS_SK, activity_sk, bucket_sk, ledger_sk, user_pk
+    from chalicelib.store.keys import USER_STATE_SK, activity_sk, bucket_sk, ledger_sk, user_pk
+    from chalicelib.store.userstate import measure_attr, period_attr
 
     if count <= 0:
         return 0
@@ -97,5 +98,7 @@ def bulk_history(site: str, uuid: str, count: int, now: dt.datetime) -> int:
     for day, n in per_day.items():
         db.update(pk, bucket_sk(day), "ADD #n :n, #b :n, #p :p", values={":n": n, ":p": 10 * n},
                   names={"#n": "n:activities", "#b": "beh:watch_video", "#p": "pts:xp"}, return_new=False)
-    db.update(pk, STATS_SK, "ADD activities :n", values={":n": count}, return_new=False)
+    # The stats bar's count is the all-time n:activities measure on the state item.
+    db.update(pk, USER_STATE_SK, "ADD #a :n SET #p = :all", values={":n": count, ":all": "all"},
+              names={"#a": measure_attr("all", "n:activities"), "#p": period_attr("all")}, return_new=False)
     return len(rows) + len(per_day) + 1

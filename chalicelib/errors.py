@@ -96,6 +96,17 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
 
 
+class ServiceUnavailable(ApiError):
+    """Storage throttled or contended before anything was written: the same request may be
+    sent again after `Retry-After` seconds."""
+
+    status, type = 503, "ServiceUnavailable"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def field_error(field: str, message: str) -> ValidationError:
     """A 400 about one field, the most common refusal."""
     return ValidationError(f"{field}: {message}", [{"field": field, "message": message}])
@@ -108,6 +119,8 @@ CURSOR_REFUSED = "is not a cursor this API issued for this listing (route, site 
 # was raised, so importing this module (every cold start) imports none of those modules.
 _FROM_BELOW: dict[tuple[str, str], Callable[[Exception], ApiError]] = {
     ("chalicelib.store.db", "InvalidCursor"): lambda exc: field_error("cursor", str(exc) or CURSOR_REFUSED),
+    ("chalicelib.store.db", "Busy"): lambda exc: ServiceUnavailable("storage is busy (throttled or contended); "
+                                                                    "send the request again"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -145,3 +146,10 @@ class BacklogServer(ThreadedHTTPServer):
     """socketserver listens with a backlog of 5: a burst of clients would see resets."""
 
     request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (curl -f on a 503 while starting, a killed script) is not an
+        error of the server: no traceback on the console for it."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)

@@ -304,10 +304,30 @@ def serialize_dynamodb() -> None:
     @functools.wraps(original)
     def locked(self: Any) -> Any:
         with _dynamodb_lock:
-            return original(self)
+            answer = original(self)
+            observer = _write_observer
+            if observer is not None and isinstance(answer, tuple) and answer[0] == 200:
+                observer(self._get_action(), getattr(self, "params", {}), self.current_account, self.region)
+            return answer
 
     _fix(DynamoHandler, "call_action", locked)
     _patched.add("dynamodb")
+
+
+_write_observer: Callable[[str, dict[str, Any], str, str], None] | None = None
+
+
+def observe_dynamodb_writes(observer: Callable[[str, dict[str, Any], str, str], None] | None) -> None:
+    """`observer(action, params, account, region)` after every DynamoDB request moto answered 200,
+    still inside the DynamoDB lock, so it sees requests in the order they were applied (the
+    local runtime's journal, `local.durability`). None stops it."""
+    global _write_observer
+    _write_observer = observer
+
+
+def dynamodb_lock() -> contextlib.AbstractContextManager[Any]:
+    """Held while no DynamoDB request may run (a snapshot of every table)."""
+    return _dynamodb_lock
 
 
 def dynamodb_limit_rule() -> None:
@@ -538,6 +558,78 @@ def list_handler_methods_once() -> None:
     _speedup("methods", responses, "camelcase_to_underscores",
              functools.lru_cache(maxsize=1024)(responses.camelcase_to_underscores))
     _patched.add("methods")
+
+
+def count_queue_messages_once() -> None:
+    """SQS counts a queue's messages once per attribute read, and reads one number for retention.
+
+    moto's `Queue.attributes` counts the queue's messages three times (ready, delayed, in
+    flight: a pass over every message each, two clock reads per message), and it is read three
+    to four times per SendMessage (for ContentBasedDeduplication) and three times per message
+    a ReceiveMessage hands out (`is_message_valid_based_on_retention_period` asks
+    `get_queue_attributes` for MessageRetentionPeriod, which builds the whole dictionary to find
+    it and to read it twice). With a backlog of n messages a receive of ten costs 90 passes over
+    n: at 600 queued activities that was a quarter of the stack's CPU, under the queue's lock,
+    and API requests waited behind it for tens of seconds. Now the counts take one pass and one
+    clock read, and the retention check reads the queue's own number.
+    """
+    if "sqs-counts" in _patched:
+        return
+    from moto.sqs import models
+
+    def attributes(self: Any) -> dict[str, Any]:
+        now = models.unix_time_millis()
+        ready = delayed = in_flight = 0
+        for message in self._messages:  # moto's Message.visible and .delayed, with one clock read
+            visible = now > message.visible_at
+            waiting = now < message.delayed_until
+            ready += visible and not waiting
+            delayed += waiting
+            in_flight += not visible
+        counts = {"ApproximateNumberOfMessages": ready, "ApproximateNumberOfMessagesDelayed": delayed,
+                  "ApproximateNumberOfMessagesNotVisible": in_flight}
+        names = list(self.BASE_ATTRIBUTES)
+        if self.fifo_queue:
+            names += self.FIFO_ATTRIBUTES
+        if self.kms_master_key_id:
+            names += self.KMS_ATTRIBUTES
+        result: dict[str, Any] = {
+            name: counts[name] if name in counts else getattr(self, models.camelcase_to_underscores(name))
+            for name in names}
+        if self.policy:
+            result["Policy"] = self.policy
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy)
+        return {name: str(value).lower() if isinstance(value, bool) else value for name, value in result.items()}
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = self.get_queue(queue_name).message_retention_period
+        return bool(retention_period + message.sent_timestamp / 1000 > models.unix_time())
+
+    _speedup("sqs-counts", models.Queue, "attributes", property(attributes))
+    _speedup("sqs-counts", models.SQSBackend, "is_message_valid_based_on_retention_period",
+             is_message_valid_based_on_retention_period)
+    _patched.add("sqs-counts")
+
+
+def parse_json_paths_once() -> None:
+    """Step Functions compiles each JSONPath once, not on every use.
+
+    moto's `extract_json` (every InputPath, OutputPath and `.$` parameter of every state) and
+    `ResultPath` call jsonpath_ng's `parse`, which builds a new PLY parser (its tables and
+    grammar reflection) for each call: about 6 % of the local stack's CPU with a burst queued.
+    The compiled paths are never changed by `find` or `update`, so one per path string serves
+    every execution; the two modules use different parsers (jsonpath_ng.ext and jsonpath_ng),
+    so each keeps its own.
+    """
+    if "jsonpath" in _patched:
+        return
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        _speedup("jsonpath", module, "parse", functools.lru_cache(maxsize=4096)(module.parse))
+    _patched.add("jsonpath")
 
 
 def direct_dynamodb_dispatch() -> None:
@@ -1432,19 +1524,37 @@ def sqs_receive_like_aws() -> None:
     group only on reaching the batch's last message, so it delivers that one before the earlier
     ones (out of order). And `Queue.delete_message` rebuilds the message list without
     the lock `add_message` appends under, so a message sent during a delete could be lost.
+    And each message's visibility is read from the clock as the pass reaches it, so when a
+    batch's timeouts run out during a pass (the earlier message's a few microseconds before the
+    later one's) the pass skips the earlier one (its group still has the later one in flight)
+    and then delivers the later one (out of order; seen once in CI).
     The fix: each receive pass is moto's own receive without waiting, run under the queue's
-    condition; between passes a long poll waits on that condition, which SendMessage, a delete
-    and a visibility change notify (and at most _SQS_RECHECK_SECONDS, for visibility timeouts
-    that simply run out); messages whose visibility ran out leave the in-flight set before a
-    pass decides which groups are busy. Deletes hold the same lock.
+    condition and decided at one moment (one clock read for every message's visibility and
+    delay, as SQS decides a receive at one time); between passes a long poll waits on that
+    condition, which SendMessage, a delete and a visibility change notify (and at most
+    _SQS_RECHECK_SECONDS, for visibility timeouts that simply run out); messages whose
+    visibility ran out leave the in-flight set before a pass decides which groups are busy.
+    Deletes hold the same lock.
     """
     if "sqs" in _patched:
         return
     import time
 
-    from moto.sqs.models import Queue, SQSBackend
+    from moto.sqs import models
+    from moto.sqs.models import Message, Queue, SQSBackend
 
     moto_receive = SQSBackend.receive_message
+    moment = threading.local()  # the time a receive pass decides at, in this thread, or none
+
+    def now_millis() -> float:
+        return getattr(moment, "millis", None) or models.unix_time_millis()
+
+    def visible(self: Any) -> bool:  # moto's Message.visible, on the pass's clock
+        return bool(now_millis() > self.visible_at)
+
+    def delayed(self: Any) -> bool:  # moto's Message.delayed, on the pass's clock
+        return bool(now_millis() < self.delayed_until)
+
     moto_delete = Queue.delete_message
     moto_visibility = SQSBackend.change_message_visibility
 
@@ -1457,8 +1567,12 @@ def sqs_receive_like_aws() -> None:
                 # In flight no more once their visibility timeout ran out: moto notices that only as
                 # it reaches each message, after deciding which groups are busy, so a FIFO group
                 # whose batch timed out handed out its later message before its earlier one.
-                queue.pending_messages.difference_update([m for m in queue.pending_messages if m.visible])
-                result = moto_receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+                moment.millis = models.unix_time_millis()
+                try:
+                    queue.pending_messages.difference_update([m for m in queue.pending_messages if m.visible])
+                    result = moto_receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+                finally:
+                    moment.millis = None
                 remaining = deadline - time.monotonic()
                 if result or remaining <= 0:
                     return result
@@ -1478,6 +1592,8 @@ def sqs_receive_like_aws() -> None:
     _fix(SQSBackend, "receive_message", receive_message)
     _fix(Queue, "delete_message", delete_message)
     _fix(SQSBackend, "change_message_visibility", change_message_visibility)
+    _fix(Message, "visible", property(visible))
+    _fix(Message, "delayed", property(delayed))
     _patched.add("sqs")
 
 
@@ -1489,4 +1605,5 @@ FIXES: tuple[Callable[[], None], ...] = (serialize_dynamodb, route_lambda_invoke
 SPEED_UPS: tuple[Callable[[], None], ...] = (
     reuse_task_clients, item_level_transactions, plain_json_responses, parse_definitions_once, fast_simple_updates,
     key_range_queries, parse_update_expressions_once, size_items_once, project_top_level_attributes,
-    direct_dynamodb_dispatch, parse_projections_once, lex_conditions_once, list_handler_methods_once)
+    direct_dynamodb_dispatch, parse_projections_once, lex_conditions_once, list_handler_methods_once,
+    count_queue_messages_once, parse_json_paths_once)

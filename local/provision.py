@@ -23,6 +23,9 @@ def table_properties() -> dict[str, Any]:
 
 
 def create_table(dynamodb: Any, name: str) -> None:
+    """The table as infra/ defines it; one restored from a data directory is kept as it is."""
+    if name in dynamodb.list_tables()["TableNames"]:
+        return
     dynamodb.create_table(TableName=name, **table_properties())
     dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": "expiresAtEpoch",
                                                                            "Enabled": True})

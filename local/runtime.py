@@ -76,7 +76,8 @@ def start_queue_consumer(queue_url: str, consumer: Any) -> None:
     """Feed the activity queue to its consumer function, as Lambda's SQS event source would.
 
     As many pollers as `LOCAL_QUEUE_POLLERS` (default 8): Lambda scales a FIFO queue's consumer
-    with its active message groups, so several users' batches run at once.
+    with its active message groups, so several users' batches run at once. 0: none (nothing is
+    processed; accepted work stays QUEUED).
     """
     from chalicelib.workflow.definition import BATCH_SIZE, CONSUMER_TIMEOUT
     from local import sqs_poller
@@ -84,6 +85,8 @@ def start_queue_consumer(queue_url: str, consumer: Any) -> None:
     global _poller
     stop_queue_consumer()
     pollers = int(os.environ.get(POLLERS_ENV) or DEFAULT_POLLERS)
+    if pollers == 0:  # the pipeline paused: accepted work waits QUEUED (what a test kills a stack with)
+        return
     _poller = sqs_poller.start(queue_url, consumer, batch_size=BATCH_SIZE, pollers=pollers, name="activity-queue",
                                timeout_seconds=CONSUMER_TIMEOUT)
 

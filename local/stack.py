@@ -42,6 +42,17 @@ def cursor_key() -> str:
     return key
 
 
+def kept_cursor_key(data_dir: Path) -> str:
+    """The cursor key kept in the data directory (made once), so a restart honours old cursors."""
+    path = data_dir / "cursor.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.replace(path)
+    return path.read_text().strip()
+
+
 def aws_environment(moto_port: int, token: str) -> dict[str, str]:
     """Everything the app reads from the environment, pointing at the embedded moto."""
     import hashlib
@@ -85,12 +96,16 @@ class LocalStack:
     moto_port: int = 0
     seed: bool = True
     schedules: bool = True
+    data_dir: Path | None = None  # kept across restarts there (local.durability); None: memory only
+    restored: int = 0  # requests replayed from data_dir at start (0: it held nothing)
+    seeded: Any = None  # what seeding the demo did (local.demo.Seeded), when it was seeded now
     host: str = "127.0.0.1"
     _threads: list[threading.Thread] = field(default_factory=list)
     _moto: Any = None
     _in_process: Any = None
     _http: Any = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _durability: Any = None
 
     @property
     def url(self) -> str:
@@ -104,6 +119,8 @@ class LocalStack:
         self.port = self.port or free_port()
         self.moto_port = self.moto_port or free_port()
         self.token = self.token or secrets.token_urlsafe(24)
+        if self.data_dir is not None and not os.environ.get("CURSOR_KEY"):
+            os.environ["CURSOR_KEY"] = kept_cursor_key(self.data_dir)  # cursors handed out stay valid
         os.environ.update(aws_environment(self.moto_port, self.token))
         # This process reaches moto in-process (below); the endpoint is for other processes.
         os.environ.pop("AWS_ENDPOINT_URL")
@@ -132,17 +149,27 @@ class LocalStack:
         if latency.scale():  # LOCAL_LATENCY: the API's own AWS calls pay the table too
             latency.install()
 
+        if self.data_dir is not None:
+            from local.durability import Durability
+
+            self._durability = Durability(self.data_dir)
+            self.restored = self._durability.restore()
         from local.runtime import provision_all
 
         provision_all()
         from local.http import READINESS
 
-        READINESS.ready, READINESS.stage = False, "seeding the demo site" if self.seed else "starting"
+        seeding = self.seed and not self.restored  # what was kept includes the demo site seeded then
+        READINESS.ready, READINESS.stage = False, "seeding the demo site" if seeding else "starting"
         self._serve_http()
-        if self.seed:
+        if seeding:
             from local.demo import seed_demo
 
-            seed_demo()
+            self.seeded = seed_demo()
+        if self.restored:
+            from chalicelib.jobs import reconcile
+
+            reconcile.resume()  # the queue did not survive: accepted work that had not ended goes on
         if self.schedules:
             from local.runtime import start_schedules
 
@@ -155,6 +182,10 @@ class LocalStack:
         gc.set_threshold(10_000, 50, 50)
         READINESS.ready = True  # /health answers 200 from here on
         return self
+
+    def data_size(self) -> int:
+        """Bytes kept in the data directory (0 when the stack keeps nothing)."""
+        return self._durability.size() if self._durability is not None else 0
 
     @property
     def state_file(self) -> Path:
@@ -212,6 +243,9 @@ class LocalStack:
         from local.runtime import stop_functions
 
         stop_functions()  # LOCAL_LAMBDA=process: the functions' environments end with the stack
+        if self._durability is not None:
+            self._durability.close()  # everything in a fresh snapshot: the next start replays no journal
+            self._durability = None
         if self._moto is not None:
             self._moto.stop()
         if self._in_process is not None:

@@ -211,13 +211,21 @@ def summary(api: Api, site: str, uuid: str) -> dict[str, Any]:
     return stats
 
 
+def stored_state(uuid: str, site: str = "acme") -> Any:
+    """The user's state item as the engine reads it (wallets, usage, the periods' measures)."""
+    from chalicelib.store import db
+    from chalicelib.store.keys import USER_STATE_SK, user_pk
+    from chalicelib.store.userstate import from_state_item
+
+    return from_state_item(uuid, {}, db.get(user_pk(site, uuid), USER_STATE_SK))
+
+
 def wallet(uuid: str, point_id: str, site: str = "acme") -> dict[str, int]:
     """The stored wallet and the sum of the user's ledger for one point type."""
+    figures = {k: getattr(stored_state(uuid, site).wallet(point_id), k)
+               for k in ("balance", "earned", "spent", "redeemed", "expired", "adjusted")}
     client = boto3.client("dynamodb")
     pk = {"S": f"USER#{site}#{uuid}"}
-    item = client.get_item(TableName="gamification-test", Key={"PK": pk, "SK": {"S": f"S#W#{point_id}"}}).get("Item", {})
-    figures = {k: int(item[k]["N"]) if k in item else 0
-               for k in ("balance", "earned", "spent", "redeemed", "expired", "adjusted")}
     pages = client.get_paginator("query").paginate(
         TableName="gamification-test", KeyConditionExpression="PK = :pk AND begins_with(SK, :l)",
         ExpressionAttributeValues={":pk": pk, ":l": {"S": "L#"}})
@@ -232,7 +240,7 @@ def wallet(uuid: str, point_id: str, site: str = "acme") -> dict[str, int]:
 
 # ---------------------------------------------------------------- FAILED means nothing applied
 
-MONEY_PREFIXES = ("L#", "S#W#", "E#", "S#Q#", "S#Y#", "STOCK#")
+MONEY_PREFIXES = ("L#", "S#STATE", "E#", "S#Q#", "S#Y#", "STOCK#")
 
 
 def money(site: str = "acme") -> dict[tuple[str, str], Any]:

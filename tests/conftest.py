@@ -85,10 +85,11 @@ def aws() -> Iterator[None]:
 
     from chalicelib import auth
     from chalicelib.config import settings
-    from chalicelib.store import db, sites
+    from chalicelib.store import activities, db, sites
     from local import patches, provision
 
     auth._verified.clear()  # keys verified by an earlier test's process state
+    activities._known_users.clear()  # users an earlier test's tables had
     patches.behave_like_aws()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()

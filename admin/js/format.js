@@ -60,9 +60,10 @@ export function num(n) {
 }
 
 /** "+10 xp, +5 coins" from [{pointId, points}]. */
-export function pointsList(list, {signed = true} = {}) {
+export function pointsList(list, {signed = true, names = null} = {}) {
   if (!Array.isArray(list) || !list.length) return '';
-  return list.map((p) => `${signed && p.points > 0 ? '+' : ''}${num(p.points)} ${p.pointId}`).join(', ');
+  const name = (id) => (names && names.points.get(id)) || id;
+  return list.map((p) => `${signed && p.points > 0 ? '+' : ''}${num(p.points)} ${name(p.pointId)}`).join(', ');
 }
 
 export function fullName(user) {

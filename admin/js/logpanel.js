@@ -509,10 +509,7 @@ export class LogPanel {
         this.setStatus(id, msg, true);
       } else if (activity.status === 'SUCCEEDED') {
         requestLog.update(pollId, {status: 'success'});
-        const awarded = activity.result && activity.result.awarded && activity.result.awarded.points;
-        const note = activity.result && activity.result.blocked ? ' (user blocked: nothing awarded)'
-          : (awarded && awarded.length ? ` · ${awarded.map((p) => `${p.points > 0 ? '+' : ''}${p.points} ${p.pointId}`).join(', ')}` : '');
-        this.setStatus(id, `SUCCEEDED${note}`, false);
+        this.setStatus(id, `SUCCEEDED · ${this.outcome(activity.result)}`, false);
         announce(`${type} activity succeeded`);
       } else {
         requestLog.update(pollId, {status: 'failed'});
@@ -531,6 +528,27 @@ export class LogPanel {
       this.page.refresh();
       this.loadOptions();
     }
+  }
+
+  /** What a SUCCEEDED activity did, by name: "+10 Experience · by Watch a video · completed
+   *  Binge watcher", and what was held back ("held back: Daily login: LimitReached, ..."). */
+  outcome(result) {
+    if (!result) return 'nothing awarded';
+    if (result.blocked) return 'the user is blocked: recorded, nothing awarded';
+    const name = (list, id) => ((list || []).find((m) => m.id === id) || {}).name || id;
+    const awarded = result.awarded || {};
+    const parts = [];
+    const points = (awarded.points || []).map((p) => `${p.points > 0 ? '+' : ''}${p.points} ${name(this.pointTypes, p.pointId)}`);
+    if (points.length) parts.push(points.join(', '));
+    if ((awarded.behaviours || []).length) parts.push(`by ${awarded.behaviours.map((b) => name(this.behaviours, b)).join(', ')}`);
+    if ((awarded.rewards || []).length) parts.push(`completed ${awarded.rewards.map((r) => name(this.rewards, r)).join(', ')}`);
+    if ((awarded.coupons || []).length) parts.push(`${awarded.coupons.length} coupon${awarded.coupons.length > 1 ? 's' : ''}`);
+    if (!parts.length) parts.push('nothing awarded');
+    for (const e of result.exceptions || []) {
+      const what = e.behaviourId ? name(this.behaviours, e.behaviourId) : (e.rewardId ? name(this.rewards, e.rewardId) : e.verb || '');
+      parts.push(`held back: ${what ? `${what}: ` : ''}${e.type} (${e.message})`);
+    }
+    return parts.join(' · ');
   }
 
   setStatus(id, message, failed) {

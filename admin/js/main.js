@@ -41,6 +41,7 @@ async function route() {
     renderTopbar(null);
     replace(main, h('section', {class: 'page narrow'}, h('h1', {class: 'page-title'}, 'Choose a site'),
       h('p', {class: 'muted'}, 'Type a site id in the Site field above to open its users.')));
+    focusHeading();
     return;
   }
   renderTopbar(r.site);
@@ -54,6 +55,18 @@ async function route() {
   current = {key, view};
   replace(main, view.el);
   view.mount();
+  focusHeading();
+}
+
+/** After navigation, focus goes to the new page's heading (console.md), unless something on
+ *  the page still holds it: what had it (the View link, the sign-in field) is gone. */
+function focusHeading() {
+  const active = document.activeElement;
+  if (active && active !== document.body && active.isConnected) return;
+  const heading = main.querySelector('h1');
+  if (!heading) return;
+  heading.tabIndex = -1;
+  heading.focus({preventScroll: true});
 }
 
 function unmount() {

@@ -12,6 +12,14 @@ export async function getSite(site) {
   return info;
 }
 
+/** Names by id of a site's point types, rewards and coupons (ids stay where one is unknown). */
+export async function mechanicNames(site) {
+  const byId = (p) => p.then((items) => new Map(items.map((m) => [m.id, m.name || m.id]))).catch(() => new Map());
+  const [points, rewards, coupons] = await Promise.all(
+    [byId(getMechanics(site, 'point-types')), byId(getMechanics(site, 'rewards')), byId(getMechanics(site, 'coupons'))]);
+  return {points, rewards, coupons};
+}
+
 /** A site's mechanic list (point-types, behaviours, rewards, coupons, ...), cached for 60 s. */
 export async function getMechanics(site, kind, {fresh = false} = {}) {
   const key = `${site}|${kind}`;

@@ -21,11 +21,15 @@ export function announce(message, {tone = 'info'} = {}) {
 /* ---------- errors, loading, empty ---------- */
 /** An inline error box (role=alert) showing the API's message where the action was taken. */
 export function errorBox(error, {retry} = {}) {
-  const message = error && error.display ? error.display : String(error && error.message ? error.message : error);
+  const details = (error && error.details) || [];
+  // A refused body lists its fields below: the API's one-line summary would say it all twice.
+  const message = details.length && error.type === 'ValidationError' ? 'Some values need fixing:'
+    : error && error.display ? error.display : String(error && error.message ? error.message : error);
   const box = h('div', {class: 'alert alert-error', role: 'alert'},
     h('span', {class: 'alert-text'}, message));
-  if (error && error.details && error.details.length) {
-    box.append(h('ul', {class: 'alert-details'}, error.details.map((d) => h('li', {}, d.field ? `${d.field}: ${d.message}` : d.message))));
+  if (details.length) {
+    const label = (f) => String(f || '').replace(/^attrs\./, '').replace(/\.(\d+)\./g, (_, n) => ` #${Number(n) + 1} `);
+    box.append(h('ul', {class: 'alert-details'}, details.map((d) => h('li', {}, d.field ? `${label(d.field)}: ${d.message}` : d.message))));
   }
   if (retry) box.append(h('button', {type: 'button', class: 'btn btn-small', onclick: retry}, 'Retry'));
   return box;

@@ -129,7 +129,7 @@ export class UsersView {
     } catch (e) {
       if (seq !== this.seq) return;
       replace(this.errorSlot, errorBox(e, {retry: () => this.load()}));
-      if (!this.items) replace(this.tableWrap, this.table([]));
+      if (!this.items) replace(this.tableWrap, this.table([], {failed: true}));
     } finally {
       if (seq === this.seq) {
         this.tableWrap.removeAttribute('aria-busy');
@@ -147,7 +147,7 @@ export class UsersView {
     this.pageLabel.textContent = `Page ${pageNo}${this.items.length ? ` · ${this.items.length} users` : ''}`;
   }
 
-  table(items) {
+  table(items, {failed = false} = {}) {
     const onSort = (key, order) => {
       this.state.sort = key;
       this.state.order = order;
@@ -166,7 +166,10 @@ export class UsersView {
         body.append(h('tr', {class: 'skeleton-row', 'aria-hidden': 'true'}, Array.from({length: 6}, () => h('td', {}, h('span', {class: 'skeleton-line'})))));
       }
     } else if (!items.length) {
-      body.append(h('tr', {}, h('td', {colspan: '6'}, empty(this.state.q ? `No users match “${this.state.q}”.` : 'No users on this site yet.'))));
+      // After a failed load the table says nothing of its own: the error above says why.
+      const text = failed ? 'The users could not be loaded.'
+        : this.state.q ? `No users match “${this.state.q}”.` : 'No users on this site yet.';
+      body.append(h('tr', {}, h('td', {colspan: '6'}, empty(text))));
     } else {
       for (const u of items) {
         const href = userHash(this.site, u.uuid);

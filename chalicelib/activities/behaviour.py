@@ -11,11 +11,11 @@ from chalicelib.engine import wallet
 from chalicelib.engine.behaviours import apply_tags, evaluate_behaviour
 from chalicelib.engine.periods import period_key
 from chalicelib.engine.rewards import after_behaviour, evaluate_rewards
-from chalicelib.store import db
-from chalicelib.store.keys import PROFILE_SK, usage_sk, user_pk, verb_count_sk
+from chalicelib.store import db, userstate
+from chalicelib.store.keys import PROFILE_SK, user_pk
 
 # A verb's count is kept per day, week and month too, for achievements that repeat per period.
-COUNT_PERIODS = ("day", "week", "month")
+COUNT_PERIODS = userstate.COUNT_GRANULARITIES
 
 
 def process(ctx: Context) -> Effects:
@@ -46,17 +46,12 @@ def process(ctx: Context) -> Effects:
             earned[point_id] = change.after.earned - change.before.earned
     pk = user_pk(ctx.site_id, ctx.uuid)
     for behaviour_id, usage in outcome.usage.items():
-        effects.ops.append(db.tx_update(
-            pk, usage_sk(behaviour_id), "SET #t = :t, byPeriod = :p, lastAwardedAt = :at",
-            values={":t": usage.total, ":p": {k: v for k, v in usage.by_period.items()
-                                              if k in outcome.usage_period_keys.values()},
-                    ":at": ctx.now_iso},
-            names={"#t": "total"}))
+        userstate.set_usage(effects.state_of(ctx.uuid), behaviour_id, usage.total,
+                            {k: v for k, v in usage.by_period.items() if k in outcome.usage_period_keys.values()},
+                            last_awarded_at=ctx.now_iso)
+    # The verb's counts (all time, and the day, week and month that repeating achievements
+    # read) are this measure's figures on the user's state item.
     counter_keys = {f"p:{period_key(p, ctx.now, ctx.tz, ctx.week_start)}" for p in COUNT_PERIODS}
-    names = {"#t": "total", **{f"#k{i}": k for i, k in enumerate(sorted(counter_keys))}}
-    effects.ops.append(db.tx_update(
-        pk, verb_count_sk(verb), "ADD #t :one, " + ", ".join(f"#k{i} :one" for i in range(len(counter_keys))),
-        values={":one": 1}, names=names))
     effects.measure(ctx.uuid, f"beh:{verb}", 1)
     effects.extra_record["verb"] = verb
     effects.extra_record["usage"] = {bid: outcome.usage_period_keys.get(bid) for bid in outcome.usage}

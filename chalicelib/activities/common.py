@@ -16,6 +16,7 @@ def load_user(ctx: Context, uuid: str) -> UserState:
     state = userstate.load(ctx.site_id, uuid)
     if state is None:
         raise rules.TargetNotFound(f"user '{uuid}' does not exist")
+    ctx.states[uuid] = state
     return state
 
 

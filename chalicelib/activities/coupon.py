@@ -157,7 +157,6 @@ def acquire(ctx: Context, effects: Effects, state: UserState, coupon: Coupon, ho
     }
     effects.ops.append(db.tx_put({"PK": user_pk(ctx.site_id, owner), "SK": user_coupon_sk(user_coupon_id), **item},
                                  condition="attribute_not_exists(PK)"))
-    effects.measure(owner, "n:coupons", 1)
     effects.extra_record.setdefault("acquired", []).append({"uuid": owner, "userCouponId": user_coupon_id,
                                                             "couponId": coupon.id})
     return item

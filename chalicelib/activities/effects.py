@@ -16,25 +16,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.clock import iso
+from chalicelib.engine.leaderboards import ranked_measure
 from chalicelib.engine.periods import period_key
 from chalicelib.engine.wallet import WalletChange
 from chalicelib.ids import new_id
 from chalicelib.models.mechanics import PointType, SiteMechanics
-from chalicelib.store import db
+from chalicelib.store import db, userstate
+from chalicelib.store import ranks as rank_store
 from chalicelib.store.keys import (
     activity_sk,
     board_index_pk,
     board_score_sk,
-    bucket_sk,
     credit_sk,
     ledger_sk,
     user_pk,
-    wallet_sk,
 )
 from chalicelib.store.reversals import Guarded
+from chalicelib.store.userstate import (
+    StateChange,
+    UserState,
+    bucket_add,
+    granularity_of,
+    measure_attr,
+    period_attr,
+    wallet_attr,
+)
 
 # KPI and stats buckets are kept per day, week, month, quarter, year and all time, so that
 # any period's value is one item and a tab reads a handful of items, not a history.
@@ -59,33 +66,6 @@ class ReversalRefused(StepConflict):
 
     A reject turns it into `NotRejectable`; anywhere else it is a conflict to re-read.
     """
-
-
-# Error codes DynamoDB answers when the same request may succeed a moment later. botocore
-# retries most of them itself; those that still surface must reach the ASL as TransientError
-# (retried) rather than as a bare ClientError (caught into FAILED InternalError).
-RETRYABLE_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "TransactionInProgressException", "TransactionConflictException", "InternalServerError",
-    "ServiceUnavailable", "LimitExceededException",
-})
-
-
-def transient_from(err: ClientError) -> TransientError | None:
-    """The retryable error a DynamoDB ClientError stands for, or None when it is not one."""
-    code = err.response.get("Error", {}).get("Code")
-    if code == "TransactionCanceledException":
-        reasons = db.cancellation_reasons(err)
-        if "TransactionConflict" in reasons:
-            # Another transaction holds one of the items right now: nothing we read is wrong,
-            # so the same work is retried later (by the ASL, with jitter), not re-read at once.
-            return TransientError(f"transaction conflict: {reasons}")
-        if "ThrottlingError" in reasons or "ProvisionedThroughputExceeded" in reasons:
-            return TransientError(f"throttled: {reasons}")
-        return None
-    if code in RETRYABLE_CODES:
-        return TransientError(f"{code}: {err}")
-    return None
 
 
 class ActivityRuleBroken(Exception):
@@ -118,6 +98,9 @@ class Context:
     results: dict[str, Any] = field(default_factory=dict)
     # The activity as stored, once read (the work usually carries only its slim form).
     stored: dict[str, Any] | None = None
+    # Each user's state as last read in this invocation (common.load_user): what a commit's
+    # update of their state item is decided on (which periods it holds, its version).
+    states: dict[str, UserState] = field(default_factory=dict)
 
     @property
     def tz(self) -> str:
@@ -163,6 +146,15 @@ class Effects:
     guards: dict[int, Guarded] = field(default_factory=dict)
     # Whether the commit ended the activity (SUCCEEDED, FAILED or REJECTED).
     finished: bool = False
+    # uuid -> what this commit changes on that user's state item (one update each).
+    state: dict[str, StateChange] = field(default_factory=dict)
+    # (uuid, board, current period key) -> (the measure it ranks by, whether it rose): the
+    # scores to set once the commit is made (keep_scores).
+    scores: dict[tuple[str, str, str], tuple[str, bool]] = field(default_factory=dict)
+
+    def state_of(self, uuid: str) -> StateChange:
+        """The commit's change to `uuid`'s state item (wallets, usage, gift counts, measures)."""
+        return self.state.setdefault(uuid, StateChange())
 
     # ------------------------------------------------------------ wallets and ledger
 
@@ -174,30 +166,15 @@ class Effects:
         counted (the original period), not at the time of the reject.
         """
         pk = user_pk(self.ctx.site_id, uuid)
-        deltas = change.deltas
-        conditions: list[str] = []
-        values: dict[str, Any] = {}
-        names: dict[str, str] = {}
-        for i, cond in enumerate(change.conditions):
-            names[f"#c{i}"] = cond.figure
-            values[f":c{i}"] = cond.value
-            op = ">=" if cond.op == "gte" else "="
-            test = f"#c{i} {op} :c{i}"
+        state = self.state_of(uuid)
+        for cond in change.conditions:
+            test = ">=" if cond.op == "gte" else "="
             if (cond.op == "gte" and cond.value <= 0) or (cond.op == "eq" and cond.value == 0):
-                test = f"(attribute_not_exists(#c{i}) OR {test})"
-            conditions.append(test)
-        adds = []
-        for j, (figure, delta) in enumerate(deltas.items()):
-            names[f"#f{j}"] = figure
-            values[f":f{j}"] = delta
-            adds.append(f"#f{j} :f{j}")
-        # Only ADDs (the point type is in the key): concurrent credits never conflict.
-        if adds:
-            self.ops.append(db.tx_update(pk, wallet_sk(point_type.id), "ADD " + ", ".join(adds), values=values,
-                                         names=names, condition=" AND ".join(conditions) or None))
-        elif conditions:
-            self.ops.append(db.tx_check(pk, wallet_sk(point_type.id), " AND ".join(conditions),
-                                        values=values, names=names))
+                test = f"absent or {test}"  # a wallet never written reads as zeros
+            state.require(wallet_attr(point_type.id, cond.figure), test, cond.value)
+        # Only ADDs: concurrent credits never conflict.
+        for figure, delta in change.deltas.items():
+            state.add(wallet_attr(point_type.id, figure), delta)
         for entry in change.entries:
             row = {
                 "pointId": entry.point_id, "amount": entry.amount, "kind": entry.kind,
@@ -232,8 +209,13 @@ class Effects:
         if amount:
             self.measures[(uuid, at or self.ctx.now_iso)][name] += amount
 
-    def _bucket_ops(self) -> None:
-        per_item: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    def _measure_ops(self) -> None:
+        """Measures onto the state item (current periods) or the buckets of ended ones.
+
+        A period the state item still holds after it ended moves out to its bucket in this same
+        update (conditional on the version read: nothing else wrote the item meanwhile).
+        """
+        per_user: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
         boards: dict[tuple[str, str], dict[str, int]] = {}
         for (uuid, at), measures in self.measures.items():
             live = {k: v for k, v in measures.items() if v}
@@ -242,39 +224,110 @@ class Effects:
             moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
             for key in bucket_keys(self.ctx, moment):
                 for name, value in live.items():
-                    per_item[(uuid, key)][name] += value
+                    per_user[uuid][key][name] += value
             boards[(uuid, at)] = live
-        for (uuid, key), measures in per_item.items():
-            live = {k: v for k, v in measures.items() if v}
-            if not live:
-                continue
-            names = {f"#m{i}": k for i, k in enumerate(live)}
-            values = {f":m{i}": v for i, v in enumerate(live.values())}
-            expression = "ADD " + ", ".join(f"#m{i} :m{i}" for i in range(len(live)))
-            self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), bucket_sk(key), expression,
-                                         values=values, names=names))
-        scores: dict[tuple[str, str, str], int] = defaultdict(int)
+        current = {granularity_of(k): k for k in bucket_keys(self.ctx, self.ctx.now)}
+        for uuid in sorted(set(per_user) | set(self.state)):
+            held = self.ctx.states.get(uuid)
+            if held is None:  # a user this invocation changes without having read them
+                held = self.ctx.states[uuid] = userstate.load(self.ctx.site_id, uuid) or UserState(uuid, {})
+            self._route_measures(uuid, held, current, per_user.get(uuid, {}))
+        scores: dict[tuple[str, str, str, str], int] = defaultdict(int)
         for (uuid, at), live in boards.items():
-            for board_id, key, delta in self._board_deltas(live, dt.datetime.fromisoformat(at.replace("Z", "+00:00"))):
-                scores[(uuid, board_id, key)] += delta
-        for (uuid, board_id, key), delta in scores.items():
-            if delta:
-                self._score_op(uuid, board_id, key, delta)
-
-    def _board_deltas(self, measures: dict[str, int], at: dt.datetime) -> list[tuple[str, str, int]]:
-        out = []
-        for board in self.ctx.mechanics.leaderboards.values():
-            ranks_by = board.ranks_by
-            measure = (f"pts:{ranks_by.points}" if hasattr(ranks_by, "points")
-                       else f"beh:{ranks_by.behaviour}")
-            delta = measures.get(measure, 0)
+            moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+            for board_id, key, measure, delta in self._board_deltas(live, moment):
+                scores[(uuid, board_id, key, measure)] += delta
+        for (uuid, board_id, key, measure), delta in scores.items():
             if not delta:
                 continue
+            if key == current[granularity_of(key)]:
+                # A current period's score is that period's measure (domain.md: points earned or
+                # behaviours counted within the period): set from the state item once committed.
+                self.scores[(uuid, board_id, key)] = (measure, delta > 0)
+            else:
+                self._score_op(uuid, board_id, key, delta)  # an ended period (a reject): in the commit
+
+    def _route_measures(self, uuid: str, held: UserState, current: dict[str, str],
+                        deltas: dict[str, dict[str, int]]) -> None:
+        change = self.state_of(uuid)
+        buckets: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        moved: set[str] = set()
+        for granularity, key in current.items():
+            holding = held.periods.get(granularity)
+            if holding == key:
+                if key in deltas:
+                    change.require(period_attr(granularity), "=", key)
+                continue
+            if holding is not None:
+                for name, value in held.measures.get(holding, {}).items():
+                    buckets[holding][name] += value
+                    change.remove(measure_attr(granularity, name))
+                moved.add(granularity)
+            elif key in deltas:
+                change.require(period_attr(granularity), "absent")
+            else:
+                continue
+            change.set(period_attr(granularity), key)
+        if moved:
+            change.require_version(held.version)
+        for key, measures in deltas.items():
+            granularity = granularity_of(key)
+            if key != current[granularity]:
+                for name, value in measures.items():
+                    buckets[key][name] += value
+                continue
+            for name, value in measures.items():
+                attr = measure_attr(granularity, name)
+                if attr in change.removes:  # the period before held it: this one starts from here
+                    change.removes.discard(attr)
+                    change.set(attr, value)
+                else:
+                    change.add(attr, value)
+        for key, measures in buckets.items():
+            op = bucket_add(self.ctx.site_id, uuid, key, measures)
+            if op is not None:
+                self.ops.append(op)
+
+    def _board_periods(self, at: dt.datetime) -> list[tuple[str, str, str]]:
+        """(board, period key at `at`, the measure it ranks by) of every board period."""
+        out = []
+        for board in self.ctx.mechanics.leaderboards.values():
+            measure = ranked_measure(board)
             for period in board.periods:
                 key = "all" if period == "allTime" else period_key(BOARD_PERIODS[period], at,
                                                                     self.ctx.tz, self.ctx.week_start)
-                out.append((board.id, key, delta))
+                out.append((board.id, key, measure))
         return out
+
+    def _board_deltas(self, measures: dict[str, int], at: dt.datetime) -> list[tuple[str, str, str, int]]:
+        return [(board_id, key, measure, measures[measure]) for board_id, key, measure in self._board_periods(at)
+                if measures.get(measure)]
+
+    def keep_scores(self, *, everything: bool = False, users: list[str] | None = None) -> None:
+        """The current periods' scores this commit moved, set from the state item as stored.
+
+        Outside the transaction (a plain update costs half a transactional one) and safe there:
+        the score is absolute, read back after the commit (so it holds every commit before it,
+        a gift's credit made meanwhile too), and conditional on the state item's version (an
+        older figure never overwrites a newer one; a retry writes the same one). `everything`:
+        every board period of `users` (default: the users read), for a step that found its commit
+        already applied or its work already ended (its first run may have died between the commit
+        and these writes).
+        """
+        wanted = dict(self.scores)
+        if everything:
+            for uuid in users if users is not None else list(self.ctx.states):
+                for board_id, key, measure in self._board_periods(self.ctx.now):
+                    wanted.setdefault((uuid, board_id, key), (measure, False))
+        stored: dict[str, UserState] = {}
+        for (uuid, board_id, key), (measure, rose) in sorted(wanted.items()):
+            if uuid not in stored:
+                stored[uuid] = userstate.load_state_item(self.ctx.site_id, uuid)
+            held = stored[uuid]
+            if held.version is None or (everything and measure not in held.measures.get(key, {})):
+                continue
+            rank_store.set_score(self.ctx.site_id, uuid, board_id, key, held.measures.get(key, {}).get(measure, 0),
+                                 version=held.version, now=self.ctx.now_iso, rose=rose)
 
     def _score_op(self, uuid: str, board_id: str, key: str, delta: int) -> None:
         values: dict[str, Any] = {":d": delta, ":uuid": uuid, ":b": board_id, ":k": key,
@@ -286,6 +339,18 @@ class Effects:
         self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), board_score_sk(board_id, key),
                                      expression, values=values, names={"#u": "uuid"}))
 
+    def operations(self) -> list[dict[str, Any]]:
+        """Every operation of the commit: the steps' own, the measures', one per state item.
+
+        Called once, when the commit is made (it routes the measures collected so far).
+        """
+        self._measure_ops()
+        for uuid, change in sorted(self.state.items()):
+            op = change.operation(self.ctx.site_id, uuid)
+            if op is not None:
+                self.ops.append(op)
+        return self.ops
+
     def guarded(self, operation: Guarded) -> None:
         """A reversal operation whose failed condition is a refusal or a conflict, not a crash."""
         self.guards[len(self.ops)] = operation
@@ -295,15 +360,24 @@ class Effects:
 
     def record(self) -> dict[str, Any]:
         """What reject needs to undo this step exactly."""
-        return {"ledger": self.ledger,
+        return {"ledger": [self._compact(row) for row in self.ledger],
                 "measures": [{"uuid": u, "at": at, "values": dict(m)} for (u, at), m in self.measures.items()],
                 "at": self.ctx.now_iso, **self.extra_record}
+
+    def _compact(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A ledger row as the activity records it: what a reversal needs, nothing the activity
+        itself says (its id, the step's time, its own user) and no empty field. The record
+        keeps the activity item under 1 KB, where a write costs 2 units in a transaction, not 4."""
+        kept = {k: row[k] for k in ("pointId", "amount", "kind", "bookedUnder")}
+        kept.update({k: row[k] for k in ("expiresAt", "batchId", "shortfall") if row.get(k)})
+        if row.get("uuid") and row["uuid"] != self.ctx.uuid:
+            kept["uuid"] = row["uuid"]
+        return kept
 
     def commit(self, result: dict[str, Any], *, status_note: dict[str, Any] | None = None) -> bool:
         """Apply everything at once. False when this step had already been applied."""
         if status_note is None and self.ctx.closing is not None:
             status_note = self.ctx.closing(self, result)
-        self._bucket_ops()
         self.result_blocked = bool(result.get("blocked"))
         marker_values: dict[str, Any] = {":now": self.ctx.now_iso, ":r": result, ":e": self.record()}
         expression = "SET steps.#step = :now, results.#step = :r, effects.#step = :e"
@@ -324,29 +398,27 @@ class Effects:
         marker = db.tx_update(user_pk(self.ctx.site_id, self.ctx.uuid), activity_sk(self.ctx.activity_id),
                               expression, values=marker_values, names=names,
                               condition=f"attribute_exists(PK) AND attribute_not_exists(steps.#step) AND {expected}")
-        ops = [marker, *self.ops]
+        ops = [marker, *self.operations()]
         if len(ops) > MAX_TRANSACTION_ITEMS:
             raise ActivityRuleBroken("TooManyEffects", f"this activity changes {len(ops)} items; the limit is "
                                      f"{MAX_TRANSACTION_ITEMS}")
         try:
             db.transact(ops)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                reasons = db.cancellation_reasons(err)
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    self.applied = False
-                    return False
-                failed = [i - 1 for i, r in enumerate(reasons) if r == "ConditionalCheckFailed"]
-                refusals = [g.refusal for i in failed if (g := self.guards.get(i)) and g.refusal]
-                if refusals:
-                    raise ReversalRefused("; ".join(refusals)) from err
-                if failed:
-                    raise StepConflict(f"state changed under step {self.step}: {reasons}") from err
-            transient = transient_from(err)
-            if transient is not None:
-                raise transient from err
-            raise
+        except db.TransactionCancelled as err:
+            if err.failed_at(0):  # the marker: this step was applied already (a redelivery)
+                self.applied = False
+                if self.step != "reject":
+                    self.keep_scores(everything=True)
+                return False
+            failed = [i - 1 for i in err.failed()]  # positions among operations(), after the marker
+            refusals = [g.refusal for i in failed if (g := self.guards.get(i)) and g.refusal]
+            if refusals:
+                raise ReversalRefused("; ".join(refusals)) from err
+            if failed:
+                raise StepConflict(f"state changed under step {self.step}: {err.reasons}") from err
+            raise  # refused for another reason (an item too large): not worth a retry
         self.applied = True
+        self.keep_scores()
         self.finished = (status_note or {}).get("status") in ("SUCCEEDED", "FAILED", "REJECTED")
         self.ctx.results[self.step] = result
         return True

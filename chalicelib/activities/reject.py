@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.activities import common
 from chalicelib.activities.effects import Context, Effects, ReversalRefused
 from chalicelib.activities.lifecycle import received_by
@@ -21,15 +19,13 @@ from chalicelib.engine.errors import NotRejectable
 from chalicelib.engine.periods import period_key
 from chalicelib.engine.rewards import VerbCount, revoke_after_reject
 from chalicelib.engine.wallet import LedgerEntry
-from chalicelib.store import db, reversals
+from chalicelib.store import db, reversals, userstate
 from chalicelib.store.keys import (
-    STATS_SK,
     activity_sk,
     bounty_sk,
     pending_sk,
     user_coupon_sk,
     user_pk,
-    verb_count_sk,
 )
 from chalicelib.store.userstate import UserState, parse_time
 
@@ -96,19 +92,24 @@ def process(ctx: Context) -> Effects:
     if later:
         raise NotRejectable(f"a later activity used this one's effects; reject {later[0]} first")
     effects = Effects(ctx, "reject")
-    _reverse(ctx, effects, _records(activity))
+    records = _records(activity)
+    _reverse(ctx, effects, records)
     pk = user_pk(ctx.site_id, ctx.uuid)
     job = activity.get("rejectJob")
     if job:
         effects.ops.append(db.tx_delete(pk, pending_sk(job)))
-    effects.ops.append(db.tx_update(pk, STATS_SK, "ADD activities :m", values={":m": -1}))
     target = received_by(activity)
     rejection = {**(activity.get("rejection") or {}), "pending": False}
     if target:
         effects.ops.append(db.tx_update(user_pk(ctx.site_id, target), activity_sk(ctx.activity_id),
                                         "SET #s = :r, rejection = :rej",
                                         values={":r": "REJECTED", ":rej": rejection}, names={"#s": "status"}))
-    effects.measure(ctx.uuid, "n:activities", -1, at=_finished_at(activity))
+    # The activity's count goes back with the measures of the step whose commit carried the
+    # finish; when that was the rewards step (whose records are not reversed blindly), here.
+    counted = any("n:activities" in m["values"] for step, record in records if step != "rewards"
+                  for m in record.get("measures", []))
+    if not counted:
+        effects.measure(ctx.uuid, "n:activities", -1, at=_finished_at(activity))
     try:
         effects.commit({}, status_note={"status": "REJECTED", "rejection": rejection, "rejectedAt": ctx.now_iso})
     except ReversalRefused as refused:
@@ -178,14 +179,7 @@ def _undo_behaviour(ctx: Context, effects: Effects, records: list[tuple[str, dic
     record = dict(records).get("behaviour")
     if not record or not record.get("verb"):
         return
-    pk = user_pk(ctx.site_id, ctx.uuid)
-    at = parse_time(record["at"])
-    assert at is not None
-    keys = sorted({f"p:{period_key(p, at, ctx.tz, ctx.week_start)}" for p in ("day", "week", "month")})
-    names = {"#t": "total", **{f"#k{i}": k for i, k in enumerate(keys)}}
-    effects.ops.append(db.tx_update(pk, verb_count_sk(record["verb"]),
-                                    "ADD #t :m, " + ", ".join(f"#k{i} :m" for i in range(len(keys))),
-                                    values={":m": -1}, names=names))
+    # The verb's counts go back with the measures (`beh:{verb}`, in the periods counted).
     state = state_of(ctx.uuid)
     for behaviour_id, key in (record.get("usage") or {}).items():
         usage = state.usage.get(behaviour_id)
@@ -194,13 +188,13 @@ def _undo_behaviour(ctx: Context, effects: Effects, records: list[tuple[str, dic
         by_period = dict(usage.by_period)
         if key and by_period.get(key):
             by_period[key] -= 1
-        effects.guarded(reversals.restore_usage(ctx.site_id, ctx.uuid, behaviour_id, read_total=usage.total,
-                                                total=max(0, usage.total - 1), by_period=by_period))
+        userstate.set_usage(effects.state_of(ctx.uuid), behaviour_id, max(0, usage.total - 1), by_period,
+                            read_total=usage.total)
     tags = record.get("tags")
     if tags:
         from chalicelib.store.keys import PROFILE_SK
 
-        effects.ops.append(db.tx_update(pk, PROFILE_SK, "SET tags = :t", values={":t": tags["before"]}))
+        effects.ops.append(db.tx_update(user_pk(ctx.site_id, ctx.uuid), PROFILE_SK, "SET tags = :t", values={":t": tags["before"]}))
 
 
 def _undo_coupons(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]]) -> None:
@@ -235,11 +229,12 @@ def _undo_gift(ctx: Context, effects: Effects, records: list[tuple[str, dict[str
     gift = record.get("gift")
     if not gift:
         return
-    stats = {k: -int(v) for k, v in gift["stats"].items()}
-    names = {f"#s{i}": k for i, k in enumerate(stats)}
-    effects.ops.append(db.tx_update(user_pk(ctx.site_id, gift["target"]), STATS_SK,
-                                    "ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(stats))),
-                                    values={f":s{i}": v for i, v in enumerate(stats.values())}, names=names))
+    # A gift badge's count; `giftsReceived` (in records before the state item) is the n:gifts
+    # measure's all-time figure, which the measures' reversal already takes back.
+    target = effects.state_of(gift["target"])
+    for name, count in gift["stats"].items():
+        if name.startswith("g:"):
+            target.add(name, -int(count))
 
 
 def _revoke_rewards(ctx: Context, effects: Effects, records: list[tuple[str, dict[str, Any]]], state_of: Any,
@@ -264,6 +259,8 @@ def _revoke_rewards(ctx: Context, effects: Effects, records: list[tuple[str, dic
                                                                  if e.booked_under == "earned")
         counts = dict(progress.behaviour_counts)
         verb = behaviour.get("verb") if uuid == ctx.uuid else None
+        if verb:
+            counts = _with_ended_periods(ctx, state, counts, behaviour, rejected_at)
         if verb and verb in counts:
             counts[verb] = VerbCount(max(0, counts[verb].total - 1), counts[verb].by_period)
         gifts = dict(progress.gifts_received)
@@ -287,12 +284,31 @@ def _revoke_rewards(ctx: Context, effects: Effects, records: list[tuple[str, dic
             effects.guarded(reversals.remove_completion(ctx.site_id, uuid, revoked.reward_id, index,
                                                         str(completions[index]["at"])))
             at = revoked.completed_at.isoformat().replace("+00:00", "Z")
-            for name in ("n:rewards", f"n:{revoked.kind}s", f"rk:{revoked.kind}", f"rw:{revoked.reward_id}"):
+            for name in (f"rk:{revoked.kind}", f"rw:{revoked.reward_id}"):
                 effects.measure(uuid, name, -1, at=at)
         for point_id, amount in revocation.points.items():
             take_back[(uuid, point_id)] += amount
             effects.measure(uuid, f"pts:{point_id}", -amount, at=record.get("rewards", {}).get("at"))
     return take_back
+
+
+def _with_ended_periods(ctx: Context, state: UserState, counts: dict[str, VerbCount], behaviour: dict[str, Any],
+                        rejected_at: Any) -> dict[str, VerbCount]:
+    """The verb counts of the ended periods a revocation may look at, which live in buckets.
+
+    A period-repeating achievement completed after the rejected activity is checked on the
+    count of its completion's period: that of the activity itself, or a later one.
+    """
+    moments = [parse_time(behaviour.get("at")) or rejected_at]
+    for item in state.rewards.values():
+        moments.extend(at for c in item.get("completions") or [] if (at := parse_time(c["at"])) and at >= rejected_at)
+    keys = {period_key(g, at, ctx.tz, ctx.week_start) for g in userstate.COUNT_GRANULARITIES for at in moments}
+    ended = userstate.ended_counts(ctx.site_id, state, keys)
+    out = dict(counts)
+    for verb, by_key in ended.items():
+        count = out.get(verb, VerbCount())
+        out[verb] = VerbCount(count.total, {**by_key, **count.by_period})
+    return out
 
 
 def abandon(site: str, uuid: str, activity_id: str, job_id: str, error: dict[str, str]) -> None:
@@ -306,8 +322,8 @@ def abandon(site: str, uuid: str, activity_id: str, job_id: str, error: dict[str
                          names={"#s": "status"}, condition="#s = :ok AND rejectJob = :job"),
             db.tx_delete(pk, pending_sk(job_id)),
         ])
-    except ClientError as err:
-        if db.cancellation_reasons(err)[:1] != ["ConditionalCheckFailed"]:
-            raise  # a conflict or throttle: MarkFailed retries
+    except db.TransactionCancelled as err:
+        if not err.failed_at(0):
+            raise
         # The reject had ended already (another delivery): only its marker may be left.
         db.delete(pk, pending_sk(job_id))

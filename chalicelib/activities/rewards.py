@@ -64,7 +64,7 @@ def process(ctx: Context, uuids: list[str], changed_verbs: list[str], changed_po
                    changed_points, changed_rewards if uuid != ctx.uuid else [])
     result = {"points": common.points_list(summary["points"]), "rewards": summary["rewards"],
               "coupons": summary["coupons"], "lost": summary["lost"], "exceptions": summary["exceptions"]}
-    if not effects.ops:
+    if not (effects.ops or effects.state):
         return effects  # nothing unlocked: no write (and nothing a retry could apply twice)
     effects.commit(result)
     return effects
@@ -91,8 +91,8 @@ def unlock_for(ctx: Context, effects: Effects, state: UserState, summary: dict[s
             "SET completions = list_append(if_not_exists(completions, :empty), :c), kind = :kind, "
             "#n = :name, lastAt = :now REMOVE lostAt",
             values=values, names={"#n": "name"}, condition=condition))
-        effects.measure(state.uuid, "n:rewards", 1)
-        effects.measure(state.uuid, f"n:{unlock.kind}s", 1)
+        # What KPIs can track: rewards of a kind, one reward (each measure is kept for every
+        # period on the state item: nothing is measured that no reader asks for).
         effects.measure(state.uuid, f"rk:{unlock.kind}", 1)
         effects.measure(state.uuid, f"rw:{unlock.reward_id}", 1)
         summary["rewards"].append(unlock.reward_id)

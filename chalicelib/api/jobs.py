@@ -57,9 +57,12 @@ def _instant(raw: str | None) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
-@route(bp, "/jobs/{job}/run", "POST", role="operator", tag="operations",
+@route(bp, "/jobs/{job}/run", "POST", role="operator", tag="operations", response="chalicelib.models.meta:JobRunSummary",
        summary="Run a scheduled job now (rollup, expiry or ranks); optional body {site, now, segments, workers}")
 def run_job(call: Call) -> Any:
+    """Runs a scheduled job at once (operators only): `rollup` closes finished KPI periods,
+    `expiry` expires due credits, `ranks` refreshes leaderboard ranks and closes ended periods.
+    Idempotent: running it twice changes nothing more."""
     job = call.params["job"]
     _job_exists(call, job)
     body = _body()

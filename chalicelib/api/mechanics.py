@@ -16,6 +16,10 @@ MODELS: dict[str, str] = {
     "point-types": f"{_M}:PointType", "behaviours": f"{_M}:Behaviour", "rewards": f"{_M}:Reward",
     "kpis": f"{_M}:Kpi", "coupons": f"{_M}:Coupon", "leaderboards": f"{_M}:Leaderboard",
 }
+# What saving a mechanic can refuse with 409 (engine.validation's problems of that status).
+_SAVE_CONFLICTS = ("AlreadyExists", "ReferencedBy", "TargetsOverlap")
+# A list's page names its items' schema (PointTypeList: items of PointType).
+LIST_MODELS: dict[str, str] = {kind: f"{model}List" for kind, model in MODELS.items()}
 
 
 def _register(kind: Any, model: str) -> None:
@@ -53,17 +57,19 @@ def _register(kind: Any, model: str) -> None:
         mechanics.delete_mechanic(call.params["site"], kind, call.params["id"], call.by)
         return Reply(None, status=204)
 
-    for fn, suffix in ((list_, "list"), (create, "create"), (get, "get"), (replace, "replace"), (delete, "delete")):
-        fn.__name__ = f"{name}_{suffix}"
+    one_name = name.removesuffix("s")  # point_types -> point_type: every kind's plural ends in s
+    for fn, verb in ((create, "create"), (get, "get"), (replace, "replace"), (delete, "delete")):
+        fn.__name__ = f"{verb}_{one_name}"
+    list_.__name__ = f"list_{name}"
     route(bp, base, "GET", role="viewer", summary=f"List {kind}", tag="mechanics",
-          response="chalicelib.models.mechanics:MechanicList", query=paging_query())(list_)
+          response=LIST_MODELS[kind], query=paging_query())(list_)
     route(bp, base, "POST", role="admin", summary=f"Create one of the {kind}", tag="mechanics",
-          body=model, response=model, status=201)(create)
+          body=model, response=model, status=201, conflicts=_SAVE_CONFLICTS)(create)
     route(bp, one, "GET", role="viewer", summary=f"Get one of the {kind}", tag="mechanics", response=model)(get)
     route(bp, one, "PUT", role="admin", summary=f"Replace one of the {kind}", tag="mechanics",
-          body=model, response=model)(replace)
+          body=model, response=model, conflicts=_SAVE_CONFLICTS)(replace)
     route(bp, one, "DELETE", role="admin", summary=f"Delete one of the {kind} (409 while referred to)",
-          tag="mechanics")(delete)
+          tag="mechanics", conflicts=("ReferencedBy",))(delete)
 
 
 for _kind, _model in MODELS.items():

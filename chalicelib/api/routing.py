@@ -8,6 +8,7 @@ the handler. Handlers receive a `Call` and return a response model, a dict or a 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import re
 import time
@@ -46,9 +47,18 @@ class RouteSpec:
     response: Any
     status: int
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
-    errors: tuple[int, ...] = ()
+    # The 409 error types the route can answer (none: the document lists no 409 for it).
+    conflicts: tuple[str, ...] = ()
     # (path parameter, the collection it names), in path order.
     resources: tuple[tuple[str, str], ...] = ()
+    # Request headers the route reads, and headers its success answer carries (OpenAPI objects
+    # without `name`/`in`: the schema and a description).
+    headers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    response_headers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The handler's name (`submit_activity`): the document's operationId, in camelCase, which
+    # generated clients name their methods after.
+    operation: str = ""
+    description: str = ""  # the handler's docstring: what the route does, for the document
 
 
 ROUTES: list[RouteSpec] = []
@@ -109,7 +119,7 @@ class Call:
 
 def error_response(err: errors.ApiError) -> Response:
     headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
-    if isinstance(err, errors.RateLimited):
+    if isinstance(err, errors.RateLimited | errors.ServiceUnavailable):
         headers["Retry-After"] = str(err.retry_after)
     return Response(body=json.dumps(err.body()), status_code=err.status, headers=headers)
 
@@ -141,6 +151,8 @@ def pydantic_details(exc: PydanticValidationError, prefix: str = "", raw: Any = 
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown field"
+        elif problem["type"] == "string_pattern_mismatch":
+            message = pattern_rule(str((problem.get("ctx") or {}).get("pattern", "")))
         named = _NAMED.match(message) if problem["type"] == "value_error" else None
         if named:
             loc.append(named.group(1))
@@ -152,6 +164,23 @@ def pydantic_details(exc: PydanticValidationError, prefix: str = "", raw: Any = 
 
 
 _NAMED = re.compile(r"^([A-Za-z][A-Za-z0-9_.]*): (.+)$", re.S)
+
+# Each pattern a model declares, said in words: people read these messages, not regexes
+# (issue 18, defect 3). tests/integration/test_hardening_api.py checks that every pattern of
+# the OpenAPI document has its sentence here.
+PATTERN_RULES = {
+    r"^$|^[^@\s]+@[^@\s]+$": "must be an email address (name@example.com), or empty",
+    r"^$|^https?://\S+$": "must be an http:// or https:// address without spaces, or empty",
+    r"^[a-z0-9][a-z0-9_-]{0,63}$": "must be 1 to 64 lowercase letters, digits, '_' or '-', starting with a letter or a digit",
+    r"^[a-z0-9_]{1,64}$": "must be 1 to 64 lowercase letters, digits or '_'",
+    r"^[0-9A-Za-z_-]+$": "must be letters, digits, '_' or '-'",
+    r"^[a-z0-9][a-z0-9-]{1,62}$": "must be 2 to 63 lowercase letters, digits or '-', starting with a letter or a digit",
+    r"^\S(.*\S)?$": "must not start or end with a space",
+}
+
+
+def pattern_rule(pattern: str) -> str:
+    return PATTERN_RULES.get(pattern, "has characters that are not allowed here")
 
 
 @lru_cache(maxsize=64)
@@ -270,6 +299,9 @@ def route(
     status: int = 200,
     query: dict[str, dict[str, Any]] | None = None,
     load_user: bool = True,
+    headers: dict[str, dict[str, Any]] | None = None,
+    response_headers: dict[str, dict[str, Any]] | None = None,
+    conflicts: tuple[str, ...] = (),
 ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
     resources = path_resources(path)
     unknown = [f"{{{param}}} after /{collection}/" for param, collection in resources if collection not in RESOURCES]
@@ -277,10 +309,14 @@ def route(
         # Every path parameter must resolve to its 404 before a 400 (api.md, check order).
         raise RuntimeError(f"{method} {path}: no resource loader for {', '.join(unknown)}; declare one with "
                            "routing.resource(collection, loader)")
-    spec = RouteSpec(path, method, role, summary, tag, body, response, status, query or {}, resources=resources)
+    spec = RouteSpec(path, method, role, summary, tag, body, response, status, query or {}, resources=resources,
+                     headers=headers or {}, response_headers=response_headers or {}, conflicts=conflicts)
     ROUTES.append(spec)
 
     def decorate(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
+        spec.operation = fn.__name__
+        spec.description = inspect.getdoc(fn) or ""
+
         def view(**params: str) -> Response:
             request = bp.current_request
             started = time.perf_counter()

@@ -26,7 +26,7 @@ resource("api-keys", _key_exists)
 
 
 @route(bp, "/sites", "POST", role="operator", summary="Create a site", tag="sites",
-       body=SiteCreate, response=Site, status=201)
+       body=SiteCreate, response=Site, status=201, conflicts=("AlreadyExists",))
 def create_site(call: Call) -> Any:
     from chalicelib.domain import sites
 
@@ -64,6 +64,8 @@ def patch_site(call: Call) -> Any:
 @route(bp, "/sites/{site}/api-keys", "POST", role="admin", summary="Create an API key (the secret is shown once)",
        tag="api-keys", body=ApiKeyCreate, response=ApiKeyCreated, status=201)
 def create_api_key(call: Call) -> Any:
+    """A key for this site with a role (viewer, editor, admin). Its secret (`key`) is in this
+    answer only: store it now; the list shows keys without secrets."""
     from chalicelib.domain import sites
 
     assert call.principal is not None
@@ -83,6 +85,7 @@ def list_api_keys(call: Call) -> Any:
 
 @route(bp, "/sites/{site}/api-keys/{keyId}", "DELETE", role="admin", summary="Revoke an API key", tag="api-keys")
 def revoke_api_key(call: Call) -> Any:
+    """The key stops working (within 60 seconds on AWS, where verified keys are cached)."""
     from chalicelib.domain import sites
 
     assert call.principal is not None
@@ -91,7 +94,7 @@ def revoke_api_key(call: Call) -> Any:
 
 
 @route(bp, "/whoami", "GET", role="viewer", summary="The caller's role and site", tag="sites", response=WhoAmI)
-def whoami(call: Call) -> Any:
+def who_am_i(call: Call) -> Any:
 
     assert call.principal is not None
     p = call.principal

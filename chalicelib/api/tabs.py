@@ -34,7 +34,7 @@ def _site(call: Call) -> dict[str, Any]:
 
 @route(bp, USER + "/summary", "GET", role="viewer", summary="The user's stats bar (eight counts with badges)",
        tag="user details", response=Summary, load_user=False)
-def user_summary(call: Call) -> Any:
+def get_user_summary(call: Call) -> Any:
     from chalicelib.domain import tabs
 
     return tabs.summary(call.params["site"], _site(call), call.params["uuid"])
@@ -42,7 +42,7 @@ def user_summary(call: Call) -> Any:
 
 @route(bp, TAB + "overview", "GET", role="viewer", summary="Overview tab", tag="user details",
        response=Overview, load_user=False)
-def overview_tab(call: Call) -> Any:
+def get_overview_tab(call: Call) -> Any:
     from chalicelib.domain import tabs
 
     return tabs.overview(call.params["site"], _site(call), call.params["uuid"])
@@ -62,7 +62,10 @@ _LIST = {"type": "array", "items": {"type": "string"}}
            "sort": {"type": "string", "enum": list(options.ACTIVITY_SORTS), "default": "createdAt"},
            "order": {"type": "string", "enum": ["asc", "desc"]},
        })
-def activity_tab(call: Call) -> Any:
+def get_activity_tab(call: Call) -> Any:
+    """The user's activities, newest first by default, including gifts and bounty awards they
+    received. Filters repeat (OR within one, AND across them); `from`/`to` take an instant or a
+    site-local date."""
     from chalicelib.domain import tabs
 
     limit, cursor = page_args(call)
@@ -74,7 +77,7 @@ def activity_tab(call: Call) -> Any:
 
 @route(bp, TAB + "points", "GET", role="viewer", summary="Points tab (wallets and the ledger, newest first)",
        tag="user details", response=PointsTab, query=paging_query(), load_user=False)
-def points_tab(call: Call) -> Any:
+def get_points_tab(call: Call) -> Any:
     from chalicelib.domain import tabs
 
     limit, cursor = page_args(call)
@@ -83,7 +86,7 @@ def points_tab(call: Call) -> Any:
 
 @route(bp, TAB + "rewards", "GET", role="viewer", summary="Rewards tab (completed, in progress, available)",
        tag="user details", response=RewardsTab, load_user=False)
-def rewards_tab(call: Call) -> Any:
+def get_rewards_tab(call: Call) -> Any:
     from chalicelib.domain import tabs
 
     return tabs.rewards_tab(call.params["site"], _site(call), call.params["uuid"])
@@ -92,7 +95,7 @@ def rewards_tab(call: Call) -> Any:
 @route(bp, TAB + "kpis", "GET", role="viewer", summary="KPIs tab (current period and the four before)",
        tag="user details", response=KpisTab, query={
            "period": {"type": "string", "enum": list(options.KPI_PERIODS), "default": "weekly"}})
-def kpis_tab(call: Call) -> Any:
+def get_kpis_tab(call: Call) -> Any:
     from chalicelib.domain import tabs
 
     assert call.user is not None
@@ -102,7 +105,7 @@ def kpis_tab(call: Call) -> Any:
 
 @route(bp, TAB + "coupons", "GET", role="viewer", summary="Coupons tab (the user's coupons)",
        tag="user details", response=CouponsTab, load_user=False)
-def coupons_tab(call: Call) -> Any:
+def get_coupons_tab(call: Call) -> Any:
     from chalicelib.domain import tabs
 
     return tabs.coupons_tab(call.params["site"], call.params["uuid"])
@@ -110,7 +113,7 @@ def coupons_tab(call: Call) -> Any:
 
 @route(bp, TAB + "leaderboards", "GET", role="viewer", summary="Leaderboards tab (every board and period)",
        tag="user details", response=LeaderboardsTab, load_user=False)
-def leaderboards_tab(call: Call) -> Any:
+def get_leaderboards_tab(call: Call) -> Any:
     from chalicelib.domain import tabs
 
     return tabs.leaderboards_tab(call.params["site"], _site(call), call.params["uuid"])
@@ -118,7 +121,7 @@ def leaderboards_tab(call: Call) -> Any:
 
 @route(bp, TAB + "settings", "GET", role="viewer", summary="Settings tab (same body as GET .../settings)",
        tag="user details", response=UserSettings)
-def settings_tab(call: Call) -> Any:
+def get_settings_tab(call: Call) -> Any:
     from chalicelib.domain import tabs
 
     assert call.user is not None
@@ -128,7 +131,7 @@ def settings_tab(call: Call) -> Any:
 @route(bp, USER + "/bounties", "GET", role="viewer", summary="The user's bounties", tag="user details",
        response=BountyList, query={**paging_query(),
                                    "status": {"type": "string", "enum": list(options.BOUNTY_STATUSES)}})
-def user_bounties(call: Call) -> Any:
+def list_user_bounties(call: Call) -> Any:
     from chalicelib.domain import tabs
 
     limit, cursor = page_args(call)
@@ -142,7 +145,10 @@ resource("leaderboards", mechanic_loader("leaderboards"))
        summary="A leaderboard in rank order (ranks refreshed every minute, scores live)", tag="leaderboards",
        response=Standings, query={**paging_query(),
                                   "period": {"type": "string", "enum": ["daily", "weekly", "monthly", "allTime"]}})
-def standings(call: Call) -> Any:
+def list_standings(call: Call) -> Any:
+    """The board's period in rank order (standard competition ranking: equal scores share a rank).
+    Ranks are refreshed at least every minute; blocked users, non-members and users who opted
+    out are not ranked."""
     from chalicelib.domain import tabs
 
     limit, cursor = page_args(call)

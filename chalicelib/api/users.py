@@ -23,10 +23,11 @@ USER = "/sites/{site}/users/{uuid}"
            "q": {"type": "string", "maxLength": 200},
            "sort": {"type": "string", "enum": ["uuid", "displayName", "email", "createdAt"]},
            "order": {"type": "string", "enum": ["asc", "desc"]},
-           "blocked": {"type": "string", "enum": ["true", "false"]},
+           "blocked": {"type": "boolean", "description": "true: only blocked users; false: only the others"},
            "tag": {"type": "string", "maxLength": 64},
        })
 def list_users(call: Call) -> Any:
+    """The site's users, paged; `q` matches the uuid, names and email, `tag` and `blocked` filter."""
     from chalicelib.domain import users
 
     limit, cursor = page_args(call)
@@ -40,7 +41,7 @@ def list_users(call: Call) -> Any:
 
 
 @route(bp, "/sites/{site}/users", "POST", role="editor", summary="Create a user", tag="users",
-       body=UserCreate, response=User, status=201)
+       body=UserCreate, response=User, status=201, conflicts=("AlreadyExists",))
 def create_user(call: Call) -> Any:
     from chalicelib.domain import users
 
@@ -67,6 +68,7 @@ def patch_user(call: Call) -> Any:
 @route(bp, USER + "/block", "POST", role="admin", summary="Block a user (data kept, nothing earned)",
        tag="users", response=User, load_user=False)
 def block_user(call: Call) -> Any:
+    """The user's activities are still recorded, but earn nothing and they leave the leaderboards."""
     from chalicelib.domain import users
 
     return users.set_blocked(call.params["site"], call.params["uuid"], True, call.by)
@@ -82,7 +84,7 @@ def unblock_user(call: Call) -> Any:
 
 @route(bp, USER + "/settings", "GET", role="viewer", summary="A user's settings", tag="users",
        response=UserSettings)
-def get_settings(call: Call) -> Any:
+def get_user_settings(call: Call) -> Any:
     from chalicelib.domain import users
 
     assert call.user is not None
@@ -91,7 +93,7 @@ def get_settings(call: Call) -> Any:
 
 @route(bp, USER + "/settings", "PUT", role="editor", summary="Replace a user's settings", tag="users",
        body=UserSettings, response=UserSettings)
-def put_settings(call: Call) -> Any:
+def replace_user_settings(call: Call) -> Any:
     from chalicelib.domain import users
 
     return users.put_settings(call.params["site"], call.params["uuid"], call.body)

@@ -38,12 +38,13 @@ from chalicelib.store.keys import (
     ACTIVITY,
     LEDGER,
     SITES_INDEX_PK,
+    USER_STATE_SK,
     coupon_stock_sk,
     site_pk,
     user_pk,
     users_index_pk,
 )
-from chalicelib.store.userstate import WALLET_FIGURES
+from chalicelib.store.userstate import WALLET_FIGURES, from_state_item
 
 TYPE_STEPS = ("behaviour", "point", "coupon", "gift", "bounty")
 
@@ -184,7 +185,9 @@ def _check_goods(site: str, data: _SiteData, report: Report) -> None:
 
 
 def _check_wallets(site: str, uuid: str, items: list[db.Item], report: Report) -> None:
-    wallets = {item["SK"][len("S#W#"):]: item for item in items if item["SK"].startswith("S#W#")}
+    state_item = next((item for item in items if item["SK"] == USER_STATE_SK), None)
+    wallets = {p: {f: getattr(w, f) for f in WALLET_FIGURES}
+               for p, w in from_state_item(uuid, {}, state_item).wallets.items()}
     sums: dict[str, int] = defaultdict(int)
     for item in items:
         if item["SK"].startswith(LEDGER):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib import clock, errors
@@ -16,6 +17,10 @@ from chalicelib.store import activities as store
 from chalicelib.store.activities import IDEMPOTENCY_SECONDS
 from chalicelib.workflow import starter
 
+# Where accepted work goes: the activity queue (starter.hand_off) unless the caller runs it
+# itself (the demo seeds weeks of history through the steps in-process, local/demo.py).
+HandOff = Callable[[starter.Work], object]
+
 
 def check_idempotency_key(value: str | None) -> str | None:
     if value is None:
@@ -25,7 +30,8 @@ def check_idempotency_key(value: str | None) -> str | None:
     return value
 
 
-def accept(site: str, body: ActivityCreate, idempotency_key: str | None, by: str) -> dict[str, Any]:
+def accept(site: str, body: ActivityCreate, idempotency_key: str | None, by: str,
+           hand_off: HandOff | None = None) -> dict[str, Any]:
     wire = body.model_dump(by_alias=True, mode="json")
     attrs = wire["attrs"]
     accepted = clock.now()  # one instant for the id and createdAt: the tab's from/to reads both
@@ -56,12 +62,12 @@ def accept(site: str, body: ActivityCreate, idempotency_key: str | None, by: str
         # The first request may have died between its write and its hand-off: handing over
         # again is harmless (deduplicated by the activity id) and heals that before the
         # reconciler would.
-        starter.hand_off(store.work_of(site, first["uuid"], first["activityId"], first["type"], "process",
-                                       first["activityId"]))
+        (hand_off or starter.hand_off)(store.work_of(site, first["uuid"], first["activityId"], first["type"],
+                                                     "process", first["activityId"]))
         return {"id": first["activityId"], "status": "QUEUED"}
     # Accept's write is the commit point: from here the answer is 202, whatever the hand-off.
-    starter.hand_off({**store.work_of(site, body.uuid, activity_id, attrs["type"], "process", activity_id),
-                      "activity": starter.slim(activity)})
+    (hand_off or starter.hand_off)({**store.work_of(site, body.uuid, activity_id, attrs["type"], "process",
+                                                    activity_id), "activity": starter.slim(activity)})
     logger.info("activity accepted", extra={"activity_id": activity_id, "activity_type": attrs["type"]})
     count("ActivityAccepted", activity_type=attrs["type"])
     return {"id": activity_id, "status": "QUEUED"}
@@ -128,7 +134,8 @@ def _reject_asked(item: dict[str, Any]) -> bool:
     return bool(rejection) and (bool(rejection.get("pending")) or not _refusal(rejection))
 
 
-def request_reject(site: str, activity_id: str, reason: str, by: str) -> dict[str, Any]:
+def request_reject(site: str, activity_id: str, reason: str, by: str,
+                   hand_off: HandOff | None = None) -> dict[str, Any]:
     item = store.get_by_id(site, activity_id)
     if item is None:
         raise errors.ActivityNotFound(f"activity '{activity_id}' does not exist")
@@ -150,5 +157,5 @@ def request_reject(site: str, activity_id: str, reason: str, by: str) -> dict[st
         if _reject_asked(fresh):
             raise errors.AlreadyRejected(f"activity '{activity_id}' has already been rejected")
         raise errors.NotRejectable(f"activity '{activity_id}' is no longer SUCCEEDED")
-    starter.hand_off(store.work_of(site, item["uuid"], activity_id, item["type"], "reject", job_id))
+    (hand_off or starter.hand_off)(store.work_of(site, item["uuid"], activity_id, item["type"], "reject", job_id))
     return view({**item, "rejection": rejection})

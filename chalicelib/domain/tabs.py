@@ -17,6 +17,7 @@ from chalicelib import clock, errors
 from chalicelib.domain.activities import view as activity_view
 from chalicelib.domain.users import settings_view, user_view
 from chalicelib.engine.kpis import choose_target, has_target_for, kpi_rows
+from chalicelib.engine.leaderboards import ranked_measure
 from chalicelib.engine.periods import (
     PERIOD_OF,
     WeekStart,
@@ -26,7 +27,7 @@ from chalicelib.engine.periods import (
     period_bounds_of_date,
     period_key_of_date,
 )
-from chalicelib.engine.rewards import RECENT, RewardStatus
+from chalicelib.engine.rewards import RECENT, CompletionStat, RewardStatus
 from chalicelib.jobs import ranks as rank_rules
 from chalicelib.models.mechanics import (
     Kpi,
@@ -39,8 +40,16 @@ from chalicelib.models.mechanics import (
 from chalicelib.store import mechanics as mechanics_store
 from chalicelib.store import ranks as rank_store
 from chalicelib.store import reads
-from chalicelib.store.keys import PROFILE_SK, board_score_sk, user_coupon_sk
-from chalicelib.store.userstate import WALLET_FIGURES, UserState, parse_time, state_from_items
+from chalicelib.store.keys import PROFILE_SK, USER_STATE_SK, board_score_sk, user_coupon_sk
+from chalicelib.store.userstate import (
+    WALLET_FIGURES,
+    UserState,
+    from_state_item,
+    granularity_of,
+    measures_of,
+    parse_time,
+    state_from_items,
+)
 
 Json = dict[str, Any]
 from chalicelib.domain.tab_options import (  # noqa: E402 - shared with the routes, which import nothing else
@@ -169,16 +178,23 @@ def summary(site_id: str, site_item: dict[str, Any], uuid: str) -> Json:
     first = _first_needed_day(site.mechanics, window_start, site.week_start)
     buckets = reads.buckets_between(site.id, uuid, period_key_of_date("day", first),
                                     period_key_of_date("day", today))
-    by_day: dict[dt.date, Json] = {}
-    for item in buckets:
-        day = rank_rules.period_start_of_key(str(item["SK"]).removeprefix("B#"))
+    # A day's figures: its bucket's plus the state item's, while that holds the day.
+    by_key: dict[str, Json | None] = {str(item["SK"]).removeprefix("B#"): item for item in buckets}
+    by_key.update({k: by_key.get(k) for k in state.measures if granularity_of(k) == "day"})
+    by_day: dict[dt.date, dict[str, int]] = {}
+    for key, item in by_key.items():
+        day = rank_rules.period_start_of_key(key)
         if day is not None:
-            by_day[day] = item
+            by_day[day] = measures_of(item, state, key)
 
     def recent_measure(name: str) -> bool:
         return any(int(item.get(name, 0)) > 0 for day, item in by_day.items() if day >= window_start)
 
-    rewards = completion_stats(site.mechanics, _progress(state), now)
+    progress = _progress(state)
+    rewards = completion_stats(site.mechanics, progress, now)
+    gifts_recent = recent_measure("n:gifts")
+    if gifts_recent and any(progress.gifts_received.values()):  # a gift badge received lately
+        rewards["rewards"] = CompletionStat(rewards["rewards"].count, True)
     tags = state.tags
     with_target = [k for k in site.mechanics.kpis.values() if has_target_for(k, uuid, tags, today)]
     kpis_recent = False
@@ -196,7 +212,7 @@ def summary(site_id: str, site_item: dict[str, Any], uuid: str) -> Json:
     stats = {
         "activities": {"count": int(state.stats.get("activities", 0)), "recent": recent_measure("n:activities")},
         **{key: {"count": stat.count, "recent": stat.recent} for key, stat in rewards.items()},
-        "gifts": {"count": int(state.stats.get("giftsReceived", 0)), "recent": recent_measure("n:gifts")},
+        "gifts": {"count": int(state.stats.get("giftsReceived", 0)), "recent": gifts_recent},
         "kpis": {"count": len(with_target), "recent": kpis_recent},
         "coupons": {"count": len(held), "recent": coupons_recent},
     }
@@ -206,14 +222,13 @@ def summary(site_id: str, site_item: dict[str, Any], uuid: str) -> Json:
 # ---------------------------------------------------------------- shared pieces
 
 
-def _wallets(site: SiteView, wallet_items: Iterable[Json]) -> list[Json]:
+def _wallets(site: SiteView, state: UserState) -> list[Json]:
     """One row per point type of the site, zeros where the user never had a wallet."""
-    stored = {str(i["SK"]).removeprefix("S#W#"): i for i in wallet_items}
     rows = []
     for point_type in site.mechanics.point_types.values():
-        item = stored.get(point_type.id) or {}
+        wallet = state.wallet(point_type.id)
         rows.append({"pointId": point_type.id, "name": point_type.name,
-                     **{f: int(item.get(f, 0)) for f in WALLET_FIGURES}})
+                     **{f: int(getattr(wallet, f)) for f in WALLET_FIGURES}})
     return rows
 
 
@@ -241,12 +256,18 @@ def _reward_entry(status: RewardStatus) -> Json:
             "completedAt": clock.iso(status.completed_at) if status.completed_at else None}
 
 
-def _board_rows(site: SiteView, profile: Json, items_by_sk: dict[str, Json], now: dt.datetime) -> list[Json]:
+def _board_rows(site: SiteView, state: UserState, items_by_sk: dict[str, Json], now: dt.datetime) -> list[Json]:
+    """The user's position per board and period. The live score is the period's measure on the
+    state item, committed with the activity that moved it (so a tab opened once an activity reads
+    SUCCEEDED shows it); the score item, set right after that commit, feeds the rank job."""
+    profile = state.profile
     rows = []
     for board in site.mechanics.leaderboards.values():
         for period in board.periods:
             key = rank_rules.current_period_key(period, now, site.tz, site.week_start)
-            where = rank_rules.position(board, period, profile, items_by_sk.get(board_score_sk(board.id, key)),
+            score_item = {**(items_by_sk.get(board_score_sk(board.id, key)) or {}),
+                          "score": state.measures.get(key, {}).get(ranked_measure(board), 0)}
+            where = rank_rules.position(board, period, profile, score_item,
                                         items_by_sk.get(rank_store.last_final_sk(board.id, period)),
                                         now, site.tz, site.week_start)
             rows.append({"leaderboardId": board.id, "name": board.name, "period": period, "rank": where.rank,
@@ -270,10 +291,10 @@ def overview(site_id: str, site_item: dict[str, Any], uuid: str) -> Json:
     held = [c for c in _coupons(state.coupons.values(), now) if c["status"] != "refunded"]
     return {
         "recentActivities": [activity_view(i) for i in latest],
-        "balances": _wallets(site, (i for i in items if str(i["SK"]).startswith("S#W#"))),
+        "balances": _wallets(site, state),
         "coupons": held[:OVERVIEW_ITEMS],
         "rewards": [_reward_entry(s) for s in board.completed[:OVERVIEW_ITEMS]],
-        "leaderboards": _board_rows(site, state.profile, {str(i["SK"]): i for i in items}, now),
+        "leaderboards": _board_rows(site, state, {str(i["SK"]): i for i in items}, now),
     }
 
 
@@ -355,15 +376,16 @@ def activity_tab(site_id: str, site_item: dict[str, Any], uuid: str, query: Acti
 def points_tab(site_id: str, site_item: dict[str, Any], uuid: str, limit: int, cursor: str | None) -> Json:
     """Two requests: profile + wallets (one BatchGetItem) and a page of the ledger."""
     site = SiteView.of(site_id, site_item)
-    profile, wallets = reads.profile_and_wallets(site.id, uuid, list(site.mechanics.point_types))
+    profile, state_item = reads.profile_and_state(site.id, uuid)
     if profile is None:
         raise _not_found(uuid)
+    state = from_state_item(uuid, profile, state_item)
     entries, next_cursor = reads.ledger_page(site.id, uuid, limit=limit, cursor=cursor)
     ledger = [{"id": str(e["SK"]).removeprefix("L#"), "pointId": e["pointId"], "amount": int(e["amount"]),
                "kind": e["kind"], "bookedUnder": e["bookedUnder"], "activityId": e.get("activityId", ""),
                "at": e["at"], "expiresAt": e.get("expiresAt"), "shortfall": int(e.get("shortfall") or 0)}
               for e in entries]
-    return {"items": _wallets(site, wallets), "ledger": {"items": ledger, "nextCursor": next_cursor}}
+    return {"items": _wallets(site, state), "ledger": {"items": ledger, "nextCursor": next_cursor}}
 
 
 def rewards_tab(site_id: str, site_item: dict[str, Any], uuid: str) -> Json:
@@ -379,7 +401,8 @@ def rewards_tab(site_id: str, site_item: dict[str, Any], uuid: str) -> Json:
 
 
 def kpis_tab(site_id: str, site_item: dict[str, Any], user: Json, period: str) -> Json:
-    """One Query of the buckets of `period` (current and the four before) after the profile read.
+    """One BatchGetItem (the state item and the buckets of `period`, current and the four
+    before) after the profile read.
 
     Each bucket is one period's aggregate; handing `kpi_rows` one value per period start
     makes its sum over the period's days exactly that aggregate.
@@ -392,12 +415,14 @@ def kpis_tab(site_id: str, site_item: dict[str, Any], user: Json, period: str) -
     now = clock.now()
     bounds = last_n_periods(kind, now, site.tz, site.week_start)
     keys = [period_key_of_date(kind, start, site.week_start) for start, _ in bounds]
-    items = {str(i["SK"]).removeprefix("B#"): i for i in reads.buckets_between(site.id, uuid, keys[-1], keys[0])}
+    state_item, buckets = reads.state_and_buckets(site.id, uuid, keys)
+    state = from_state_item(uuid, user, state_item)
+    items = {str(i["SK"]).removeprefix("B#"): i for i in buckets}
     tags = list(user.get("tags") or [])
     rows = []
     for kpi in site.mechanics.kpis.values():
         measure = _kpi_measure(kpi, site.mechanics)
-        values = {start: int(items.get(key, {}).get(measure, 0)) if measure else 0
+        values = {start: measures_of(items.get(key), state, key).get(measure, 0) if measure else 0
                   for (start, _), key in zip(bounds, keys, strict=True)}
         periods = kpi_rows(kpi, period, now, site.tz, values, uuid, tags, site.week_start)
         shown = []
@@ -423,11 +448,11 @@ def coupons_tab(site_id: str, uuid: str) -> Json:
 
 
 def leaderboards_tab(site_id: str, site_item: dict[str, Any], uuid: str) -> Json:
-    """One BatchGetItem: the profile, and per board and period the current score item and
-    the user's last final rank (for previousRank/change)."""
+    """One BatchGetItem: the profile, the state item (live scores), and per board and period the
+    current score item (the rank) and the user's last final rank (for previousRank/change)."""
     site = SiteView.of(site_id, site_item)
     now = clock.now()
-    sort_keys = [PROFILE_SK]
+    sort_keys = [PROFILE_SK, USER_STATE_SK]
     for board in site.mechanics.leaderboards.values():
         for period in board.periods:
             key = rank_rules.current_period_key(period, now, site.tz, site.week_start)
@@ -438,7 +463,8 @@ def leaderboards_tab(site_id: str, site_item: dict[str, Any], uuid: str) -> Json
     profile = found.get(PROFILE_SK)
     if profile is None:
         raise _not_found(uuid)
-    return {"items": _board_rows(site, profile, found, now)}
+    state = from_state_item(uuid, profile, found.get(USER_STATE_SK))
+    return {"items": _board_rows(site, state, found, now)}
 
 
 def settings_tab(user: Json) -> Json:

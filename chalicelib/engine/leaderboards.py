@@ -9,6 +9,13 @@ from dataclasses import dataclass
 from chalicelib.models.mechanics import Leaderboard
 
 
+def ranked_measure(board: Leaderboard) -> str:
+    """The period measure a board ranks by (domain.md: points earned of one type within the
+    period, or the count of one behaviour): `pts:{point}` or `beh:{verb}`."""
+    ranks_by = board.ranks_by
+    return f"pts:{ranks_by.points}" if hasattr(ranks_by, "points") else f"beh:{ranks_by.behaviour}"
+
+
 @dataclass(frozen=True)
 class Score:
     """A user's live score on one board and period, and when it reached that value."""

@@ -508,8 +508,9 @@ def completion_stats(
     per kind (`achievements`, `levels`, `missions`); `recent` when one came in the last 720 h.
 
     Levels count every level reached (Gold past Bronze and Silver is 3); lost or lapsed
-    completions still count, revoked ones are gone from the snapshot. Gifts are counted from
-    the gifts received (their own stat), not here.
+    completions still count, revoked ones are gone from the snapshot. A gift reward received is
+    a completion too (domain.md: completions of any kind), one per gift received; its recency
+    comes from the gifts stat (received gifts carry no completion time here).
     """
     keys = ("rewards", "achievements", "levels", "missions")
     counts = dict.fromkeys(keys, 0)
@@ -522,6 +523,7 @@ def completion_stats(
             for key in ("rewards", f"{reward.kind}s"):
                 counts[key] += 1
                 recent[key] = recent[key] or now - c.at < RECENT
+    counts["rewards"] += sum(n for rid, n in progress.gifts_received.items() if isinstance(site.rewards.get(rid), Gift))
     return {k: CompletionStat(counts[k], recent[k]) for k in keys}
 
 

@@ -25,8 +25,6 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib import clock
 from chalicelib.activities.effects import Context, Effects
 from chalicelib.engine import wallet
@@ -95,6 +93,7 @@ def _expire_chunk(site: str, site_item: Item, mechanics: SiteMechanics, uuid: st
     if state is None:
         return Counter()
     ctx = Context(site, site_item, mechanics, {"id": "", "uuid": uuid}, now)
+    ctx.states[uuid] = state
     effects = Effects(ctx, JOB)
     expired: dict[str, int] = {}
     by_point: dict[str, list[Item]] = {}
@@ -127,16 +126,15 @@ def _expire_chunk(site: str, site_item: Item, mechanics: SiteMechanics, uuid: st
     marker = store.expiry_marker(site, uuid, run_key, first_batch, now,
                                  {"at": ctx.now_iso, "expired": expired, "lost": lost})
     try:
-        db.transact([marker, *effects.ops])
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
-        reasons = db.cancellation_reasons(err)
-        if reasons and reasons[0] == "ConditionalCheckFailed":
+        db.transact([marker, *effects.operations()])
+    except db.TransactionCancelled as err:
+        if err.failed_at(0):
             return Counter({"alreadyExpired": 1})
-        if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+        if err.failed():
             return None
         raise
+    except db.Busy:  # another transaction held an item (or a throttle): read again, a bounded number of times
+        return None
     counts: Counter[str] = Counter({"usersExpired": 1, "levelsLost": len(lost)})
     for pid, amount in expired.items():
         counts[f"points:{pid}"] += amount

@@ -17,6 +17,7 @@ What it did is counted (`WorkHandedOver`, `WorkTimedOut`) and logged.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib import clock
@@ -29,30 +30,48 @@ GIVE_UP_AFTER = dt.timedelta(seconds=180)
 TIMEOUT_ERROR = {"Error": "States.Timeout", "Cause": "processing did not end in time"}
 
 
+def _unfinished(cutoff: str) -> Iterator[tuple[dict[str, Any], dt.datetime]]:
+    """Each unfinished work's hand-off and acceptance time, for markers accepted before `cutoff`."""
+    for shard in activities.SHARDS:
+        for marker in activities.unfinished(shard, cutoff):
+            work = marker.get("todo")
+            accepted = parse_time(marker.get("createdAt"))
+            if work and accepted is not None:
+                yield work, accepted
+
+
 def run(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.workflow import starter, steps
 
     now = clock.now()
     handed_over = timed_out = 0
-    cutoff = clock.iso(now - HAND_OVER_AFTER)
-    for shard in activities.SHARDS:
-        for marker in activities.unfinished(shard, cutoff):
-            work = marker.get("todo")
-            accepted = parse_time(marker.get("createdAt"))
-            if not work or accepted is None:
-                continue
-            if now - accepted >= GIVE_UP_AFTER:
-                logger.warning("work did not end in time; failing it",
-                               extra={"activity_id": work.get("activityId"), "job": work.get("job")})
-                steps.mark_failed({**work, "error": TIMEOUT_ERROR}, None)
-                timed_out += 1
-            else:
-                minute = now.strftime("%Y%m%d%H%M")
-                if starter.hand_off(work, dedup=f"{work['gateId']}:{minute}"):
-                    handed_over += 1
+    for work, accepted in _unfinished(clock.iso(now - HAND_OVER_AFTER)):
+        if now - accepted >= GIVE_UP_AFTER:
+            logger.warning("work did not end in time; failing it",
+                           extra={"activity_id": work.get("activityId"), "job": work.get("job")})
+            steps.mark_failed({**work, "error": TIMEOUT_ERROR}, None)
+            timed_out += 1
+        else:
+            minute = now.strftime("%Y%m%d%H%M")
+            if starter.hand_off(work, dedup=f"{work['gateId']}:{minute}"):
+                handed_over += 1
     if handed_over:
         count("WorkHandedOver", value=handed_over)
         logger.info("unfinished work handed over again", extra={"work": handed_over})
     if timed_out:
         count("WorkTimedOut", value=timed_out)
     return {"handedOver": handed_over, "timedOut": timed_out}
+
+
+def resume() -> int:
+    """The local runtime restarted with its data but not its queue: hand every unfinished work
+    over at once, whatever its age (the stack was down, not the work stuck). Each user's
+    earliest unfinished work runs first, as always (the consumer's turn check)."""
+    from chalicelib.workflow import starter
+
+    now = clock.now()
+    handed_over = sum(starter.hand_off(work, dedup=f"{work['gateId']}:resume:{now.strftime('%Y%m%d%H%M%S')}")
+                      for work, _ in _unfinished(clock.iso(now)))
+    if handed_over:
+        logger.info("unfinished work handed over after a restart", extra={"work": handed_over})
+    return handed_over

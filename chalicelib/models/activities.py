@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictInt, model_validator
 
-from chalicelib.models.base import RequestModel, ResponseModel, Uuid
+from chalicelib.models.base import RequestModel, ResponseModel, Timestamp, Uuid
 
 PointId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 MechanicRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -123,14 +123,49 @@ class RejectRequest(RequestModel):
     reason: Annotated[Reason, Field(min_length=1)]
 
 
+ActivityStatus = Literal["QUEUED", "PROCESSING", "SUCCEEDED", "FAILED", "REJECTED"]
+
+
 class Accepted(ResponseModel):
     id: str
-    status: str
+    status: ActivityStatus
+
+
+ActivityType = Literal["behaviour", "point", "coupon", "gift", "bounty"]
 
 
 class ActivityError(ResponseModel):
+    type: str  # a rule's error type (InsufficientPoints, CouponSoldOut, ...), Timeout or InternalError
+    message: str
+
+
+class AwardedPoints(ResponseModel):
+    point_id: str
+    points: int
+
+
+class Awarded(ResponseModel):
+    points: list[AwardedPoints]  # one entry per point type, summed over the activity's steps
+    behaviours: list[str]  # ids of the behaviours that awarded
+    rewards: list[str]  # ids of the rewards completed (a gift's reward included)
+    coupons: list[str]  # user coupon ids handed out
+
+
+class ActivityException(ResponseModel):
+    """What the activity matched or unlocked and did not hand out: a behaviour held back by its
+    limit or cool-off (`LimitReached`, `CoolOff`; with `behaviourId`), or a reward's prize coupon
+    that could not be given (`verb` null, the coupon's error type; with `rewardId`, `couponId`
+    and `uuid`)."""
+
+    verb: str | None
     type: str
     message: str
+
+
+class ActivityResult(ResponseModel):
+    awarded: Awarded
+    exceptions: list[ActivityException]
+    blocked: bool  # the user was blocked: recorded, nothing awarded
 
 
 class Refusal(ResponseModel):
@@ -140,7 +175,7 @@ class Refusal(ResponseModel):
 
 class Rejection(ResponseModel):
     reason: str
-    at: str
+    at: Timestamp
     by: str
     pending: bool
     refused: Refusal | None = None  # set when the reversal was refused while processing
@@ -149,13 +184,13 @@ class Rejection(ResponseModel):
 class Activity(ResponseModel):
     id: str
     uuid: str
-    type: str
-    attrs: dict[str, Any]
+    type: ActivityType
+    attrs: Attrs  # as accepted; the document states it as Recorded*Attrs (openapi._apart)
     reason: str
-    status: Literal["QUEUED", "PROCESSING", "SUCCEEDED", "FAILED", "REJECTED"]
-    created_at: str
-    processed_at: str | None
-    result: dict[str, Any] | None
+    status: ActivityStatus
+    created_at: Timestamp
+    processed_at: Timestamp | None
+    result: ActivityResult | None
     error: ActivityError | None
     rejection: Rejection | None
     target_uuid: str | None

@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from chalicelib.models.base import Name
+from chalicelib.models.base import Name, ResponseModel
 from chalicelib.models.base import Tag as UserTag
 
 MechanicId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -59,7 +59,9 @@ class MechanicModel(BaseModel):
     """camelCase on the wire, snake_case in Python; strict types; unknown fields refused."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True, frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True, frozen=True,
+        # As a response every field is sent: the document's response schema requires them all.
+        json_schema_serialization_defaults_required=True,
     )
 
     def wire(self) -> dict[str, Any]:
@@ -625,10 +627,31 @@ class SiteMechanics:
                 yield kind, mechanic
 
 
-class MechanicList(BaseModel):
-    """A page of mechanics of one kind (all of them: a site has few)."""
+class _MechanicPage(ResponseModel):
+    """A page of mechanics of one kind; each kind's list names its items' schema."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    next_cursor: str | None
 
-    items: list[dict[str, Any]]
-    next_cursor: str | None = None
+
+class PointTypeList(_MechanicPage):
+    items: list[PointType]
+
+
+class BehaviourList(_MechanicPage):
+    items: list[Behaviour]
+
+
+class RewardList(_MechanicPage):
+    items: list[Reward]
+
+
+class KpiList(_MechanicPage):
+    items: list[Kpi]
+
+
+class CouponList(_MechanicPage):
+    items: list[Coupon]
+
+
+class LeaderboardList(_MechanicPage):
+    items: list[Leaderboard]

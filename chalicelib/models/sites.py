@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, Field
 
-from chalicelib.models.base import Name, RequestModel, ResponseModel
+from chalicelib.models.base import Name, RequestModel, ResponseModel, Timestamp
 
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 WeekStart = Literal["monday", "sunday"]
@@ -46,8 +46,8 @@ class Site(ResponseModel):
     id: str
     name: str
     timezone: str
-    week_start: str
-    created_at: str
+    week_start: WeekStart
+    created_at: Timestamp
 
 
 class SiteList(ResponseModel):
@@ -63,10 +63,10 @@ class ApiKeyCreate(RequestModel):
 class ApiKey(ResponseModel):
     id: str
     name: str
-    role: str
-    created_at: str
+    role: Role
+    created_at: Timestamp
     created_by: str
-    revoked_at: str | None = None
+    revoked_at: Timestamp | None = None
 
 
 class ApiKeyCreated(ApiKey):
@@ -79,6 +79,6 @@ class ApiKeyList(ResponseModel):
 
 
 class WhoAmI(ResponseModel):
-    role: str
+    role: Role | Literal["operator"]
     site: str | None
     key_id: str | None

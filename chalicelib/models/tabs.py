@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from chalicelib.engine.wallet import EntryKind, Figure
 from chalicelib.models.activities import Activity
-from chalicelib.models.base import ResponseModel
+from chalicelib.models.base import CalendarDay, ResponseModel, Timestamp
+from chalicelib.models.mechanics import RewardKind
 from chalicelib.models.users import User
 
 
@@ -50,11 +52,11 @@ class LedgerEntry(ResponseModel):
     id: str
     point_id: str
     amount: int
-    kind: str
-    booked_under: str
+    kind: EntryKind
+    booked_under: Figure
     activity_id: str
-    at: str
-    expires_at: str | None
+    at: Timestamp
+    expires_at: Timestamp | None
     shortfall: int
 
 
@@ -77,10 +79,10 @@ class Criterion(ResponseModel):
 
 class RewardEntry(ResponseModel):
     reward_id: str
-    kind: str
+    kind: RewardKind
     name: str
     criteria: list[Criterion]
-    completed_at: str | None
+    completed_at: Timestamp | None
 
 
 class RewardsTab(ResponseModel):
@@ -90,8 +92,8 @@ class RewardsTab(ResponseModel):
 
 
 class KpiPeriod(ResponseModel):
-    start: str
-    end: str
+    start: CalendarDay
+    end: CalendarDay
     value: int
     target: int | None
     percent: int | None
@@ -113,11 +115,11 @@ class UserCoupon(ResponseModel):
     coupon_id: str
     name: str
     code: str
-    acquired_at: str
+    acquired_at: Timestamp
     acquired_by: Literal["purchase", "award"]
     points_spent: int
-    redeemed_at: str | None
-    expires_at: str | None
+    redeemed_at: Timestamp | None
+    expires_at: Timestamp | None
     status: Literal["available", "redeemed", "expired", "refunded"]
 
 
@@ -134,7 +136,7 @@ class LeaderboardPosition(ResponseModel):
     previous_rank: int | None
     change: int | None
     new: bool
-    ranked_at: str | None
+    ranked_at: Timestamp | None
 
 
 class LeaderboardsTab(ResponseModel):
@@ -149,17 +151,20 @@ class Overview(ResponseModel):
     leaderboards: list[LeaderboardPosition]
 
 
-class PointAmount(ResponseModel):
+class BountyPoints(ResponseModel):
+    """Points a bounty holds in escrow (its own name: generators key models by title, and a second
+    `PointAmount`, the request's, made one of them drop the bounty models)."""
+
     point_id: str
     points: int
 
 
 class Bounty(ResponseModel):
     bounty_id: str
-    points: list[PointAmount]
+    points: list[BountyPoints]
     reason: str
     status: Literal["open", "cancelled", "awarded", "rejected"]
-    created_at: str
+    created_at: Timestamp
     awarded_to: str | None
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from chalicelib.models.base import Email, Name, RequestModel, ResponseModel, Tag, Url, Uuid
+from chalicelib.models.base import Email, Name, RequestModel, ResponseModel, Tag, Timestamp, Url, Uuid
 
 Tags = Annotated[list[Tag], Field(max_length=50)]
 
@@ -42,7 +42,7 @@ class User(ResponseModel):
     tags: list[str]
     member: bool
     blocked: bool
-    created_at: str
+    created_at: Timestamp
 
 
 class UserList(ResponseModel):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.store import db
 from chalicelib.store.keys import api_key_sk, site_pk
 
@@ -43,8 +41,6 @@ def revoke_key(site: str, key_id: str, now: str, by: str) -> bool:
             condition="attribute_exists(PK)",
             return_new=False,
         )
-    except ClientError as err:
-        if db.is_condition_failure(err):
-            return False
-        raise
+    except db.ConditionFailed:
+        return False
     return True

@@ -97,17 +97,84 @@ def get(pk: str, sk: str, consistent: bool = True, attributes: Sequence[str] = (
         names = {f"#a{n}": name for n, name in enumerate(attributes)}
         request["ProjectionExpression"] = ", ".join(names)
         request["ExpressionAttributeNames"] = names
-    raw = client().get_item(**request).get("Item")
+    raw = call("get_item", **request).get("Item")
     return deserialize(raw) if raw else None
 
 
-def is_condition_failure(err: ClientError) -> bool:
-    return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+class StoreError(Exception):
+    """DynamoDB refused a request, in the store's words (nothing above `store/` sees botocore).
+
+    `code` is DynamoDB's error code, for logs; an unexpected refusal (a request this code built
+    wrongly) is a plain StoreError, which the workflow's Catch turns into FAILED InternalError.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
 
 
-def cancellation_reasons(err: ClientError) -> list[str]:
-    """The per-item codes of a cancelled transaction ('None' for items that were fine)."""
-    return [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
+class ConditionFailed(StoreError):
+    """A single-item write's condition did not hold: nothing was written."""
+
+
+class TransactionCancelled(StoreError):
+    """A transaction was cancelled because a condition failed: nothing was written.
+
+    `reasons` has one code per operation, in the order given ('None' where the operation was
+    fine); callers find what failed by the positions of the operations they built.
+    """
+
+    def __init__(self, code: str, message: str, reasons: list[str]) -> None:
+        super().__init__(code, message)
+        self.reasons = reasons
+
+    def failed(self) -> list[int]:
+        """The positions of the operations whose condition failed."""
+        return [i for i, reason in enumerate(self.reasons) if reason == "ConditionalCheckFailed"]
+
+    def failed_at(self, position: int) -> bool:
+        return position < len(self.reasons) and self.reasons[position] == "ConditionalCheckFailed"
+
+
+class Busy(StoreError):
+    """Throttled or contended (another transaction held an item): the same request may succeed
+    a moment later. Nothing was written. botocore has retried what it retries already; the
+    one layer above it is the ASL's Retry (steps) or the caller's answer (503 on the API)."""
+
+
+# Error codes that mean "try the same request again later". botocore retries most of them itself
+# (standard mode, 5 attempts); those that still surface are Busy.
+_BUSY_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "TransactionInProgressException", "TransactionConflictException", "InternalServerError",
+    "ServiceUnavailable", "LimitExceededException",
+})
+_BUSY_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def refusal(err: ClientError) -> StoreError:
+    """The typed error a DynamoDB ClientError stands for."""
+    error = err.response.get("Error", {})
+    code, message = str(error.get("Code", "Unknown")), str(error.get("Message", ""))
+    if code == "ConditionalCheckFailedException":
+        return ConditionFailed(code, message)
+    if code == "TransactionCanceledException":
+        reasons = [str(r.get("Code", "None")) for r in err.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" not in reasons and _BUSY_REASONS.intersection(reasons):
+            # Nothing we read was wrong: the same transaction may go through a moment later.
+            return Busy(code, f"{message} {reasons}")
+        return TransactionCancelled(code, message, reasons)
+    if code in _BUSY_CODES:
+        return Busy(code, message)
+    return StoreError(code, message)
+
+
+def call(operation: str, **request: Any) -> Any:
+    """One DynamoDB request; a refusal raised as the store's typed error."""
+    try:
+        return getattr(client(), operation)(**request)
+    except ClientError as err:
+        raise refusal(err) from err
 
 
 class InvalidCursor(Exception):
@@ -241,7 +308,7 @@ def query_page(
                    for v in start.values()):
             raise InvalidCursor("is not a cursor this API issued")
         kwargs["ExclusiveStartKey"] = start
-    out = client().query(**kwargs)
+    out = call("query", **kwargs)
     return [deserialize(i) for i in out.get("Items", [])], encode_cursor(out.get("LastEvaluatedKey"), bound)
 
 
@@ -262,7 +329,7 @@ def query_window(
                             filter_expression=filter_expression, consistent=consistent)
     if start_key:
         kwargs["ExclusiveStartKey"] = dict(start_key)
-    out = client().query(**kwargs)
+    out = call("query", **kwargs)
     return [deserialize(i) for i in out.get("Items", [])], out.get("LastEvaluatedKey") or None
 
 
@@ -283,7 +350,7 @@ def query_all(
                                 forward=forward, consistent=consistent)
         if start:
             kwargs["ExclusiveStartKey"] = start
-        out = client().query(**kwargs)
+        out = call("query", **kwargs)
         items.extend(deserialize(i) for i in out.get("Items", []))
         start = out.get("LastEvaluatedKey")
         if not start:
@@ -296,7 +363,7 @@ def put(item: Mapping[str, Any], condition: str | None = None, names: Mapping[st
         kwargs["ConditionExpression"] = condition
     if names:
         kwargs["ExpressionAttributeNames"] = dict(names)
-    client().put_item(**kwargs)
+    call("put_item", **kwargs)
 
 
 def update(
@@ -321,7 +388,7 @@ def update(
         kwargs["ConditionExpression"] = condition
     if return_new:
         kwargs["ReturnValues"] = "ALL_NEW"
-    out = client().update_item(**kwargs)
+    out = call("update_item", **kwargs)
     raw = out.get("Attributes")
     return deserialize(raw) if raw else None
 
@@ -330,7 +397,7 @@ def delete(pk: str, sk: str, condition: str | None = None) -> None:
     kwargs: dict[str, Any] = {"TableName": table(), "Key": key(pk, sk)}
     if condition:
         kwargs["ConditionExpression"] = condition
-    client().delete_item(**kwargs)
+    call("delete_item", **kwargs)
 
 
 def transact(operations: Sequence[Mapping[str, Any]], token: str | None = None) -> None:
@@ -342,7 +409,23 @@ def transact(operations: Sequence[Mapping[str, Any]], token: str | None = None) 
     kwargs: dict[str, Any] = {"TransactItems": items}
     if token:
         kwargs["ClientRequestToken"] = token[:36]
-    client().transact_write_items(**kwargs)
+    call("transact_write_items", **kwargs)
+
+
+# AWS allows 100 items since 2022; moto still holds to the former 25, which both accept.
+TRANSACT_GET_MAX = 25
+
+
+def transact_get(keys: Sequence[tuple[str, str]]) -> list[Item | None]:
+    """One TransactGetItems: the items of up to 25 keys as one serializable snapshot, in order
+    (None where absent)."""
+    if not keys:
+        return []
+    if len(keys) > TRANSACT_GET_MAX:
+        raise ValueError(f"at most {TRANSACT_GET_MAX} keys per TransactGetItems, got {len(keys)}")
+    out = call("transact_get_items", TransactItems=[{"Get": {"TableName": table(), "Key": key(pk, sk)}}
+                                                     for pk, sk in keys])
+    return [deserialize(r["Item"]) if r.get("Item") else None for r in out.get("Responses", [])]
 
 
 def tx_put(item: Mapping[str, Any], condition: str | None = None,

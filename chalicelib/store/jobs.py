@@ -20,11 +20,17 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.store import db
-from chalicelib.store.keys import CREDIT, PROFILE_SK, bucket_sk, site_pk, user_pk, users_index_pk
-from chalicelib.store.reads import BATCH_GET_MAX, batch_get
+from chalicelib.store.keys import (
+    CREDIT,
+    PROFILE_SK,
+    USER_STATE_SK,
+    bucket_sk,
+    site_pk,
+    user_pk,
+    users_index_pk,
+)
+from chalicelib.store.userstate import from_state_item, measures_of
 
 Item = dict[str, Any]
 CHECKPOINT_DAYS = 14
@@ -88,14 +94,41 @@ def save_checkpoint(site: str, job: str, run_key: str, segment: str, *, last_uui
 
 
 def buckets(site: str, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Item]:
-    """Bucket items by (uuid, periodKey), 100 keys per BatchGetItem (eventually consistent:
-    the periods read are finished, nothing but a late reject still moves them)."""
+    """Ended periods' figures by (uuid, periodKey): the bucket item with the state item's measures
+    of that period added, while the state item still holds it (store/userstate.py).
+
+    Each user's state item and buckets are read in one TransactGetItems, one snapshot: the
+    first activity after a period ended moves its measures from the one to the other in one
+    transaction, so a snapshot sees them in exactly one place, never in both or neither.
+    """
+    by_user: dict[str, list[str]] = {}
+    for uuid, key in wanted:
+        by_user.setdefault(uuid, [])
+        if key not in by_user[uuid]:
+            by_user[uuid].append(key)
+    # A request holds whole (state item, some of its buckets) pieces: each period's figure
+    # comes from one snapshot of both places, however the user's periods are split.
+    per_piece = db.TRANSACT_GET_MAX - 1
+    pieces = [(uuid, keys[i:i + per_piece]) for uuid, keys in by_user.items() for i in range(0, len(keys), per_piece)]
+    chunks: list[list[tuple[str, list[str]]]] = [[]]
+    size = 0
+    for uuid, keys in pieces:
+        if size + 1 + len(keys) > db.TRANSACT_GET_MAX:
+            chunks.append([])
+            size = 0
+        chunks[-1].append((uuid, keys))
+        size += 1 + len(keys)
     out: dict[tuple[str, str], Item] = {}
-    keys = [(user_pk(site, uuid), bucket_sk(key)) for uuid, key in wanted]
-    prefix = len(user_pk(site, ""))
-    for start in range(0, len(keys), BATCH_GET_MAX):
-        for item in batch_get(keys[start:start + BATCH_GET_MAX], consistent=False):
-            out[(str(item["PK"])[prefix:], str(item["SK"]).removeprefix("B#"))] = item
+    for chunk in chunks:
+        request = [(user_pk(site, u), sk) for u, ks in chunk for sk in (USER_STATE_SK, *map(bucket_sk, ks))]
+        items = iter(db.transact_get(request))
+        for uuid, keys in chunk:
+            state_item = next(items)
+            state = from_state_item(uuid, {}, state_item) if state_item else None
+            for key in keys:
+                bucket = next(items)
+                if bucket is not None or (state is not None and key in state.measures):
+                    out[(uuid, key)] = {**(bucket or {}), **measures_of(bucket, state, key)}
     return out
 
 
@@ -104,10 +137,8 @@ def close_bucket(site: str, uuid: str, period_key: str, closed: dict[str, Any]) 
     try:
         db.update(user_pk(site, uuid), bucket_sk(period_key), "SET closed = :c", values={":c": closed},
                   condition="attribute_not_exists(closed)", return_new=False)
-    except ClientError as err:
-        if db.is_condition_failure(err):
-            return False
-        raise
+    except db.ConditionFailed:
+        return False
     return True
 
 

@@ -50,16 +50,10 @@ PENDING = "P#"
 CREDIT = "E#"  # unconsumed expirable credits, read only for debits of expirable types
 
 
-def wallet_sk(point_id: str) -> str:
-    return f"S#W#{point_id}"
-
-
-def verb_count_sk(verb: str) -> str:
-    return f"S#C#{verb}"
-
-
-def usage_sk(behaviour_id: str) -> str:
-    return f"S#U#{behaviour_id}"
+# The user's state item: wallets, behaviour usage, gift counts and the measures of the current
+# periods (which also give the verb counts and the stats bar's totals), one item that most
+# activities change once (store/userstate.py has its attribute layout).
+USER_STATE_SK = "S#STATE"
 
 
 def reward_sk(reward_id: str) -> str:
@@ -76,9 +70,6 @@ def bounty_sk(bounty_id: str) -> str:
 
 def board_score_sk(board_id: str, period_key: str) -> str:
     return f"S#K#{board_id}#{period_key}"
-
-
-STATS_SK = "S#STATS"
 
 
 def activity_sk(activity_id: str) -> str:

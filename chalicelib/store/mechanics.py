@@ -11,8 +11,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.models.mechanics import MechanicKind, SiteMechanics
 from chalicelib.store import db
 from chalicelib.store.keys import SITE_SK, mechanic_sk, site_pk
@@ -76,9 +74,7 @@ def save(site: str, kind: MechanicKind, mechanic_id: str, body: dict[str, Any] |
     ))
     try:
         db.transact(ops)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-            raise StaleConfiguration() from err
-        raise
+    except db.TransactionCancelled as err:  # the version moved (or an item changed) since our read
+        raise StaleConfiguration() from err
     finally:
         forget(site)

@@ -14,10 +14,9 @@ rankedAt}` (outside `MECH#`..`SITE`, the mechanics range).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from chalicelib.store import db
 from chalicelib.store.keys import PROFILE_SK, board_index_pk, board_score_sk, site_pk, user_pk
@@ -93,26 +92,39 @@ def set_rank(site: str, uuid: str, board_id: str, period_key: str, *, rank: int 
         if final:
             expression += ", #f = :r"
             names["#f"] = "finalRank"
-    try:
+    with contextlib.suppress(db.ConditionFailed):  # a score item that vanished has nothing to rank
         db.update(user_pk(site, uuid), board_score_sk(board_id, period_key), expression, values=values,
                   names=names, condition="attribute_exists(PK)", return_new=False)
-    except ClientError as err:
-        if not db.is_condition_failure(err):
-            raise  # a score item that vanished has nothing to rank
+
+
+def set_score(site: str, uuid: str, board_id: str, period_key: str, score: int, *, version: int, now: str,
+              rose: bool) -> None:
+    """A current period's live score, as the user's state item at `version` has it.
+
+    Conditional on the version: a write decided on an older state item never overwrites one
+    decided on a newer (a late duplicate, a retry). `reachedAt` moves when the score rose; the
+    first write always sets one, so ties keep an order.
+    """
+    reached = "reachedAt = :now" if rose else "reachedAt = if_not_exists(reachedAt, :now)"
+    with contextlib.suppress(db.ConditionFailed):  # a newer figure is there already: nothing to do
+        db.update(user_pk(site, uuid), board_score_sk(board_id, period_key),
+                  f"SET score = :s, #u = :uuid, boardId = :b, periodKey = :k, GSI2PK = :gpk, GSI2SK = :uuid, "
+                  f"stateVersion = :v, {reached}",
+                  values={":s": score, ":uuid": uuid, ":b": board_id, ":k": period_key, ":v": version, ":now": now,
+                          ":gpk": board_index_pk(site, board_id, period_key)},
+                  names={"#u": "uuid"}, condition="attribute_not_exists(stateVersion) OR stateVersion < :v",
+                  return_new=False)
 
 
 def keep_last_final(site: str, uuid: str, board_id: str, period: str, period_key: str, rank: int,
                     score: int) -> None:
     """The user's last final rank (score > 0) of a period kind; never moves back in time."""
-    try:
+    with contextlib.suppress(db.ConditionFailed):
         db.update(user_pk(site, uuid), last_final_sk(board_id, period),
                   "SET #r = :r, #s = :s, periodKey = :k, boardId = :b, #p = :p",
                   values={":r": rank, ":s": score, ":k": period_key, ":b": board_id, ":p": period},
                   names={"#r": "rank", "#s": "score", "#p": "period"},
                   condition="attribute_not_exists(periodKey) OR periodKey <= :k", return_new=False)
-    except ClientError as err:
-        if not db.is_condition_failure(err):
-            raise
 
 
 def standings_page(site: str, board_id: str, period_key: str, *, limit: int,

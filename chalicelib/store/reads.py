@@ -11,6 +11,8 @@ Key ranges used (sort keys of a user's partition sort as `A# < B# < E# < L# < P#
 - ledger: `L#{ulid}` newest first.
 - buckets: `B#{period}:{start}`; the keys of one granularity sort by date, so "the current
   week and the four before" or "the last N days" is one `BETWEEN`.
+- the state item `S#STATE` (wallets and the current periods' measures) is read with the
+  profile, in the `S#` Query or beside it in one BatchGetItem.
 - coupons: `S#PROFILE` sorts right before `S#Q#`, so `BETWEEN S#PROFILE AND S#Q#~` is the
   profile and the user coupons, and nothing else.
 """
@@ -29,6 +31,7 @@ from chalicelib.store.keys import (
     LEDGER,
     PROFILE_SK,
     STATE,
+    USER_STATE_SK,
     bounty_sk,
     bucket_sk,
     user_coupon_sk,
@@ -52,7 +55,7 @@ def batch_get(keys: Sequence[tuple[str, str]], consistent: bool = True) -> list[
                                             "ConsistentRead": consistent}}
     found: list[Item] = []
     while pending:
-        out = db.client().batch_get_item(RequestItems=pending)
+        out = db.call("batch_get_item", RequestItems=pending)
         found.extend(db.deserialize(raw) for raw in out.get("Responses", {}).get(db.table(), []))
         pending = out.get("UnprocessedKeys") or {}
     return found
@@ -121,18 +124,19 @@ def ledger_page(site: str, uuid: str, *, limit: int, cursor: str | None) -> tupl
                          limit=limit, cursor=cursor, forward=False, consistent=True, scope="ledger")
 
 
-def profile_and_wallets(site: str, uuid: str, point_ids: Sequence[str]) -> tuple[Item | None, list[Item]]:
-    """The profile and the wallets of the site's point types, in one BatchGetItem.
-
-    A user has at most one wallet per point type, so the keys are known from the mechanics;
-    a wallet of a point type deleted since is not listed (nothing could name it).
-    """
-    from chalicelib.store.keys import wallet_sk
-
+def profile_and_state(site: str, uuid: str) -> tuple[Item | None, Item | None]:
+    """The profile and the state item (wallets, current periods' measures), in one BatchGetItem."""
     pk = user_pk(site, uuid)
-    items = batch_get([(pk, PROFILE_SK), *((pk, wallet_sk(p)) for p in point_ids)])
-    profile = next((i for i in items if i["SK"] == PROFILE_SK), None)
-    return profile, [i for i in items if i["SK"] != PROFILE_SK]
+    items = {i["SK"]: i for i in batch_get([(pk, PROFILE_SK), (pk, USER_STATE_SK)])}
+    return items.get(PROFILE_SK), items.get(USER_STATE_SK)
+
+
+def state_and_buckets(site: str, uuid: str, period_keys: Sequence[str]) -> tuple[Item | None, list[Item]]:
+    """The state item and the bucket items of `period_keys`, in one BatchGetItem."""
+    pk = user_pk(site, uuid)
+    items = batch_get([(pk, USER_STATE_SK), *((pk, bucket_sk(k)) for k in period_keys)])
+    state = next((i for i in items if i["SK"] == USER_STATE_SK), None)
+    return state, [i for i in items if i["SK"] != USER_STATE_SK]
 
 
 def profile_and_coupons(site: str, uuid: str) -> list[Item]:

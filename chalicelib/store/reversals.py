@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.store import db
-from chalicelib.store.keys import bounty_sk, reward_sk, usage_sk, user_coupon_sk, user_pk
+from chalicelib.store.keys import bounty_sk, reward_sk, user_coupon_sk, user_pk
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,3 @@ def remove_completion(site: str, uuid: str, reward_id: str, index: int, complete
         db.tx_update(user_pk(site, uuid), reward_sk(reward_id), f"REMOVE completions[{index}]",
                      values={":at": completed_at}, names={"#at": "at"},
                      condition=f"completions[{index}].#at = :at"))
-
-
-def restore_usage(site: str, uuid: str, behaviour_id: str, *, read_total: int, total: int,
-                  by_period: dict[str, int]) -> Guarded:
-    """A behaviour's limit counters go back; they must still hold the figures read."""
-    return Guarded(
-        db.tx_update(user_pk(site, uuid), usage_sk(behaviour_id), "SET #t = :t, byPeriod = :p",
-                     values={":t": total, ":p": by_period, ":read": read_total}, names={"#t": "total"},
-                     condition="#t = :read"))

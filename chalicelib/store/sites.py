@@ -6,8 +6,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.store import db
 from chalicelib.store.keys import SITE_SK, SITES_INDEX_PK, site_pk
 
@@ -34,10 +32,8 @@ def create_site(item: dict[str, Any]) -> bool:
     row = {**item, "PK": site_pk(item["id"]), "SK": SITE_SK, "GSI1PK": SITES_INDEX_PK, "GSI1SK": item["id"]}
     try:
         db.put(row, condition="attribute_not_exists(PK)")
-    except ClientError as err:
-        if db.is_condition_failure(err):
-            return False
-        raise
+    except db.ConditionFailed:
+        return False
     forget(item["id"])
     return True
 

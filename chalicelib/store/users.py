@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.store import db
 from chalicelib.store.keys import PROFILE_SK, user_pk, users_index_pk
 
@@ -45,10 +43,8 @@ def create_user(site: str, user: dict[str, Any]) -> bool:
            **index_attributes(site, user)}
     try:
         db.put(row, condition="attribute_not_exists(PK)")
-    except ClientError as err:
-        if db.is_condition_failure(err):
-            return False
-        raise
+    except db.ConditionFailed:
+        return False
     return True
 
 
@@ -72,10 +68,8 @@ def update_user(site: str, current: dict[str, Any], changes: dict[str, Any]) -> 
     try:
         item = db.update(user_pk(site, current["uuid"]), PROFILE_SK, expr, values=values, names=names,
                          condition="version = :v")
-    except ClientError as err:
-        if db.is_condition_failure(err):
-            raise ConcurrentUpdate() from err
-        raise
+    except db.ConditionFailed as err:
+        raise ConcurrentUpdate() from err
     assert item is not None
     return item
 
@@ -89,10 +83,8 @@ def set_blocked(site: str, uuid: str, blocked: bool, now: str, by: str) -> dict[
             values={":b": blocked, ":now": now, ":by": by, ":one": 1},
             condition="attribute_exists(PK)",
         )
-    except ClientError as err:
-        if db.is_condition_failure(err):
-            return None
-        raise
+    except db.ConditionFailed:
+        return None
 
 
 def list_users(
@@ -136,7 +128,5 @@ def put_settings(site: str, uuid: str, settings_body: dict[str, Any], member: bo
             names={"#member": "member"},
             condition="attribute_exists(PK)",
         )
-    except ClientError as err:
-        if db.is_condition_failure(err):
-            return None
-        raise
+    except db.ConditionFailed:
+        return None

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-# Placeholder in activity.asl.json -> name of the `@app.lambda_function` it invokes.
+# The `@app.lambda_function` names of the workflow's steps (app.py registers them by these).
+BEHAVIOUR = "activity_behaviour"
+POINT = "activity_point"
+COUPON = "activity_coupon"
+GIFT = "activity_gift"
+BOUNTY = "activity_bounty"
+REJECT = "activity_reject"
+MARK_FAILED = "activity_mark_failed"
+# Placeholder in activity.asl.json -> the function it invokes.
 FUNCTIONS = {
-    "BehaviourFunctionArn": "activity_behaviour",
-    "PointFunctionArn": "activity_point",
-    "CouponFunctionArn": "activity_coupon",
-    "GiftFunctionArn": "activity_gift",
-    "BountyFunctionArn": "activity_bounty",
-    "RejectFunctionArn": "activity_reject",
-    "MarkFailedFunctionArn": "activity_mark_failed",
+    "BehaviourFunctionArn": BEHAVIOUR,
+    "PointFunctionArn": POINT,
+    "CouponFunctionArn": COUPON,
+    "GiftFunctionArn": GIFT,
+    "BountyFunctionArn": BOUNTY,
+    "RejectFunctionArn": REJECT,
+    "MarkFailedFunctionArn": MARK_FAILED,
 }
 # Express: billed per execution and duration, not per transition; run synchronously by the consumer.
 STATE_MACHINE_TYPE = "EXPRESS"

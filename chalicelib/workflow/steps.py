@@ -19,14 +19,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib import clock
 from chalicelib.activities import behaviour, bounty, coupon, gift, lifecycle, point, rewards
-from chalicelib.activities.effects import ActivityRuleBroken, Context, Effects, StepConflict, transient_from
+from chalicelib.activities.effects import ActivityRuleBroken, Context, Effects, StepConflict, TransientError
 from chalicelib.engine.errors import DomainError
 from chalicelib.observability import count, logger
-from chalicelib.store import activities, sites
+from chalicelib.store import activities, db, sites
 from chalicelib.store import mechanics as mechanics_store
 
 Event = dict[str, Any]
@@ -64,8 +62,8 @@ def _invocation(handler: Callable[[Event, Any], Event]) -> Callable[[Event, Any]
 def _retryable(handler: Callable[[Event, Any], Event]) -> Callable[[Event, Any], Event]:
     """A throttle or conflict on any DynamoDB call of a step (not only its commit) is retried.
 
-    Left as a bare ClientError, its `errorType` would match no Retry and the Catch would fail
-    the activity with InternalError although nothing was wrong with it.
+    The store's `Busy` becomes `TransientError`, the name the ASL's Retry matches; left as it
+    is, the Catch would fail the activity with InternalError although nothing was wrong with it.
     """
 
     @_invocation
@@ -73,11 +71,8 @@ def _retryable(handler: Callable[[Event, Any], Event]) -> Callable[[Event, Any],
     def wrapper(event: Event, context: Any = None) -> Event:
         try:
             return handler(event, context)
-        except ClientError as err:
-            transient = transient_from(err)
-            if transient is None:
-                raise
-            raise transient from err
+        except db.Busy as err:
+            raise TransientError(str(err)) from err
 
     return wrapper
 
@@ -148,10 +143,23 @@ def _changed(event: Event, effects: Effects) -> tuple[dict[str, list[str]], bool
     return changed, bool((results.get(stored["type"]) or {}).get("blocked")), results
 
 
+def _scores_again(event: Event) -> None:
+    """Every board period of the work's user (and of a gift's or award's target) from the state
+    items as stored: absolute and conditional on their versions, so harmless when nothing died."""
+    ctx = _context(event, stored=False)
+    if not ctx.mechanics.leaderboards:
+        return
+    target = lifecycle.received_by(ctx.activity)
+    Effects(ctx, "scores").keep_scores(everything=True, users=[event["uuid"]] + ([target] if target else []))
+
+
 def _by_type(module: Any) -> Callable[[Event, Any], Event]:
     def one(event: Event) -> None:
         if not _its_turn(event):
-            logger.info("work already ended; nothing to do")
+            # A redelivery of ended work: its first run may have died after its last commit,
+            # before the scores it moved were set (they follow the commit): set them again.
+            logger.info("work already ended; only its scores are set again")
+            _scores_again(event)
             return
         effects = _run(event, module.process, last=False)
         if effects.finished:

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class RunningStack:
     url: str
     token: str
     process: subprocess.Popen[bytes]
+    printed: list[str] = field(default_factory=list)  # what it printed up to "Press Ctrl-C"
 
     def api(self, method: str, path: str, body: Any = None, token: str | None = None,
             headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -45,18 +46,21 @@ class RunningStack:
             return err.code, json.loads(raw) if raw else None
 
 
-def start_stack(seed: bool = True, environment: dict[str, str] | None = None) -> RunningStack:
-    """`environment`: the whole environment to start it in (default: this process's)."""
+def start_stack(seed: bool = True, environment: dict[str, str] | None = None, data_dir: Path | None = None,
+                token: str | None = None) -> RunningStack:
+    """`environment`: the whole environment to start it in (default: this process's). `data_dir`:
+    where the stack keeps its data (default: nowhere, each test's stack starts empty)."""
     port = free_port()
-    token = "e2e-" + os.urandom(8).hex()
+    token = token or "e2e-" + os.urandom(8).hex()
     base = dict(os.environ) if environment is None else dict(environment)
-    env = {**base, "PORT": str(port), "LOCAL_TOKEN": token, "SEED": "1" if seed else "0"}
+    env = {**base, "PORT": str(port), "LOCAL_TOKEN": token, "SEED": "1" if seed else "0",
+           "LOCAL_DATA_DIR": str(data_dir) if data_dir is not None else ""}
     for var in ("AWS_ENDPOINT_URL", "TABLE_NAME", "OPERATOR_TOKEN_SHA256"):
         env.pop(var, None)
     process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, start_new_session=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # seeding the demo takes about 20 s; a loaded CI machine, more
     while time.monotonic() < deadline:
         if process.poll() is not None:
             out = process.stdout.read().decode() if process.stdout else ""
@@ -69,14 +73,16 @@ def start_stack(seed: bool = True, environment: dict[str, str] | None = None) ->
             time.sleep(0.2)
     else:
         stop_stack(process)
-        raise RuntimeError("the local stack did not answer /health within 60 s")
+        raise RuntimeError("the local stack did not answer /health within 120 s")
     # Readiness is printed after seeding; wait for it so tests see the demo site.
+    printed = []
     if process.stdout is not None:
         while True:
             line = process.stdout.readline().decode()
+            printed.append(line.rstrip("\n"))
             if not line or "Press Ctrl-C" in line:
                 break
-    return RunningStack(url, token, process)
+    return RunningStack(url, token, process, printed)
 
 
 def stop_stack(process: subprocess.Popen[bytes]) -> int:

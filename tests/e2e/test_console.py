@@ -270,6 +270,35 @@ def test_user_table_search_sort_paging_and_view(page: Page, stack: Any, site: Si
     expect(page.get_by_role("heading", level=1)).to_have_text("Alice L.")
 
 
+def test_focus_moves_to_the_new_pages_heading_after_sign_in_and_view(page: Page, stack: Any, site: Site) -> None:
+    """Issue 18, defect 11: after sign-in and after View, focus was left on the page body."""
+    sign_in(page, stack, f"#/sites/{site.id}/users")
+    heading = page.get_by_role("heading", level=1, name="Users")
+    expect(heading).to_be_focused()
+    page.get_by_label("Search").fill("alice")
+    row = page.locator("table.users-table tbody tr").filter(has_text="alice")
+    row.get_by_role("link", name=re.compile("^View")).click()
+    ready(page)
+    expect(page.locator("h1#user-title")).to_be_focused()
+    page.keyboard.press("2")  # shortcuts still work from there
+    expect(tab(page, "Activity")).to_have_attribute("aria-selected", "true")
+
+
+def test_an_unknown_user_or_site_offers_nothing_and_says_only_what_went_wrong(page: Page, stack: Any,
+                                                                            site: Site) -> None:
+    """Issue 18, defect 9: an unknown user's page still offered Log activity; an unknown site said
+    "No users on this site yet." beside its error."""
+    sign_in(page, stack, f"#/sites/{site.id}/users/nobody-{os.urandom(3).hex()}/overview")
+    expect(page.get_by_role("heading", level=1, name="User not found")).to_be_visible()
+    for name in ("Edit", "Log activity", "Block"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    page.keyboard.press("l")
+    expect(panel_of(page)).to_have_count(0)
+    page.goto(console(stack, "#/sites/no-such-site/users"))
+    expect(page.get_by_role("alert").first).to_contain_text("SiteNotFound")
+    expect(page.get_by_text("No users on this site yet.")).to_have_count(0)
+
+
 def test_create_user_dialog(page: Page, stack: Any, site: Site) -> None:
     sign_in(page, stack, f"#/sites/{site.id}/users")
     page.get_by_role("button", name="Create user").click()
@@ -323,11 +352,30 @@ def test_stats_bar_counts_and_recent_badge(page: Page, stack: Any, site: Site) -
     expect(activities.locator(".recent-badge")).to_have_count(1)
 
 
+def confirm_block(page: Page, name: str) -> None:
+    dialog = page.get_by_role("dialog", name=f"Block {name}?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Block", exact=True).click()
+    expect(dialog).to_be_hidden()
+
+
 def test_block_and_unblock_with_keys_and_table_highlight(page: Page, stack: Any, site: Site) -> None:
     uuid = site.user(unique("blocky"), displayName="Blocky McBlock")
     open_user(page, stack, site, uuid)
     expect(page.get_by_role("button", name="Block", exact=True)).to_be_visible()
+    # Block asks first (issue 18, defect 4): Cancel (or Escape) leaves the user as they were.
     page.keyboard.press("b")
+    dialog = page.get_by_role("dialog", name="Block Blocky McBlock?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    page.keyboard.press("b")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("button", name="Block", exact=True)).to_be_visible()
+    assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is False
+    page.keyboard.press("b")
+    confirm_block(page, "Blocky McBlock")
     expect(page.get_by_role("button", name="Unblock", exact=True)).to_be_visible()
     expect(page.get_by_role("region", name="Profile")).to_contain_text("Blocked")
     assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is True
@@ -348,6 +396,7 @@ def test_block_and_unblock_with_keys_and_table_highlight(page: Page, stack: Any,
     assert ok(site.api("GET", f"/users/{q(uuid)}"))["blocked"] is False
     # Click works too.
     page.get_by_role("button", name="Block", exact=True).click()
+    confirm_block(page, "Blocky McBlock")
     expect(page.get_by_role("button", name="Unblock", exact=True)).to_be_visible()
     page.get_by_role("button", name="Unblock", exact=True).click()
     expect(page.get_by_role("button", name="Block", exact=True)).to_be_visible()
@@ -467,6 +516,10 @@ def test_edit_user_saves_and_shows_field_errors(page: Page, stack: Any, site: Si
     dialog.get_by_role("button", name="Save").click()
     email_error = dialog.locator(".field").filter(has=page.get_by_label("Email")).locator(".field-error")
     expect(email_error).to_be_visible()
+    # In words, once (issue 18, defect 3: the regex was shown, and the same message twice).
+    expect(email_error).to_have_text("must be an email address (name@example.com), or empty")
+    expect(dialog).not_to_contain_text("pattern")
+    expect(dialog.get_by_text("must be an email address")).to_have_count(1)
     expect(dialog.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
     dialog.get_by_label("Email").fill("after@example.com")
     dialog.get_by_label("Display name").fill("After")
@@ -559,8 +612,27 @@ def test_log_behaviour_refreshes_activity_tab_without_reload(page: Page, stack: 
     close_panel(page)
     activity = page.get_by_role("tabpanel", name="Activity")
     expect(activity.locator("tbody tr[data-status=SUCCEEDED]")).to_have_count(1)
-    expect(activity).to_contain_text("+15 xp")
+    expect(activity).to_contain_text("+15 XP")  # by name (issue 18, defect 5), not the id "xp"
     expect(page.get_by_role("region", name="Stats").locator("[data-stat=activities] .stat-count")).to_contain_text("1")
+
+
+def test_log_panel_names_what_was_awarded_and_what_was_held_back(page: Page, stack: Any, site: Site) -> None:
+    """Issue 18, defect 2: a behaviour held back by its limit is not just "SUCCEEDED"; what was
+    awarded and what was held back are named (point types and behaviours by name, not id)."""
+    ok(site.api("POST", "/behaviours", {"id": "checkin", "kind": "simple", "verb": "checkin", "name": "Daily check-in",
+                                        "prizes": {"points": [{"pointId": "coins", "points": 5}]},
+                                        "limits": {"periodic": {"period": "day", "max": 1}}}), 201)
+    uuid = site.user(unique("held"))
+    open_user(page, stack, site, uuid, "activity")
+    panel = open_panel(page, "Behaviour")
+    status = panel.locator(".panel-status")
+    pfield(panel, "Behaviour").select_option("checkin")
+    submit_and_wait(panel)
+    expect(status).to_contain_text("SUCCEEDED · +5 Coins · by Daily check-in")
+    pfield(panel, "Behaviour").select_option("checkin")
+    submit_and_wait(panel)
+    expect(status).to_contain_text("SUCCEEDED · nothing awarded · held back: Daily check-in: LimitReached")
+    expect(status).not_to_contain_text("coins")
 
 
 def test_log_point_adjusts_points_tab(page: Page, stack: Any, site: Site) -> None:
@@ -610,6 +682,12 @@ def test_log_coupon_buy_then_redeem(page: Page, stack: Any, site: Site) -> None:
     wait_final(panel, before)
     close_panel(page)
     expect(coupons.locator("tbody tr")).to_contain_text("redeemed")
+    # The Activity tab names the coupon and what the purchase handed out (issue 18, defect 5).
+    tab(page, "Activity").click()
+    rows = page.get_by_role("tabpanel", name="Activity").locator("tbody tr[data-status=SUCCEEDED]")
+    expect(rows.filter(has_text="buy T-shirt")).to_have_count(1)
+    expect(rows.filter(has_text="Coupons: T-shirt")).to_have_count(2)
+    expect(rows.filter(has_text="tshirt")).to_have_count(0)
 
 
 def test_log_gift_from_another_user(page: Page, stack: Any, site: Site) -> None:
@@ -748,20 +826,20 @@ def test_request_log_expand_collapse_clear_and_session(page: Page, stack: Any, s
 
 
 def test_reject_from_the_row_menu(page: Page, stack: Any, site: Site) -> None:
+    """Reject is offered only where it can work (a SUCCEEDED activity without a pending reject:
+    issue 18, defect 6); a reject that loses a race shows the API's 409 in the dialog."""
     uuid = site.user(unique("reject"))
     act = site.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video"}})
+    other = site.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video"}})
     failed = site.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "no_such_verb"}})
-    assert act["status"] == "SUCCEEDED" and failed["status"] == "FAILED"
+    assert act["status"] == other["status"] == "SUCCEEDED" and failed["status"] == "FAILED"
     open_user(page, stack, site, uuid, "activity")
     activity = page.get_by_role("tabpanel", name="Activity")
-    # Rejecting a FAILED activity shows the API's 409 in the dialog.
+    # A FAILED activity offers no Reject (it would only fail after a reason was typed).
     activity.get_by_role("button", name=f"Actions for activity {failed['id']}").click()
-    page.get_by_role("menuitem", name="Reject").click()
-    dialog = page.get_by_role("dialog", name="Reject activity")
-    dialog.get_by_label("Reason").fill("test")
-    dialog.get_by_role("button", name="Reject").click()
-    expect(dialog.get_by_role("alert")).to_contain_text("NotRejectable")
-    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("menuitem", name="Show details")).to_be_visible()
+    expect(page.get_by_role("menuitem", name="Reject")).to_have_count(0)
+    page.keyboard.press("Escape")
     # Rejecting the SUCCEEDED one reverses it; the row becomes REJECTED without a reload.
     activity.get_by_role("button", name=f"Actions for activity {act['id']}").click()
     page.get_by_role("menuitem", name="Reject").click()
@@ -771,10 +849,16 @@ def test_reject_from_the_row_menu(page: Page, stack: Any, site: Site) -> None:
     expect(dialog).to_be_hidden()
     expect(activity.locator(f"tr[data-activity-id='{act['id']}']")).to_have_attribute("data-status", "REJECTED",
                                                                                       timeout=SLOW)
-    # Again: 409 AlreadyRejected, shown in the dialog.
+    # A REJECTED row offers no Reject any more.
     activity.get_by_role("button", name=f"Actions for activity {act['id']}").click()
+    expect(page.get_by_role("menuitem", name="Show details")).to_be_visible()
+    expect(page.get_by_role("menuitem", name="Reject")).to_have_count(0)
+    page.keyboard.press("Escape")
+    # Someone else rejects the other one while the dialog is open: 409 AlreadyRejected, shown in it.
+    activity.get_by_role("button", name=f"Actions for activity {other['id']}").click()
     page.get_by_role("menuitem", name="Reject").click()
     dialog = page.get_by_role("dialog", name="Reject activity")
+    ok(site.api("POST", f"/activities/{other['id']}/reject", {"reason": "by someone else"}), 202)
     dialog.get_by_label("Reason").fill("again")
     dialog.get_by_role("button", name="Reject").click()
     expect(dialog.get_by_role("alert")).to_contain_text("AlreadyRejected")

@@ -38,7 +38,7 @@ def test_the_document_links_user_creation_to_activities(own_stack: RunningStack)
     links = doc["paths"]["/sites/{site}/users"]["post"]["responses"]["201"]["links"]
     assert links["submitActivityForTheUser"]["requestBody"]["uuid"] == "$response.body#/uuid"
     polls = doc["paths"]["/sites/{site}/activities"]["post"]["responses"]["202"]["links"]
-    assert polls["getSitesSiteActivitiesId"]["parameters"]["id"] == "$response.body#/id"
+    assert polls["getActivity"]["parameters"]["id"] == "$response.body#/id"
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), [

@@ -54,7 +54,7 @@ def test_health_is_503_until_the_demo_is_seeded_then_200_with_the_demo_in_place(
 
     port = free_port()
     token = "health-" + os.urandom(4).hex()
-    env = {**os.environ, "PORT": str(port), "LOCAL_TOKEN": token, "SEED": "1"}
+    env = {**os.environ, "PORT": str(port), "LOCAL_TOKEN": token, "SEED": "1", "LOCAL_DATA_DIR": ""}
     for var in ("AWS_ENDPOINT_URL", "TABLE_NAME", "OPERATOR_TOKEN_SHA256"):
         env.pop(var, None)
     process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, start_new_session=True,
@@ -62,7 +62,7 @@ def test_health_is_503_until_the_demo_is_seeded_then_200_with_the_demo_in_place(
     url = f"http://127.0.0.1:{port}"
     starting = []
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 150
         while True:
             assert time.monotonic() < deadline, f"/health never answered 200 (saw {starting[-3:]})"
             assert process.poll() is None, "the stack exited"

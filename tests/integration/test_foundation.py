@@ -41,6 +41,86 @@ def test_health_and_openapi_need_no_token(api: Api) -> None:
     assert "uuid" in schema["required"] and "firstName" in schema["properties"]
 
 
+def test_the_document_declares_headers_security_servers_and_the_uuid_rule(api: Api) -> None:
+    """What generated clients need (issue 17): the Idempotency-Key header as a parameter, the 202's
+    Location, Retry-After on 429 and 503, security on every operation (none on /health and
+    /openapi.json), a server, and the uuid path rule as a pattern."""
+
+    doc = api.ok("GET", "/openapi.json", token=None)
+    submit = doc["paths"]["/sites/{site}/activities"]["post"]
+    [key] = [p for p in submit["parameters"] if p["in"] == "header"]
+    assert key["name"] == "Idempotency-Key" and key["required"] is False
+    assert key["schema"] == {"type": "string", "minLength": 1, "maxLength": 128}
+    assert submit["responses"]["202"]["headers"]["Location"]["required"] is True
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            assert "security" in op, (method, path)
+            assert op["responses"]["503"]["headers"]["Retry-After"]["schema"]["minimum"] == 1
+            if "429" in op["responses"]:
+                assert "Retry-After" in op["responses"]["429"]["headers"]
+    assert doc["paths"]["/health"]["get"]["security"] == []
+    assert doc["paths"]["/openapi.json"]["get"]["security"] == []
+    assert submit["security"] == [{"bearer": []}]
+    assert doc["servers"] == [{"url": ".", "description": "The deployment serving this document"}]
+    schemas = doc["components"]["schemas"]
+    assert schemas["Activity"]["properties"]["createdAt"]["format"] == "date-time"
+    assert set(schemas["Activity"]["properties"]["status"]["enum"]) == {
+        "QUEUED", "PROCESSING", "SUCCEEDED", "FAILED", "REJECTED"}
+    # Generators key models by title: two schemas with one title made one drop the other's users.
+    titles = [schema.get("title") for schema in doc["components"]["schemas"].values() if schema.get("title")]
+    assert len(titles) == len(set(titles)), sorted(t for t in titles if titles.count(t) > 1)
+    [uuid] = [p for p in doc["paths"]["/sites/{site}/users/{uuid}"]["get"]["parameters"] if p["name"] == "uuid"]
+    pattern = re.compile(uuid["schema"]["pattern"])
+    assert [v for v in ("alice", "a.b", ".x", "...", ".", "..", "a/b") if pattern.match(v)] == [
+        "alice", "a.b", ".x", "..."]
+
+
+def test_operation_ids_say_what_each_operation_does_and_each_is_unique(api: Api) -> None:
+    """Generated clients name their methods after operationIds: `submitActivity`, not a path
+    spelled out (`postSitesSiteActivities`); every operation has a tag to group it by."""
+    doc = api.ok("GET", "/openapi.json", token=None)
+    ops = {(method, path): op for path, operations in doc["paths"].items() for method, op in operations.items()}
+    ids = [op["operationId"] for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z]*)*", i) for i in ids), ids
+    assert ops[("post", "/sites/{site}/activities")]["operationId"] == "submitActivity"
+    assert ops[("get", "/sites/{site}/point-types")]["operationId"] == "listPointTypes"
+    assert ops[("put", "/sites/{site}/point-types/{id}")]["operationId"] == "replacePointType"
+    assert ops[("get", "/openapi.json")]["operationId"] == "getOpenapiDocument"
+    assert not [i for i in ids if i.startswith(("getSites", "postSites"))]
+    assert all(len(op["tags"]) == 1 and op["tags"][0] for op in ops.values())
+
+
+def test_the_error_type_enum_is_every_error_the_api_answers(api: Api) -> None:
+    from typing import get_args
+
+    import chalicelib.api.routing  # noqa: F401  (InternalError lives there)
+    from chalicelib import errors
+    from chalicelib.models.base import ApiErrorType
+
+    def subclasses(cls: type) -> list[type]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    raised = {c.type for c in subclasses(errors.ApiError)} | {errors.ApiError.type}
+    assert set(get_args(ApiErrorType)) == raised
+    doc = api.ok("GET", "/openapi.json", token=None)
+    info = doc["components"]["schemas"]["ErrorInfo"]["properties"]["type"]
+    assert set(info["enum"]) == raised
+
+
+def test_uuids_no_url_can_carry_are_refused_at_creation(api: Api, site: str) -> None:
+    """`.` and `..` never arrive as a path segment (every URL parser resolves them): refused with
+    a 400 on `uuid`, nothing created; `...` and dotted names are fine."""
+    for uuid in (".", ".."):
+        status, data, _ = api.post(f"/sites/{site}/users", {"uuid": uuid})
+        assert status == 400, data
+        assert_error(data, "ValidationError", "uuid")
+        assert "'.' or '..'" in data["error"]["details"][0]["message"]
+    for uuid in ("...", "j.doe", ".hidden"):
+        assert api.post(f"/sites/{site}/users", {"uuid": uuid})[0] == 201
+    assert {u["uuid"] for u in api.ok("GET", f"/sites/{site}/users?limit=100")["items"]} >= {"...", "j.doe", ".hidden"}
+
+
 def test_site_lifecycle(api: Api) -> None:
     status, data, _ = api.post("/sites", {"id": "acme", "name": "Acme", "timezone": "America/New_York",
                                           "weekStart": "sunday"})

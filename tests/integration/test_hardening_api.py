@@ -433,3 +433,52 @@ def test_on_aws_the_cursor_key_is_a_deploy_time_secret_of_the_api_function(aws: 
     wired = package.wire(template, "dev", {}, None)
     assert wired["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]["CURSOR_KEY"] == {
         "Ref": "CursorKey"}
+
+
+def test_storage_that_stays_throttled_is_a_503_with_retry_after_and_nothing_written(api: Api, site: str) -> None:
+    """DynamoDB still throttling after botocore's own retries: the store raises `Busy`, the API
+    answers 503 `ServiceUnavailable` with `Retry-After` (api.md), never a 500."""
+    from botocore.awsrequest import AWSResponse
+
+    from chalicelib.store import db
+
+    def throttled(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("https://dynamodb.local/", 400, {}, None), {
+            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}, "RetryAttempts": 0}}
+
+    before = _items_in_table()
+    events = db.client().meta.events
+    events.register_first("before-call.dynamodb.PutItem", throttled)
+    try:
+        status, data, headers = api.post(f"/sites/{site}/users", {"uuid": "dora"})
+    finally:
+        events.unregister("before-call.dynamodb.PutItem", throttled)
+    assert status == 503, data
+    assert data["error"]["type"] == "ServiceUnavailable"
+    assert int(headers["Retry-After"]) >= 1
+    assert _items_in_table() == before
+    assert api.post(f"/sites/{site}/users", {"uuid": "dora"})[0] == 201
+
+
+def test_a_pattern_refusal_says_the_rule_in_words_not_the_regex(api: Api, site: str) -> None:
+    """Issue 18, defect 3: people read these messages ("String should match pattern '^$|^[^@\\s]+…'"
+    was shown as is); every pattern the document declares has its sentence."""
+    import re
+
+    from chalicelib.api.routing import PATTERN_RULES
+    from chalicelib.models.base import UUID_PATTERN
+
+    status, body, _ = api.call("POST", f"/sites/{site}/users", {"uuid": "pat", "email": "not an email",
+                                                               "pictureUrl": "ftp://x"})
+    assert status == 400
+    messages = {d["field"]: d["message"] for d in body["error"]["details"]}
+    assert messages == {"email": "must be an email address (name@example.com), or empty",
+                        "pictureUrl": "must be an http:// or https:// address without spaces, or empty"}
+    assert "pattern" not in body["error"]["message"]
+    status, body, _ = api.call("POST", f"/sites/{site}/point-types", {"id": "Bad Id", "name": "x"})
+    assert status == 400 and "lowercase letters" in body["error"]["details"][0]["message"]
+    doc = json.dumps(api.ok("GET", "/openapi.json", token=None))
+    declared = {json.loads(f'"{p}"') for p in re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', doc)}
+    # The uuid's pattern is only in the document; its own checks say which rule was broken.
+    assert declared - {UUID_PATTERN} <= set(PATTERN_RULES), declared - {UUID_PATTERN} - set(PATTERN_RULES)

@@ -618,3 +618,76 @@ def test_sorted_key_index_follows_every_write_path(aws: None) -> None:
     with patches.speedups(True):
         client.put_item(TableName=table, Item=key("new"))
     check("put into the new table")
+
+
+def _queue_state(sqs: Any, url: str) -> dict[str, Any]:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
+def test_queue_attributes_and_retention_answer_as_moto_own_code(aws: None) -> None:
+    """`count_queue_messages_once`: the same attributes as moto's own code, for queues with
+    messages ready, delayed and in flight (standard and FIFO), and the same retention rule
+    (a message past the retention period is not handed out)."""
+    import boto3
+    from moto.sqs.models import sqs_backends
+
+    from local import patches
+
+    sqs = boto3.client("sqs")
+    for fifo in (False, True):
+        name = f"counted-{fifo}" + (".fifo" if fifo else "")
+        url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+                               if fifo else {"RedrivePolicy": "", "MessageRetentionPeriod": "600"})["QueueUrl"]
+        for i in range(6):
+            extra = {"MessageGroupId": f"g{i % 3}"} if fifo else {"DelaySeconds": 60 if i == 5 else 0}
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{i}", **extra)
+        taken = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=60)["Messages"]
+        assert len(taken) == 2
+        with patches.speedups(True):
+            fast = _queue_state(sqs, url)
+        with patches.moto_own_paths():
+            slow = _queue_state(sqs, url)
+        assert fast == slow
+        ready, delayed = (4, 0) if fifo else (3, 1)
+        assert (fast["ApproximateNumberOfMessages"], fast["ApproximateNumberOfMessagesDelayed"],
+                fast["ApproximateNumberOfMessagesNotVisible"]) == (str(ready), str(delayed), "2")
+
+    # Past the retention period: neither receive hands the message out (moto stops at it).
+    for on in (True, False):
+        url = sqs.create_queue(QueueName=f"retained-{on}", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="old")
+        sqs.send_message(QueueUrl=url, MessageBody="new")
+        queue = sqs_backends[os.environ.get("AWS_ACCOUNT_ID", "123456789012")]["us-east-1"].queues[f"retained-{on}"]
+        with patches.speedups(on):
+            assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]] == ["old"]
+            queue._messages[1].sent_timestamp -= 61_000
+            assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+
+
+def test_json_paths_compiled_once_answer_as_moto_own_code(aws: None) -> None:
+    """`parse_json_paths_once`: the same values (and the same error) from a compiled path kept
+    across uses as from moto's parse-per-use, for the path shapes the state machine uses."""
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from local import patches
+
+    data = {"activity": {"id": "a1", "steps": [{"n": 1}, {"n": 2}]}, "work": [{"kind": "x"}]}
+    paths = ["$", "$.activity", "$.activity.id", "$.activity.steps[1]", "$.activity.steps[*].n", "$.work[0].kind",
+             "$.missing"]
+
+    def answers() -> list[Any]:
+        out: list[Any] = []
+        for path in paths * 2:  # the second round reads the kept compilation
+            try:
+                out.append(json_path.extract_json(path, data))
+            except json_path.NoSuchJsonPathError as err:
+                out.append(str(err))
+        return out
+
+    with patches.speedups(True):
+        fast = answers()
+        assert json_path.parse("$.activity") is json_path.parse("$.activity")
+    with patches.moto_own_paths():
+        slow = answers()
+        assert json_path.parse("$.activity") is not json_path.parse("$.activity")
+    assert fast == slow

@@ -205,6 +205,7 @@ def test_a_function_error_deletes_nothing_and_the_batch_is_retried(sqs: Any, sta
     url = _queue(sqs, visibility=1)
     for i in range(3):
         _send(sqs, url, str(i))
+    sent = time.monotonic()  # before the first receive, whose visibility the retry waits out
 
     def respond(event: dict[str, Any], n: int) -> Any:
         if n == 1:
@@ -219,7 +220,9 @@ def test_a_function_error_deletes_nothing_and_the_batch_is_retried(sqs: Any, sta
     assert _until(lambda: len(seen.batches) >= 2)
     assert sorted(r["body"] for r in seen.batches[1]) == ["0", "1", "2"]
     assert {r["attributes"]["ApproximateReceiveCount"] for r in seen.batches[1]} == {"2"}
-    assert seen.times[1] - seen.times[0] >= 0.9
+    # Measured from before the first receive: the first invocation itself may start late on a
+    # busy machine, which says nothing about when the retry became visible.
+    assert seen.times[1] - sent >= 0.9
     assert _until(lambda: _counts(sqs, url) == (0, 0))
 
 
@@ -320,6 +323,7 @@ def test_a_fifo_partial_failure_holds_the_group_until_its_retry(sqs: Any, start:
     url = _queue(sqs, fifo=True, visibility=1)
     for i in range(4):
         _send(sqs, url, str(i), group="g")
+    sent = time.monotonic()  # before the first receive, whose visibility the retry waits out
 
     def respond(event: dict[str, Any], n: int) -> Any:
         if n == 1:  # a FIFO handler reports the first failure and everything after it
@@ -329,10 +333,14 @@ def test_a_fifo_partial_failure_holds_the_group_until_its_retry(sqs: Any, start:
 
     seen = Recorder(respond)
     start(url, seen, pollers=2)
-    assert _until(lambda: len(seen.batches) >= 2)
+    assert _until(lambda: sum(len(b) for b in seen.batches[1:]) >= 2)
     assert [r["body"] for r in seen.batches[0]] == ["0", "1", "2", "3"]
-    assert [r["body"] for r in seen.batches[1]] == ["2", "3"]  # in order, after the visibility timeout
-    assert seen.times[1] - seen.times[0] >= 0.9
+    # In order, after the visibility timeout (in one batch, or two when a receive raced the
+    # timeout's end on a busy machine: the group's order holds either way).
+    assert [r["body"] for b in seen.batches[1:] for r in b] == ["2", "3"]
+    # Measured from before the first receive: the first invocation itself may start late on a
+    # busy machine, which says nothing about when the retry became visible.
+    assert seen.times[1] - sent >= 0.9
     assert _until(lambda: _counts(sqs, url) == (0, 0))
 
 
@@ -446,6 +454,31 @@ def test_moto_receives_are_atomic_for_fifo_groups(sqs: Any, monkeypatch: pytest.
         t.join(10)
     assert sorted(got, key=len)[-1] == ["0"]
     assert sum(len(g) for g in got) == 1  # one receive got the group's first message; the rest nothing
+
+
+def test_moto_decides_a_receive_at_one_moment(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch whose visibility timeouts run out during a receive pass (the earlier message's
+    just before the later one's) stays in flight as a whole for that pass: the group is busy
+    until both are back, then both come in order. moto reads the clock for each message as it
+    reaches it, so it skipped "0" (its group still had "1" in flight) and then delivered "1"
+    alone. A clock that moves 1 ms at every read makes the later timeout run out mid-pass."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs import models
+
+    url = _queue(sqs, fifo=True)
+    for i in range(2):
+        _send(sqs, url, str(i), group="g")
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]) == 2  # g in flight
+    queue = models.sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues[url.rsplit("/", 1)[1]]
+    first, second = queue._messages
+    start = models.unix_time_millis()
+    ticks = itertools.count()
+    monkeypatch.setattr(models, "unix_time_millis", lambda: start + next(ticks))
+    first.visible_at, second.visible_at = start - 0.5, start + 0.5  # back before the 1st read, after it
+
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert bodies == ["0", "1"]
 
 
 def test_through_a_moto_server_with_the_default_client(monkeypatch: pytest.MonkeyPatch) -> None:

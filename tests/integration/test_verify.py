@@ -37,7 +37,15 @@ def _activity(activity_id: str, uuid: str, type_: str, status: str, ledger: list
 
 
 def _wallet(uuid: str, balance: int, earned: int, spent: int = 0, point_id: str = "coins") -> None:
-    _put(uuid, f"S#W#{point_id}", pointId=point_id, balance=balance, earned=earned, spent=spent)
+    """Set one wallet's figures on the user's state item (its other attributes kept)."""
+    from chalicelib.store import db
+    from chalicelib.store.keys import USER_STATE_SK, user_pk
+    from chalicelib.store.userstate import wallet_attr
+
+    figures = {"balance": balance, "earned": earned, "spent": spent}
+    db.update(user_pk(SITE, uuid), USER_STATE_SK, "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(figures))),
+              values={f":f{i}": v for i, v in enumerate(figures.values())},
+              names={f"#f{i}": wallet_attr(point_id, f) for i, f in enumerate(figures)}, return_new=False)
 
 
 @pytest.fixture

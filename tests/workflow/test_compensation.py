@@ -33,16 +33,17 @@ def test_rewards_step_failing_for_good_undoes_the_behaviour(api: Api, monkeypatc
     assert wallet("alice", "xp")["balance"] == 40
 
 
-def test_finish_failing_for_good_undoes_a_gift(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.activities import lifecycle
+def test_rewards_step_failing_for_good_undoes_a_gift(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.activities import rewards
 
     give(api, "alice", "coins", 20)
 
-    def broken(ctx: Any) -> Any:
-        raise RuntimeError("finish is broken")
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("rewards cannot be evaluated")
 
-    monkeypatch.setattr(lifecycle, "finish", broken)
-    done = run(api, "acme", "alice", {"type": "gift", "targetUuid": "bob",
+    # A gift badge always goes through the rewards step (missions may need it), after the gift's commit.
+    monkeypatch.setattr(rewards, "process", broken)
+    done = run(api, "acme", "alice", {"type": "gift", "targetUuid": "bob", "rewardId": "thanks",
                                       "points": [{"pointId": "coins", "points": 15}]})
     assert done["status"] == "FAILED", done
     a, b = wallet("alice", "coins"), wallet("bob", "coins")

@@ -127,8 +127,15 @@ def books(uuid: str) -> dict[str, Any]:
                            "activities": 0, "gifts": {}}
     for item in items:
         sk = item["SK"]["S"]
-        if sk.startswith("S#W#"):
-            out["wallets"][sk[4:]] = int(item.get("balance", {"N": "0"})["N"])
+        if sk == "S#STATE":
+            from chalicelib.store import db
+            from chalicelib.store.userstate import from_state_item
+
+            state = from_state_item(uuid, {}, db.deserialize(item))
+            out["wallets"] = {p: w.balance for p, w in state.wallets.items()}
+            out["activities"] = int(state.stats.get("activities", 0))
+            out["gifts"] = {k: int(v) for k, v in state.stats.items()
+                            if (k == "giftsReceived" and v) or k.startswith("g:")}
         elif sk.startswith("L#"):
             point_id = item["pointId"]["S"]
             out["entries"][point_id] = out["entries"].get(point_id, 0) + 1
@@ -138,9 +145,6 @@ def books(uuid: str) -> dict[str, Any]:
             out["coupons"].append((item["couponId"]["S"], item["code"]["S"], item["status"]["S"]))
         elif sk.startswith("S#Y#"):
             out["bounties"].append(item["status"]["S"])
-        elif sk == "S#STATS":
-            out["activities"] = int(item.get("activities", {"N": "0"})["N"])
-            out["gifts"] = {k: int(v["N"]) for k, v in item.items() if k == "giftsReceived" or k.startswith("g:")}
     return out
 
 
@@ -165,6 +169,18 @@ class Scenario:
     prepare: Callable[[Api], None]
     attrs: dict[str, Any]
     expect: Callable[[dict[str, Any], dict[str, Any]], None]  # (alice's books, bob's books)
+    # The gift's foresight reports a possible unlock that the rewards step then does not find
+    # (what a concurrent change of the target can cause): the finish commits on its own.
+    foresight_misses: bool = False
+
+    def arrange(self, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+        if self.foresight_misses:
+            from types import SimpleNamespace
+
+            from chalicelib.activities import gift
+
+            monkeypatch.setattr(gift, "evaluate_rewards", lambda *a, **k: SimpleNamespace(unlocked=["?"], lost=[]))
+        self.prepare(api)
 
 
 def _nothing(api: Api) -> None:
@@ -237,7 +253,8 @@ SCENARIOS: dict[str, Scenario] = {
     "rewards": Scenario(_two_videos, {"type": "behaviour", "verb": "watch_video"}, _expect_binge),
     # Points for bob and no reward: the rewards step finds nothing to write, the finish commits alone.
     "plain_gift": Scenario(_alice_has_40_coins, {"type": "gift", "targetUuid": "bob",
-                                                 "points": [{"pointId": "coins", "points": 5}]}, _expect_plain_gift),
+                                                 "points": [{"pointId": "coins", "points": 5}]}, _expect_plain_gift,
+                           foresight_misses=True),
 }
 
 
@@ -266,10 +283,10 @@ CASES = [
 
 @pytest.mark.parametrize(("step", "scenario", "operation", "kind"), CASES,
                          ids=[f"{s}-{op}-{k[:8]}" for s, _, op, k in CASES])
-def test_fault_in_a_step_is_retried_and_applied_once(api: Api, injector: Injector, step: str, scenario: str,
-                                                     operation: str, kind: str) -> None:
+def test_fault_in_a_step_is_retried_and_applied_once(api: Api, injector: Injector, monkeypatch: pytest.MonkeyPatch,
+                                                     step: str, scenario: str, operation: str, kind: str) -> None:
     case = SCENARIOS[scenario]
-    case.prepare(api)
+    case.arrange(api, monkeypatch)
     injector.faults.append(Fault(step, operation, kind))
     done = run(api, SITE, "alice", _attrs(scenario))
     assert injector.faults[0].hits == 1, "the fault never fired: the case tests nothing"
@@ -322,7 +339,7 @@ def test_crash_after_the_write_before_returning(api: Api, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(module, attribute, crash_after)
     scenario = {"rewards": "rewards", "finish": "plain_gift"}.get(scope, "point")
-    SCENARIOS[scenario].prepare(api)
+    SCENARIOS[scenario].arrange(api, monkeypatch)
     calls["armed"] = True
     done = run(api, SITE, "alice", _attrs(scenario))
     drained()  # a crash after the last commit is retried after the status already reads SUCCEEDED
@@ -405,7 +422,7 @@ def test_a_late_duplicate_cannot_apply_an_activity_that_already_failed(api: Api)
 
     db.update(user_pk(SITE, "alice"), activity_sk(activity_id), "SET steps = :e, effects = :e, results = :e, #s = :p",
               values={":p": "PROCESSING", ":e": {}}, names={"#s": "status"})
-    for entry in [i for i in _partition("alice") if i["SK"]["S"].startswith(("L#", "S#W#"))]:
+    for entry in [i for i in _partition("alice") if i["SK"]["S"].startswith(("L#", "S#STATE"))]:
         db.delete(entry["PK"]["S"], entry["SK"]["S"])
     assert lifecycle.fail(SITE, "alice", activity_id, {"type": "InsufficientPoints", "message": "x"},
                           clock.now_iso()) in (True, False)

@@ -475,10 +475,11 @@ def test_expiry_retries_when_a_debit_races_it(api: Api, game: str, monkeypatch: 
 
     def racing(ops: Any, token: str | None = None) -> None:
         calls["n"] += 1
-        if calls["n"] == 1:  # the batch changed under us: as DynamoDB answers it
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
-                               "CancellationReasons": [{"Code": "None"}, {"Code": "ConditionalCheckFailed"}]},
-                              "TransactWriteItems")
+        if calls["n"] == 1:  # the batch changed under us: as DynamoDB answers it, as the store raises it
+            raise db.refusal(ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                                          "CancellationReasons": [{"Code": "None"},
+                                                                  {"Code": "ConditionalCheckFailed"}]},
+                                         "TransactWriteItems"))
         real(ops, token)
 
     monkeypatch.setattr(db, "transact", racing)

@@ -4,10 +4,19 @@ import {api, path} from '../api.js';
 import {createDialog, errorBox, announce} from '../ui.js';
 import {pointsList} from '../format.js';
 
-/** One line saying what an activity was, from the viewpoint of the user `me`. */
-export function activitySummary(a, me) {
+const NO_NAMES = {points: new Map(), rewards: new Map(), coupons: new Map()};
+
+/** A user coupon's coupon name: its id ends with `-{couponId}`. */
+function couponName(userCouponId, names) {
+  for (const [id, name] of names.coupons) if (String(userCouponId).endsWith(`-${id}`)) return name;
+  return userCouponId;
+}
+
+/** One line saying what an activity was, from the viewpoint of the user `me`; mechanics by
+ *  name (`names`: mechanicNames(site)), ids only where a name is unknown. */
+export function activitySummary(a, me, names = NO_NAMES) {
   const at = a.attrs || {};
-  const pts = pointsList(at.points, {signed: false});
+  const pts = pointsList(at.points, {signed: false, names});
   switch (a.type || at.type) {
     case 'behaviour': {
       const meta = at.metadata && Object.keys(at.metadata).length
@@ -17,17 +26,16 @@ export function activitySummary(a, me) {
     case 'point':
       return `${at.action || 'point'} ${pts}`.trim();
     case 'coupon':
-      return `${at.action || 'coupon'} ${at.couponId || ''}`.trim();
+      return `${at.action || 'coupon'} ${names.coupons.get(at.couponId) || at.couponId || ''}`.trim();
     case 'gift': {
       const target = a.targetUuid || at.targetUuid;
-      const what = [at.rewardId, pts].filter(Boolean).join(' + ') || 'gift';
+      const what = [names.rewards.get(at.rewardId) || at.rewardId, pts].filter(Boolean).join(' + ') || 'gift';
       if (me && target === me && a.uuid !== me) return `${what} from ${a.uuid}`;
       return `${what} to ${target}`;
     }
     case 'bounty': {
       const bits = [at.action || 'bounty'];
       if (pts) bits.push(pts);
-      if (at.bountyId) bits.push(`bounty ${at.bountyId}`);
       const target = a.targetUuid || at.targetUuid;
       if (at.action === 'award' && target) bits.push(me && target === me && a.uuid !== me ? `from ${a.uuid}` : `to ${target}`);
       return bits.join(' ');
@@ -38,7 +46,7 @@ export function activitySummary(a, me) {
 }
 
 /** What an activity did: awarded points and rewards, exceptions, the error of a FAILED one. */
-export function activityResult(a) {
+export function activityResult(a, names = NO_NAMES) {
   const out = [];
   if (a.status === 'FAILED' && a.error) {
     out.push(h('div', {class: 'text-bad small'}, h('span', {class: 'strong'}, a.error.type), `: ${a.error.message || ''}`));
@@ -46,10 +54,10 @@ export function activityResult(a) {
   const r = a.result || {};
   const aw = r.awarded || {};
   if (r.blocked) out.push(h('div', {class: 'small text-warn'}, 'Blocked user: nothing awarded'));
-  if (aw.points && aw.points.length) out.push(h('div', {class: 'small'}, pointsList(aw.points)));
-  const rewards = (aw.rewards || []).map((x) => (typeof x === 'string' ? x : x.name || x.rewardId || x.id));
+  if (aw.points && aw.points.length) out.push(h('div', {class: 'small'}, pointsList(aw.points, {names})));
+  const rewards = (aw.rewards || []).map((x) => (typeof x === 'string' ? names.rewards.get(x) || x : x.name || x.rewardId || x.id));
   if (rewards.length) out.push(h('div', {class: 'small'}, h('span', {class: 'muted'}, 'Rewards: '), rewards.join(', ')));
-  const coupons = (aw.coupons || []).map((x) => (typeof x === 'string' ? x : x.couponId || x.code || x.id));
+  const coupons = (aw.coupons || []).map((x) => (typeof x === 'string' ? couponName(x, names) : x.couponId || x.code || x.id));
   if (coupons.length) out.push(h('div', {class: 'small'}, h('span', {class: 'muted'}, 'Coupons: '), coupons.join(', ')));
   for (const ex of r.exceptions || []) {
     out.push(h('div', {class: 'small text-warn'}, `${ex.type}${ex.verb ? ` (${ex.verb})` : ''}${ex.message ? `: ${ex.message}` : ''}`));

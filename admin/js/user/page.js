@@ -4,7 +4,7 @@ import {api, path} from '../api.js';
 import {can} from '../state.js';
 import {getSite} from '../site.js';
 import {displayNameOf, fullName, num} from '../format.js';
-import {avatar, errorBox, announce, pill} from '../ui.js';
+import {avatar, errorBox, announce, pill, createDialog} from '../ui.js';
 import {TABS, usersHash, userHash} from '../routes.js';
 import {createTab} from './tabs.js';
 import {openEditDialog} from './edit.js';
@@ -29,6 +29,7 @@ export class UserPage {
     this.uuid = route.uuid;
     this.tab = route.tab;
     this.user = null;
+    this.missing = false;  // the summary answered UserNotFound
     this.timeZone = 'UTC';
     this.tabs = new Map();
     this.alive = true;
@@ -111,6 +112,8 @@ export class UserPage {
         this.loadSummary();
       }}));
       if (e.type === 'UserNotFound') {
+        this.missing = true;  // nothing to act on: no Edit, Log activity or Block (issue 18, defect 9)
+        this.renderActions();
         this.title.textContent = 'User not found';
         replace(this.hero, h('p', {class: 'empty'}, `There is no user “${this.uuid}” on site ${this.site}.`));
         replace(this.stats);
@@ -170,6 +173,10 @@ export class UserPage {
 
   renderActions() {
     const btns = [];
+    if (this.missing) {
+      replace(this.actions);
+      return;
+    }
     if (can('write')) {
       btns.push(h('button', {type: 'button', class: 'btn', 'aria-keyshortcuts': 'E', disabled: !this.user,
         onclick: () => this.edit()}, 'Edit', h('kbd', {class: 'kbd-hint', 'aria-hidden': 'true'}, 'E')));
@@ -179,7 +186,7 @@ export class UserPage {
     if (can('admin')) {
       const blocked = Boolean(this.user && this.user.blocked);
       btns.push(h('button', {type: 'button', class: blocked ? 'btn btn-primary' : 'btn btn-danger', disabled: !this.user,
-        'aria-keyshortcuts': blocked ? 'U' : 'B', onclick: () => this.setBlocked(!blocked)},
+        'aria-keyshortcuts': blocked ? 'U' : 'B', onclick: () => (blocked ? this.setBlocked(false) : this.confirmBlock())},
       blocked ? 'Unblock' : 'Block', h('kbd', {class: 'kbd-hint', 'aria-hidden': 'true'}, blocked ? 'U' : 'B')));
     }
     const focused = this.actions.contains(document.activeElement) ? document.activeElement.textContent : null;
@@ -245,8 +252,8 @@ export class UserPage {
       return true;
     }
     if (k === 'e' && can('write') && this.user) { this.edit(); return true; }
-    if (k === 'l' && can('write')) { this.openLog(); return true; }
-    if (k === 'b' && can('admin') && this.user && !this.user.blocked) { this.setBlocked(true); return true; }
+    if (k === 'l' && can('write') && !this.missing) { this.openLog(); return true; }
+    if (k === 'b' && can('admin') && this.user && !this.user.blocked) { this.confirmBlock(); return true; }
     if (k === 'u' && can('admin') && this.user && this.user.blocked) { this.setBlocked(false); return true; }
     return false;
   }
@@ -267,6 +274,21 @@ export class UserPage {
   openLog() {
     if (!this.panel) this.panel = new LogPanel(this);
     this.panel.open();
+  }
+
+  /** Block asks first (console.md): the user stops earning at once, until unblocked. */
+  confirmBlock() {
+    if (this.busy || !this.user || this.user.blocked) return;
+    const name = displayNameOf(this.user);
+    const dlg = createDialog({title: `Block ${name}?`, className: 'confirm-dialog'});
+    const confirm = h('button', {type: 'button', class: 'btn btn-danger', onclick: () => {
+      dlg.close();
+      this.setBlocked(true);
+    }}, 'Block');
+    dlg.body.append(
+      h('p', {}, `${name} keeps everything earned so far, but earns nothing and leaves the leaderboards until unblocked.`),
+      h('div', {class: 'dialog-actions'}, h('button', {type: 'button', class: 'btn', onclick: () => dlg.close()}, 'Cancel'), confirm));
+    dlg.show(confirm);
   }
 
   async setBlocked(blocked) {

@@ -2,7 +2,7 @@
 import {h, replace, uid, field} from '../dom.js';
 import {api, path, itemsOf, fillPage} from '../api.js';
 import {can} from '../state.js';
-import {getMechanics} from '../site.js';
+import {getMechanics, mechanicNames} from '../site.js';
 import {timeEl, formatDate, num, pointsList} from '../format.js';
 import {loading, empty, errorBox, statusBadge, pill, sortableTh, menuButton, announce} from '../ui.js';
 import {userHash} from '../routes.js';
@@ -151,6 +151,11 @@ class ActivityTab extends Tab {
     this.filters = {type: [], status: [], verb: [], from: '', to: ''};
     this.pager = new Pager(() => this.load({keepPage: true}), 'Activity pages');
     this.expanded = new Set();
+    this.names = undefined;  // mechanics by name, once loaded: rows re-render with them
+    mechanicNames(this.site).then((names) => {
+      this.names = names;
+      if (this.data) this.render(this.data);
+    });
     this.buildFilters();
   }
 
@@ -244,18 +249,21 @@ class ActivityTab extends Tab {
       else this.expanded.add(a.id);
       this.render(this.data);
     }}];
-    if (can('admin')) items.unshift({label: 'Reject', onSelect: (btn) => openRejectDialog(this.page, a, btn)});
     const pending = a.rejection && a.rejection.pending && a.status !== 'REJECTED';
+    // Only what can be rejected (a refused reject may be asked again; domain.md).
+    if (can('admin') && a.status === 'SUCCEEDED' && !pending) {
+      items.unshift({label: 'Reject', onSelect: (btn) => openRejectDialog(this.page, a, btn)});
+    }
     const refused = a.rejection && !a.rejection.pending && a.rejection.refused && a.status === 'SUCCEEDED';
     const rejection = pending ? pill('reject pending', 'warn') : refused ? pill('reject refused', 'warn') : null;
     const tr = h('tr', {dataset: {activityId: a.id, status: a.status}, class: a.status === 'FAILED' ? 'row-failed' : ''},
       h('td', {class: 'nowrap'}, timeEl(a.createdAt, this.tz)),
       h('td', {}, pill(a.type || '—', 'info')),
-      h('td', {}, h('div', {class: 'strong'}, activitySummary(a, this.uuid)),
+      h('td', {}, h('div', {class: 'strong'}, activitySummary(a, this.uuid, this.names)),
         a.reason ? h('div', {class: 'muted small'}, `“${a.reason}”`) : null,
         h('div', {class: 'muted small mono'}, a.id)),
       h('td', {}, statusBadge(a.status), rejection),
-      h('td', {}, activityResult(a)),
+      h('td', {}, activityResult(a, this.names)),
       h('td', {class: 'col-actions'}, menuButton('Actions', items, {buttonLabel: `Actions for activity ${a.id}`})));
     const out = [tr];
     if (this.expanded.has(a.id)) {

@@ -524,3 +524,17 @@ def test_completion_stats_count_repeats_and_every_level_reached() -> None:
     assert stats["achievements"] == CompletionStat(0, False)
     old = {k: v for k, v in records.items() if k != "gold"}
     assert completion_stats(s, UserProgress("l", rewards=old), now)["levels"] == CompletionStat(2, False)
+
+
+def test_completion_stats_count_gift_badges_received_as_rewards() -> None:
+    """domain.md: the Rewards stat counts completions of any kind; a gift reward received is one
+    per gift (issue 18, defect 7: the stat said 4 where the tab listed 5 completed)."""
+    s = site(rewards=[reward({"id": "thanks", "kind": "gift", "prizes": {"points": []}}),
+                      reward({"id": "binge", "kind": "achievement", "criteria": [{"verb": "watch", "times": 1}]})])
+    now = utc(2026, 3, 10)
+    progress = UserProgress("g", rewards={"binge": RewardRecord("binge", (Completion(utc(2025, 1, 1)),))},
+                            gifts_received={"thanks": 2, "gone": 1})  # "gone": a gift reward since deleted
+    stats = completion_stats(s, progress, now)
+    assert stats["rewards"] == CompletionStat(3, False)
+    assert stats["achievements"] == CompletionStat(1, False)
+
