@@ -87,6 +87,7 @@ export const api = {
   post: (p, body, opts = {}) => request('POST', p, {...opts, body}),
   put: (p, body, opts = {}) => request('PUT', p, {...opts, body}),
   patch: (p, body, opts = {}) => request('PATCH', p, {...opts, body}),
+  delete: (p, opts) => request('DELETE', p, opts),
 };
 
 /** Items of a list answer, whatever its wrapping ({items} or a bare array). */

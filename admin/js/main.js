@@ -1,22 +1,28 @@
 // Boot, hash router, top bar (site switcher, sign out) and keyboard shortcuts.
 import {h, replace, isTypingTarget} from './dom.js';
 import {api, itemsOf, onUnauthorized, ApiError} from './api.js';
-import {session, signOut} from './state.js';
+import {can, session, signOut} from './state.js';
 import {announce, createDialog, topDialog, errorBox} from './ui.js';
 import {renderSignIn} from './signin.js';
 import {UsersView} from './users.js';
 import {UserPage} from './user/page.js';
-import {parseHash, usersHash, userHash} from './routes.js';
+import {MechanicsView} from './mechanics.js';
+import {StandingsView} from './standings.js';
+import {ApiKeysView} from './apikeys.js';
+import {SiteSettingsView, openCreateSite} from './sitesettings.js';
+import {SECTIONS, parseHash, routeHash, sectionHash, usersHash} from './routes.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
 let current = null; // {key, view}
 
 /* ---------- routing ---------- */
-function routeKey(route) {
-  if (route.name === 'user') return `user|${route.site}|${route.uuid}`;
-  if (route.name === 'users') return `users|${route.site}`;
-  return route.name;
+const VIEWS = {users: UsersView, user: UserPage, mechanics: MechanicsView, standings: StandingsView,
+  'api-keys': ApiKeysView, settings: SiteSettingsView};
+
+/** Routes with the same key are one view, updated in place (a tab switch, a table's sort). */
+function routeKey(r) {
+  return [r.name, r.site, r.uuid || r.id || r.kind || ''].join('|');
 }
 
 async function route() {
@@ -27,10 +33,7 @@ async function route() {
     return;
   }
   const r = parseHash();
-  if (r.canonical) {
-    const target = r.name === 'user' ? userHash(r.site, r.uuid, r.tab) : usersHash(r.site, r.query);
-    history.replaceState(null, '', target);
-  }
+  if (r.canonical) history.replaceState(null, '', routeHash(r));
   if (r.name === 'home') {
     const site = defaultSite();
     if (site) {
@@ -40,18 +43,20 @@ async function route() {
     unmount();
     renderTopbar(null);
     replace(main, h('section', {class: 'page narrow'}, h('h1', {class: 'page-title'}, 'Choose a site'),
-      h('p', {class: 'muted'}, 'Type a site id in the Site field above to open its users.')));
+      h('p', {class: 'muted'}, session.role === 'operator' ? 'Type a site id in the Site field above, or create a site.'
+        : 'Type a site id in the Site field above to open its users.')));
     focusHeading();
     return;
   }
-  renderTopbar(r.site);
+  renderTopbar(r.site, r.section);
   const key = routeKey(r);
   if (current && current.key === key && current.view.update) {
     current.view.update(r);
+    focusHeading(); // only when what had focus went with the old top bar
     return;
   }
   unmount();
-  const view = r.name === 'users' ? new UsersView(r) : new UserPage(r);
+  const view = new VIEWS[r.name](r);
   current = {key, view};
   replace(main, view.el);
   view.mount();
@@ -111,7 +116,7 @@ onUnauthorized((error) => {
 });
 
 /* ---------- top bar ---------- */
-function renderTopbar(site) {
+function renderTopbar(site, section) {
   if (!session.token) {
     replace(topbar, h('div', {class: 'topbar-inner'}, brand()));
     return;
@@ -137,10 +142,18 @@ function renderTopbar(site) {
     }}, h('label', {for: 'site-switcher'}, 'Site'), input, h('button', {type: 'submit', class: 'btn btn-small'}, 'Open'));
     switcher = form;
   }
+  // Only the operator may create sites (api.md); the new site opens at once.
+  const createSite = session.role === 'operator' ? h('button', {type: 'button', class: 'btn btn-ghost btn-small', onclick: () => {
+    openCreateSite((created) => {
+      if (session.sites) session.sites.push(created);
+      location.hash = usersHash(created.id);
+    });
+  }}, 'Create site') : null;
   const roleLabel = session.role ? session.role : 'role unknown';
   replace(topbar, h('div', {class: 'topbar-inner'},
     brand(),
     switcher,
+    createSite,
     h('div', {class: 'topbar-right'},
       h('span', {class: 'role-pill', title: 'Your key\u2019s role'}, roleLabel),
       h('button', {type: 'button', class: 'btn btn-ghost btn-small', 'aria-keyshortcuts': 'Shift+?', onclick: openShortcuts},
@@ -151,7 +164,15 @@ function renderTopbar(site) {
         location.hash = '#/';
         route();
         announce('Signed out');
-      }}, 'Sign out'))));
+      }}, 'Sign out'))),
+  site ? mainNav(site, section) : null);
+}
+
+/** The `Main` navigation (console.md): a section the role may not use is not offered. */
+function mainNav(site, section) {
+  return h('nav', {class: 'mainnav', 'aria-label': 'Main'}, h('ul', {class: 'mainnav-inner'},
+    SECTIONS.filter((s) => !s.role || can(s.role)).map((s) => h('li', {},
+      h('a', {href: sectionHash(site, s.id), 'aria-current': s.id === section ? 'page' : null}, s.label)))));
 }
 
 function brand() {

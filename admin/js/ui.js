@@ -248,3 +248,58 @@ export function menuButton(label, items, {buttonLabel} = {}) {
   });
   return wrap;
 }
+
+/* ---------- confirmation ---------- */
+/**
+ * A dialog asking before an action that cannot be taken back (Block, Revoke, Delete): `text`,
+ * Cancel and a danger button named `action`. `onConfirm()` may be async; while it runs the
+ * button waits, an error it throws is shown in the dialog, and the dialog closes once it is done.
+ */
+export function confirmDialog({title, text, action, onConfirm}) {
+  const dlg = createDialog({title, className: 'confirm-dialog'});
+  const errorSlot = h('div', {class: 'status-slot'});
+  const confirm = h('button', {type: 'button', class: 'btn btn-danger', onclick: async () => {
+    confirm.disabled = true;
+    replace(errorSlot);
+    try {
+      await onConfirm();
+      dlg.close();
+    } catch (err) {
+      replace(errorSlot, errorBox(err));
+      confirm.disabled = false;
+    }
+  }}, action);
+  dlg.body.append(h('p', {}, text), errorSlot,
+    h('div', {class: 'dialog-actions'}, h('button', {type: 'button', class: 'btn', onclick: () => dlg.close()}, 'Cancel'), confirm));
+  dlg.show(confirm);
+  return dlg;
+}
+
+/* ---------- page frame ---------- */
+/**
+ * The head every page shares: breadcrumbs (`crumbs`: [{label, href}], the last one current),
+ * the h1, a subtitle (returned, for text that arrives later) and the page's actions.
+ */
+export function pageHead({crumbs, title, titleId, subtitle = '', actions = []}) {
+  const subtitleEl = h('p', {class: 'page-subtitle'}, subtitle);
+  const items = crumbs.map((c, i) => h('li', {}, i === crumbs.length - 1
+    ? h('span', {'aria-current': 'page'}, c.label) : (c.href ? h('a', {href: c.href}, c.label) : h('span', {}, c.label))));
+  const el = [
+    h('nav', {class: 'breadcrumbs', 'aria-label': 'Breadcrumbs'}, h('ol', {}, items)),
+    h('div', {class: 'page-header'},
+      h('div', {class: 'page-heading'}, h('h1', {id: titleId, class: 'page-title'}, title), subtitleEl),
+      h('div', {class: 'page-actions'}, actions)),
+  ];
+  return {el, subtitle: subtitleEl};
+}
+
+/* ---------- tables ---------- */
+/**
+ * A plain table: `columns` are [header, ...] entries, `cell(column, item)` gives a cell's content
+ * (text or nodes), `caption` names the table for assistive technology.
+ */
+export function dataTable({caption, columns, items, cell, className = ''}) {
+  return h('table', {class: `table ${className}`}, h('caption', {class: 'sr-only'}, caption),
+    h('thead', {}, h('tr', {}, columns.map((c) => h('th', {scope: 'col'}, c[0])))),
+    h('tbody', {}, items.map((item) => h('tr', {}, columns.map((c) => h('td', {}, cell(c, item)))))));
+}

@@ -4,7 +4,7 @@ import {api, path, itemsOf, fillPage} from './api.js';
 import {can} from './state.js';
 import {getSite} from './site.js';
 import {timeEl, displayNameOf, fullName} from './format.js';
-import {avatar, empty, errorBox, sortableTh, createDialog, announce, pill} from './ui.js';
+import {avatar, empty, errorBox, sortableTh, createDialog, announce, pill, pageHead} from './ui.js';
 import {usersHash, userHash} from './routes.js';
 import {userForm} from './userform.js';
 
@@ -49,7 +49,9 @@ export class UsersView {
     const statusField = field('Status', this.blockedSelect);
 
     this.createBtn = can('write') ? h('button', {type: 'button', class: 'btn btn-primary', onclick: () => this.openCreate()}, 'Create user') : null;
-    this.subtitle = h('p', {class: 'page-subtitle'}, `Site ${this.site}`);
+    const head = pageHead({crumbs: [{label: `Site ${this.site}`}, {label: 'Users'}], title: 'Users', titleId: 'users-title',
+      subtitle: `Site ${this.site}`, actions: [this.createBtn]});
+    this.subtitle = head.subtitle;
     this.tableWrap = h('div', {class: 'table-wrap', 'aria-live': 'off'});
     this.errorSlot = h('div', {class: 'status-slot'});
     this.prevBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.page(-1)}, '← Previous');
@@ -57,12 +59,7 @@ export class UsersView {
     this.pageLabel = h('span', {class: 'muted pager-label', 'aria-live': 'polite'}, '');
 
     this.el = h('section', {class: 'page', 'aria-labelledby': 'users-title'},
-      h('nav', {class: 'breadcrumbs', 'aria-label': 'Breadcrumbs'}, h('ol', {},
-        h('li', {}, h('span', {}, `Site ${this.site}`)),
-        h('li', {}, h('span', {'aria-current': 'page'}, 'Users')))),
-      h('div', {class: 'page-header'},
-        h('div', {class: 'page-heading'}, h('h1', {id: 'users-title', class: 'page-title'}, 'Users'), this.subtitle),
-        h('div', {class: 'page-actions'}, this.createBtn)),
+      head.el,
       h('div', {class: 'toolbar'}, searchField.wrap, statusField.wrap),
       this.errorSlot,
       this.tableWrap,

@@ -153,6 +153,10 @@ def pydantic_details(exc: PydanticValidationError, prefix: str = "", raw: Any = 
             message = "unknown field"
         elif problem["type"] == "string_pattern_mismatch":
             message = pattern_rule(str((problem.get("ctx") or {}).get("pattern", "")))
+        elif problem["type"] in ("too_short", "string_too_short") and isinstance(problem.get("input"), str):
+            # A length checked after a validator reads "Value should have at least 1 item after validation".
+            least = (problem.get("ctx") or {}).get("min_length", 1)
+            message = "must not be empty" if least == 1 else f"must be at least {least} characters"
         named = _NAMED.match(message) if problem["type"] == "value_error" else None
         if named:
             loc.append(named.group(1))

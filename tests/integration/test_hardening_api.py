@@ -478,6 +478,9 @@ def test_a_pattern_refusal_says_the_rule_in_words_not_the_regex(api: Api, site: 
     assert "pattern" not in body["error"]["message"]
     status, body, _ = api.call("POST", f"/sites/{site}/point-types", {"id": "Bad Id", "name": "x"})
     assert status == 400 and "lowercase letters" in body["error"]["details"][0]["message"]
+    # A length checked after a validator (a site's name) says so in words too.
+    status, body, _ = api.call("PATCH", f"/sites/{site}", {"name": ""})
+    assert status == 400 and body["error"]["details"] == [{"field": "name", "message": "must not be empty"}]
     doc = json.dumps(api.ok("GET", "/openapi.json", token=None))
     declared = {json.loads(f'"{p}"') for p in re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', doc)}
     # The uuid's pattern is only in the document; its own checks say which rule was broken.

@@ -4,7 +4,7 @@ import {api, path} from '../api.js';
 import {can} from '../state.js';
 import {getSite} from '../site.js';
 import {displayNameOf, fullName, num} from '../format.js';
-import {avatar, errorBox, announce, pill, createDialog} from '../ui.js';
+import {avatar, errorBox, announce, pill, confirmDialog} from '../ui.js';
 import {TABS, usersHash, userHash} from '../routes.js';
 import {createTab} from './tabs.js';
 import {openEditDialog} from './edit.js';
@@ -280,15 +280,8 @@ export class UserPage {
   confirmBlock() {
     if (this.busy || !this.user || this.user.blocked) return;
     const name = displayNameOf(this.user);
-    const dlg = createDialog({title: `Block ${name}?`, className: 'confirm-dialog'});
-    const confirm = h('button', {type: 'button', class: 'btn btn-danger', onclick: () => {
-      dlg.close();
-      this.setBlocked(true);
-    }}, 'Block');
-    dlg.body.append(
-      h('p', {}, `${name} keeps everything earned so far, but earns nothing and leaves the leaderboards until unblocked.`),
-      h('div', {class: 'dialog-actions'}, h('button', {type: 'button', class: 'btn', onclick: () => dlg.close()}, 'Cancel'), confirm));
-    dlg.show(confirm);
+    confirmDialog({title: `Block ${name}?`, action: 'Block', onConfirm: () => { this.setBlocked(true); },
+      text: `${name} keeps everything earned so far, but earns nothing and leaves the leaderboards until unblocked.`});
   }
 
   async setBlocked(blocked) {

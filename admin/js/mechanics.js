@@ -1,0 +1,122 @@
+// A site's mechanics, one section per kind (point types, behaviours, rewards, KPIs, coupons,
+// leaderboards): every item of the kind in a table, by name, with the fields that matter for it.
+import {h, replace} from './dom.js';
+import {getMechanics, mechanicNames} from './site.js';
+import {formatDate, num, pointsList} from './format.js';
+import {dataTable, empty, errorBox, loading, pageHead, pill} from './ui.js';
+import {SECTIONS, standingsHash, usersHash} from './routes.js';
+
+const yes = (flag, label) => (flag ? pill(label, 'info') : null);
+const PERIOD_WORDS = {daily: 'Daily', weekly: 'Weekly', monthly: 'Monthly', quarterly: 'Quarterly', yearly: 'Yearly',
+  allTime: 'All time', day: 'day', week: 'week', month: 'month'};
+
+/** What a behaviour's limits allow, in words ("5 in all · 1 per day · 60 s apart"). */
+function limitsText(limits) {
+  if (!limits) return '';
+  const parts = [];
+  if (limits.overall) parts.push(`${num(limits.overall)} in all`);
+  if (limits.periodic) parts.push(`${num(limits.periodic.max)} per ${PERIOD_WORDS[limits.periodic.period] || limits.periodic.period}`);
+  if (limits.coolOffSeconds) parts.push(`${num(limits.coolOffSeconds)} s apart`);
+  return parts.join(' · ');
+}
+
+function criteriaText(reward, names) {
+  const list = reward.criteria || [];
+  if (reward.kind === 'achievement') return list.map((c) => `${c.verb}: ${c.times === 1 ? 'once' : `${num(c.times)} times`}`).join(', ');
+  if (reward.kind === 'level') return `${list.map((c) => `${num(c.points)} ${names.points.get(c.pointId) || c.pointId}`).join(', ')} · ladder ${reward.ladder}`;
+  if (reward.kind === 'mission') {
+    const steps = list.map((c) => names.rewards.get(c.rewardId) || c.rewardId).join(reward.ordered ? ' → ' : ', ');
+    return reward.ordered ? `in order: ${steps}` : steps;
+  }
+  return 'given by one user to another';
+}
+
+function tracksText(tracks, names) {
+  if (!tracks) return '';
+  if (tracks.points) return `points: ${names.points.get(tracks.points) || tracks.points}`;
+  if (tracks.behaviour) return `behaviour: ${tracks.behaviour}`;
+  if (tracks.reward) return `reward: ${names.rewards.get(tracks.reward) || tracks.reward}`;
+  if (tracks.rewardKind) return `every ${tracks.rewardKind}`;
+  return '';
+}
+
+/** The columns of each kind's table after Name and ID: [header, cell(item, names, site)]. */
+const COLUMNS = {
+  'point-types': [
+    ['Flags', (p) => h('span', {class: 'pill-row'}, yes(p.redeemable, 'Redeemable'), yes(p.giftable, 'Giftable'),
+      yes(p.bountiable, 'Bountiable'), yes(p.negativeable, 'Negativeable'), yes(p.stopAtZero, 'Stop at zero'))],
+    ['Expiry', (p) => (p.expirable ? `after ${num(p.expiresAfterDays)} days` : 'never')],
+  ],
+  behaviours: [
+    ['Kind', (b) => (b.kind === 'flexible' ? 'Flexible' : 'Simple')],
+    ['Verb', (b) => h('span', {class: 'mono'}, b.verb)],
+    ['Prizes', (b, names) => pointsList(b.prizes && b.prizes.points, {names}) || '—'],
+    ['Limits', (b) => limitsText(b.limits) || '—'],
+  ],
+  rewards: [
+    ['Kind', (r) => r.kind.charAt(0).toUpperCase() + r.kind.slice(1)],
+    ['Criteria', (r, names) => criteriaText(r, names)],
+    ['Prizes', (r, names) => pointsList(r.prizes && r.prizes.points, {names}) || '—'],
+  ],
+  kpis: [
+    ['Tracks', (k, names) => tracksText(k.tracks, names)],
+    ['Targets', (k) => (k.targets && k.targets.length ? `${k.targets.length} (${k.targets.map((t) => `${formatDate(t.validFrom)} – ${formatDate(t.validTo)}`).join('; ')})` : 'none')],
+  ],
+  coupons: [
+    ['Price', (c, names) => (c.price ? pointsList([c.price], {signed: false, names}) : 'free')],
+    ['Codes', (c) => (c.codeType === 'single' ? 'one shared code' : `${num((c.codes || []).length)} codes`)],
+    ['Redemption', (c) => (c.redemption === 'twoStep' ? 'two steps' : 'one step')],
+    ['Active', (c) => (c.active ? pill('Active', 'ok') : pill('Inactive', 'muted'))],
+  ],
+  leaderboards: [
+    ['Ranks by', (l, names) => (l.ranksBy && l.ranksBy.points ? `points: ${names.points.get(l.ranksBy.points) || l.ranksBy.points}`
+      : `behaviour: ${l.ranksBy && l.ranksBy.behaviour}`)],
+    ['Periods', (l) => (l.periods || []).map((p) => PERIOD_WORDS[p] || p).join(', ')],
+    ['Standings', (l, names, site) => h('a', {href: standingsHash(site, l.id), 'aria-label': `Standings of ${l.name}`}, 'Standings')],
+  ],
+};
+
+/** What to create first on a site that has none of a kind (console.md: an empty site leads on). */
+const FIRST = {
+  'point-types': 'Point types are what users earn and spend; every other mechanic refers to them, so they come first.',
+  behaviours: 'Behaviours turn an activity (a verb) into points; create a point type first.',
+  rewards: 'Rewards (achievements, levels, missions, gifts) are earned from behaviours and points.',
+  kpis: 'KPIs track points, a behaviour or rewards against targets per period.',
+  coupons: 'Coupons are bought with a redeemable point type, or given as a reward’s prize.',
+  leaderboards: 'Leaderboards rank users by a point type or a behaviour, per period.',
+};
+
+export class MechanicsView {
+  constructor(route) {
+    this.site = route.site;
+    this.kind = route.kind;
+    this.section = SECTIONS.find((s) => s.id === route.section);
+    const titleId = `mechanics-title-${this.kind}`;
+    const head = pageHead({crumbs: [{label: `Site ${this.site}`, href: usersHash(this.site)}, {label: this.section.label}],
+      title: this.section.label, titleId, subtitle: `Site ${this.site}`});
+    this.errorSlot = h('div', {class: 'status-slot'});
+    this.tableWrap = h('div', {class: 'table-wrap'}, loading(`Loading ${this.section.label.toLowerCase()}…`));
+    this.el = h('section', {class: 'page', 'aria-labelledby': titleId}, head.el, this.errorSlot, this.tableWrap);
+  }
+
+  mount() {
+    this.load();
+  }
+
+  async load() {
+    try {
+      const [items, names] = await Promise.all([getMechanics(this.site, this.kind, {fresh: true}), mechanicNames(this.site)]);
+      if (!items.length) {
+        replace(this.tableWrap, empty(`No ${this.section.label.toLowerCase()} on this site yet. ${FIRST[this.kind]}`));
+        return;
+      }
+      const columns = [['Name', (m) => h('span', {class: 'strong', title: m.id}, m.name || m.id)],
+        ['ID', (m) => h('span', {class: 'mono'}, m.id)], ...COLUMNS[this.kind]];
+      replace(this.tableWrap, dataTable({caption: this.section.label, columns, items,
+        cell: (column, item) => column[1](item, names, this.site)}));
+    } catch (e) {
+      replace(this.tableWrap);
+      replace(this.errorSlot, errorBox(e, {retry: () => { replace(this.errorSlot); this.load(); }}));
+    }
+  }
+}

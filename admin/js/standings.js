@@ -1,0 +1,124 @@
+// A leaderboard's standings for one period, paged: Rank, User (a link to their details page), Score.
+// The period and the page are in the URL (`?period=weekly&page=2&cursor=…`); the cursors of the
+// pages before are kept for the session, so Previous works after a reload too.
+import {h, replace, field} from './dom.js';
+import {api, path, itemsOf} from './api.js';
+import {getMechanics} from './site.js';
+import {num} from './format.js';
+import {dataTable, empty, errorBox, loading, pageHead} from './ui.js';
+import {sectionHash, standingsHash, userHash, usersHash} from './routes.js';
+
+const PERIODS = [['daily', 'Daily'], ['weekly', 'Weekly'], ['monthly', 'Monthly'], ['allTime', 'All time']];
+const PAGE_SIZE = 25;
+
+export class StandingsView {
+  constructor(route) {
+    this.site = route.site;
+    this.board = route.id;
+    this.seq = 0;
+    const head = pageHead({crumbs: [{label: `Site ${this.site}`, href: usersHash(this.site)},
+      {label: 'Leaderboards', href: sectionHash(this.site, 'leaderboards')}, {label: 'Standings'}],
+    title: `Standings: ${this.board}`, titleId: 'standings-title', subtitle: `Site ${this.site}`});
+    this.title = head.el[1].querySelector('h1');
+    this.periodSelect = h('select', {class: 'input', name: 'period', onchange: () => this.go({period: this.periodSelect.value, page: 1})});
+    this.errorSlot = h('div', {class: 'status-slot'});
+    this.tableWrap = h('div', {class: 'table-wrap'});
+    this.prevBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.go({...this.state, page: this.state.page - 1})}, '← Previous');
+    this.nextBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.go({...this.state, page: this.state.page + 1})}, 'Next →');
+    this.pageLabel = h('span', {class: 'muted pager-label', 'aria-live': 'polite'}, '');
+    this.el = h('section', {class: 'page', 'aria-labelledby': 'standings-title'}, head.el,
+      h('div', {class: 'toolbar'}, field('Period', this.periodSelect).wrap),
+      this.errorSlot, this.tableWrap,
+      h('nav', {class: 'pager', 'aria-label': 'Pages'}, this.prevBtn, this.pageLabel, this.nextBtn));
+    this.state = this.stateFrom(route.query);
+  }
+
+  stateFrom(query) {
+    const page = Math.max(1, Number.parseInt(query.page, 10) || 1);
+    return {period: query.period || '', page, cursor: page > 1 ? query.cursor || '' : ''};
+  }
+
+  /** The cursors that start each page of this board and period, kept for the session. */
+  cursorsKey(period) {
+    return `gami.standings.${this.site}.${this.board}.${period}`;
+  }
+
+  cursors(period) {
+    try { return JSON.parse(sessionStorage.getItem(this.cursorsKey(period)) || '{}'); } catch { return {}; }
+  }
+
+  go({period, page}) {
+    const cursor = page > 1 ? this.cursors(period)[page] : '';
+    if (page > 1 && !cursor) page = 1; // a page whose cursor this session never saw: start over
+    location.hash = standingsHash(this.site, this.board, {period, page: page > 1 ? page : '', cursor: page > 1 ? cursor : ''});
+  }
+
+  async mount() {
+    try {
+      const boards = await getMechanics(this.site, 'leaderboards');
+      this.leaderboard = boards.find((b) => b.id === this.board) || null;
+    } catch (e) {
+      this.leaderboard = null;
+    }
+    const periods = this.leaderboard ? PERIODS.filter(([p]) => this.leaderboard.periods.includes(p)) : PERIODS;
+    replace(this.periodSelect, periods.map(([v, l]) => h('option', {value: v}, l)));
+    if (this.leaderboard) this.title.textContent = `Standings: ${this.leaderboard.name}`;
+    if (!this.state.period || !periods.some(([p]) => p === this.state.period)) this.state.period = periods[0][0];
+    this.periodSelect.value = this.state.period;
+    this.load();
+  }
+
+  update(route) {
+    this.state = this.stateFrom(route.query);
+    if (this.periodSelect.options.length) {
+      if (!this.state.period) this.state.period = this.periodSelect.options[0].value;
+      this.periodSelect.value = this.state.period;
+      this.load();
+    }
+  }
+
+  unmount() {
+    this.seq += 1;
+  }
+
+  async load() {
+    const seq = ++this.seq;
+    const {period, page, cursor} = this.state;
+    replace(this.errorSlot);
+    this.tableWrap.setAttribute('aria-busy', 'true');
+    if (!this.items) replace(this.tableWrap, loading('Loading standings…'));
+    try {
+      const data = await api.get(path('sites', this.site, 'leaderboards', this.board, 'standings'),
+        {query: {period, limit: PAGE_SIZE, cursor: cursor || undefined}});
+      if (seq !== this.seq) return;
+      this.items = itemsOf(data);
+      const next = data && data.nextCursor;
+      if (next) {
+        const saved = this.cursors(period);
+        saved[page + 1] = next;
+        sessionStorage.setItem(this.cursorsKey(period), JSON.stringify(saved));
+      }
+      this.render(page, Boolean(next));
+    } catch (e) {
+      if (seq !== this.seq) return;
+      replace(this.tableWrap);
+      replace(this.errorSlot, errorBox(e, {retry: () => this.load()}));
+    } finally {
+      if (seq === this.seq) this.tableWrap.removeAttribute('aria-busy');
+    }
+  }
+
+  render(page, hasNext) {
+    const columns = [['Rank'], ['User'], ['Score']];
+    const cell = (c, s) => {
+      if (c[0] === 'Rank') return h('span', {class: 'num'}, `#${s.rank}`);
+      if (c[0] === 'Score') return h('span', {class: 'num'}, num(s.score));
+      return h('a', {href: userHash(this.site, s.uuid)}, s.displayName || s.uuid);
+    };
+    replace(this.tableWrap, this.items.length ? dataTable({caption: 'Standings', columns, items: this.items, cell, className: 'standings-table'})
+      : empty(page > 1 ? 'No more standings.' : 'Nobody is ranked in this period yet.'));
+    this.prevBtn.disabled = page <= 1;
+    this.nextBtn.disabled = !hasNext;
+    this.pageLabel.textContent = `Page ${page}`;
+  }
+}

@@ -1,0 +1,103 @@
+"""What the browser tests share: Debian's Chromium through Playwright, a page per test that fails
+on any uncaught error, signing in, and a site's API helpers for setting up data."""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+pw = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SLOW = 30_000  # ms: activity processing through the local workflow
+
+
+# ---------------------------------------------------------------- API set-up helpers
+def ok(answer: tuple[int, Any], *codes: int) -> Any:
+    status, body = answer
+    assert status in (codes or (200, 201, 202, 204)), f"{status}: {body}"
+    return body
+
+
+def q(s: str) -> str:
+    return urllib.parse.quote(s, safe="")
+
+
+@dataclass
+class Site:
+    id: str
+    stack: Any
+
+    def api(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.stack.api(method, f"/sites/{self.id}{path}", body, **kw)
+
+    def user(self, uuid: str, **fields: Any) -> str:
+        body = {"uuid": uuid, "firstName": uuid.split("-")[0].title(), "lastName": "Tester",
+                "displayName": fields.pop("displayName", uuid), "email": f"{uuid}@example.com", **fields}
+        ok(self.api("POST", "/users", body), 201)
+        return uuid
+
+    def activity(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit an activity through the API and wait until it is processed."""
+        accepted = ok(self.api("POST", "/activities", body), 202)
+        deadline = time.monotonic() + SLOW / 1000
+        while time.monotonic() < deadline:
+            act = ok(self.api("GET", f"/activities/{accepted['id']}"))
+            if act["status"] in ("SUCCEEDED", "FAILED", "REJECTED"):
+                return act
+            time.sleep(0.1)
+        raise AssertionError(f"activity {accepted['id']} not processed in time")
+
+    def give(self, uuid: str, point_id: str, points: int) -> None:
+        act = self.activity({"uuid": uuid, "attrs": {"type": "point", "action": "increment",
+                                                     "points": [{"pointId": point_id, "points": points}]}})
+        assert act["status"] == "SUCCEEDED", act
+
+
+_counter = iter(range(1_000_000))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_counter)}-{os.urandom(2).hex()}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's Chromium is not installed (make chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
+    yield pg
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def console(stack: Any, hash_: str = "") -> str:
+    return f"{stack.url}/console/{hash_}"
+
+
+def sign_in(page: Page, stack: Any, hash_: str = "", token: str | None = None) -> None:
+    page.goto(console(stack, hash_))
+    page.get_by_label("Token").fill(token or stack.token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
