@@ -463,6 +463,7 @@ export class LogPanel {
 
   async submit() {
     if (this.posting) return;
+    replace(this.status); // the last attempt's outcome is not this one's (defect 8)
     const body = this.buildBody();
     if (!body) return;
     const type = this.type;

@@ -1,21 +1,34 @@
 // Shared UI pieces: dialogs (focus trap and return), live announcements, errors, avatars.
 import {h, replace, uid} from './dom.js';
 
-/* ---------- live region ---------- */
-let liveTimer = null;
-/** Announce a status to assistive technology and show it as a toast. */
+/* ---------- live region and toast ---------- */
+let toastTimer = null;
+/**
+ * Announce a status: to assistive technology through the live region (#live, always rendered),
+ * and on screen as a toast (#toast). The toast is a popover, shown anew each time, so it sits in
+ * the top layer above any open dialog and its backdrop (console.md: notices appear above dialogs).
+ */
 export function announce(message, {tone = 'info'} = {}) {
   const live = document.getElementById('live');
-  if (!live) return;
-  live.textContent = '';
-  live.dataset.tone = tone;
-  // A fresh text node after clearing makes screen readers repeat identical messages.
-  requestAnimationFrame(() => {
-    live.textContent = message;
-    live.classList.add('show');
-  });
-  clearTimeout(liveTimer);
-  liveTimer = setTimeout(() => live.classList.remove('show'), 4000);
+  const toast = document.getElementById('toast');
+  if (live) {
+    live.textContent = '';
+    // A fresh text node after clearing makes screen readers repeat identical messages.
+    requestAnimationFrame(() => { live.textContent = message; });
+  }
+  if (!toast) return;
+  toast.textContent = message;
+  toast.dataset.tone = tone;
+  if (toast.showPopover) {
+    if (toast.matches(':popover-open')) toast.hidePopover();
+    toast.showPopover();
+  }
+  toast.classList.add('show');
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    toast.classList.remove('show');
+    if (toast.hidePopover && toast.matches(':popover-open')) toast.hidePopover();
+  }, 4000);
 }
 
 /* ---------- errors, loading, empty ---------- */

@@ -101,3 +101,20 @@ def sign_in(page: Page, stack: Any, hash_: str = "", token: str | None = None) -
     page.get_by_label("Token").fill(token or stack.token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def pixel(pg: Page, x: float, y: float) -> tuple[int, int, int]:
+    """The colour the page shows at (x, y), read from a one-pixel screenshot (what a person sees, top
+    layer and backdrops included: hit-testing would skip an inert or click-through element)."""
+    import struct
+    import zlib
+
+    png = pg.screenshot(clip={"x": x, "y": y, "width": 1, "height": 1})
+    pos, data = 8, b""
+    while pos < len(png):
+        size, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        if kind == b"IDAT":
+            data += png[pos + 8:pos + 8 + size]
+        pos += 12 + size
+    raw = zlib.decompress(data)  # one row: the filter byte, then the pixel (any filter leaves one pixel as is)
+    return raw[1], raw[2], raw[3]

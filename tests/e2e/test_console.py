@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser import SLOW, Site, browser, console, ok, page, q, sign_in, unique
+from tests.e2e.browser import SLOW, Site, browser, console, ok, page, pixel, q, sign_in, unique
 
 pw = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
@@ -545,6 +545,37 @@ def test_log_panel_names_what_was_awarded_and_what_was_held_back(page: Page, sta
     submit_and_wait(panel)
     expect(status).to_contain_text("SUCCEEDED · nothing awarded · held back: Daily check-in: LimitReached")
     expect(status).not_to_contain_text("coins")
+
+
+def test_the_next_attempt_clears_the_last_error_and_notices_show_above_the_panel(
+        page: Page, stack: Any, site: Site) -> None:
+    """Issue 18, defect 8: a stale error banner stayed in the panel after the next attempt, and
+    notices (the toast) rendered under the open panel's backdrop."""
+    uuid = site.user(unique("stale"))
+    open_user(page, stack, site, uuid)
+    panel = open_panel(page, "Point")
+    status = panel.locator(".panel-status")
+    pfield(panel, "Action").select_option("redeem")
+    pfield(panel, "Wallet").select_option("coins")
+    pfield(panel, "Points").fill("5")
+    submit_and_wait(panel)
+    expect(status).to_contain_text("InsufficientPoints")
+    pfield(panel, "Points").fill("")
+    panel.get_by_role("button", name="Submit").click()  # refused in the form: nothing is sent
+    expect(panel.get_by_text("Enter a whole number of points.")).to_be_visible()
+    expect(status).not_to_contain_text("InsufficientPoints")
+    pfield(panel, "Action").select_option("increment")
+    pfield(panel, "Points").fill("5")
+    submit_and_wait(panel)
+    toast = page.locator(".toast.show")
+    expect(toast).to_contain_text("activity succeeded")
+    page.wait_for_timeout(400)  # the toast's fade-in
+    box = toast.bounding_box()
+    assert box is not None
+    colour = page.evaluate("getComputedStyle(document.querySelector('.toast.show')).backgroundColor")
+    # A pixel of the toast's padding shows its own colour, not one dimmed by the panel's backdrop.
+    on_top = f"rgb{pixel(page, box['x'] + 12, box['y'] + 2)}".replace(" ", "") == colour.replace(" ", "")
+    assert on_top, "the notice is hidden under the Log activity panel's backdrop"
 
 
 def test_log_point_adjusts_points_tab(page: Page, stack: Any, site: Site) -> None:
