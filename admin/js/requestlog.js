@@ -59,12 +59,14 @@ export const requestLog = new LogStore();
 const LABEL_TONE = {REQ: 'info', RES: 'ok', POLL: 'muted', ERR: 'bad'};
 const STATUS_TONE = {pending: 'warn', success: 'ok', failed: 'bad'};
 
-/** The footer region: collapsible (Expand fills the panel, Collapse returns), Clear empties it. */
+/** The footer region: collapsed to its header (count and last status) so the form keeps its
+ *  height; Expand fills the panel with the entries, Collapse returns; Clear empties it. */
 export class RequestLogView {
   constructor({onExpandChange} = {}) {
     this.onExpandChange = onExpandChange;
     this.listId = uid('reqlog');
     this.count = h('span', {class: 'reqlog-count'});
+    this.last = h('span', {class: 'reqlog-last', 'aria-live': 'polite'});
     this.expandBtn = h('button', {type: 'button', class: 'btn btn-small btn-ghost', 'aria-controls': this.listId,
       onclick: () => this.setExpanded(!this.expanded)});
     this.clearBtn = h('button', {type: 'button', class: 'btn btn-small btn-ghost', onclick: () => {
@@ -75,7 +77,7 @@ export class RequestLogView {
     const titleId = uid('reqlog-title');
     this.el = h('section', {class: 'reqlog', 'aria-labelledby': titleId},
       h('header', {class: 'reqlog-head'},
-        h('h3', {class: 'reqlog-title', id: titleId}, 'Request log'), this.count,
+        h('h3', {class: 'reqlog-title', id: titleId}, 'Request log'), this.count, this.last,
         h('div', {class: 'reqlog-buttons'}, this.expandBtn, this.clearBtn)),
       h('div', {class: 'reqlog-scroll'}, this.emptyEl, this.list));
     this.items = new Map();
@@ -104,6 +106,9 @@ export class RequestLogView {
     this.count.textContent = n ? `${n} ${n === 1 ? 'entry' : 'entries'}` : '';
     this.emptyEl.hidden = n > 0;
     this.clearBtn.disabled = n === 0;
+    const last = requestLog.entries[n - 1];
+    replace(this.last, last ? ['last: ', h('span', {class: 'reqlog-last-label'}, last.label), ` ${last.type || ''} · ${last.status}`] : '');
+    this.last.dataset.status = last ? last.status : '';
   }
 
   renderEntry(e) {
@@ -135,6 +140,7 @@ export class RequestLogView {
     const li = this.renderEntry(e);
     if (wasOpen) li.querySelector('details').open = true;
     old.replaceWith(li);
+    this.refreshCount();
   }
 
   cleared() {

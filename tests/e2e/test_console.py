@@ -704,6 +704,8 @@ def test_failed_submission_shows_err_with_error_type_and_message(page: Page, sta
     err = region.locator("li[data-label=ERR]").first
     expect(err).to_contain_text("UserNotFound")
     expect(region.locator("li[data-label=REQ]").first).to_have_attribute("data-status", "failed")
+    expect(region.locator(".reqlog-head")).to_contain_text("last: ERR gift · failed")
+    region.get_by_role("button", name="Expand").click()
     err.get_by_text("Details", exact=True).click()
     expect(err.locator("pre")).to_contain_text("UserNotFound")
 
@@ -737,6 +739,15 @@ def test_request_log_expand_collapse_clear_and_session(page: Page, stack: Any, s
     panel = open_panel(page, "Behaviour")
     pfield(panel, "Behaviour").select_option("watch_video")
     region = submit_and_wait(panel)
+    # Collapsed, the log is its header, the count and the last status, so the form keeps its
+    # height at 1280x800 (issue 18, defect 10: two entries took 280 px of it).
+    expect(region.locator(".reqlog-head")).to_contain_text("3 entries")
+    expect(region.locator(".reqlog-head")).to_contain_text("last: POLL behaviour · success")
+    box = region.bounding_box()
+    assert box and box["height"] < 60, box
+    # Expand fills the panel (the form is hidden) with the entries, Collapse brings the form back.
+    region.get_by_role("button", name="Expand").click()
+    expect(region.get_by_role("button", name="Collapse")).to_have_attribute("aria-expanded", "true")
     entry = region.locator("li[data-label=REQ]").first
     expect(entry).to_contain_text("behaviour")
     expect(entry).to_contain_text("success")
@@ -745,9 +756,6 @@ def test_request_log_expand_collapse_clear_and_session(page: Page, stack: Any, s
     details.locator("summary").click()
     expect(details.locator("pre")).to_contain_text('"verb": "watch_video"')
     expect(details.locator("pre")).to_contain_text("Idempotency-Key")
-    # Expand fills the panel (the form is hidden), Collapse brings the form back.
-    region.get_by_role("button", name="Expand").click()
-    expect(region.get_by_role("button", name="Collapse")).to_have_attribute("aria-expanded", "true")
     expect(panel.get_by_role("button", name="Submit")).to_be_hidden()
     box = region.bounding_box()
     dialog_box = panel.bounding_box()
