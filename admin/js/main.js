@@ -2,7 +2,7 @@
 import {h, replace, isTypingTarget} from './dom.js';
 import {api, itemsOf, onUnauthorized, ApiError} from './api.js';
 import {can, session, signOut} from './state.js';
-import {announce, createDialog, topDialog, errorBox} from './ui.js';
+import {announce, confirmDialog, createDialog, topDialog, errorBox} from './ui.js';
 import {renderSignIn} from './signin.js';
 import {UsersView} from './users.js';
 import {UserPage} from './user/page.js';
@@ -33,6 +33,15 @@ async function route() {
     return;
   }
   const r = parseHash();
+  if (current && routeKey(r) !== current.key && current.view.unsaved && current.view.unsaved()) {
+    // Leaving a page with unsaved edits asks first; staying puts its address back.
+    const left = current;
+    if (!(await askToDiscard())) {
+      if (current === left) history.replaceState(null, '', left.hash);
+      return;
+    }
+    if (current !== left) return; // another navigation went ahead meanwhile
+  }
   if (r.canonical) history.replaceState(null, '', routeHash(r));
   if (r.name === 'home') {
     const site = defaultSite();
@@ -51,17 +60,31 @@ async function route() {
   renderTopbar(r.site, r.section);
   const key = routeKey(r);
   if (current && current.key === key && current.view.update) {
+    current.hash = location.hash;
     current.view.update(r);
     focusHeading(); // only when what had focus went with the old top bar
     return;
   }
   unmount();
   const view = new VIEWS[r.name](r);
-  current = {key, view};
+  current = {key, view, hash: location.hash};
   replace(main, view.el);
   view.mount();
   focusHeading();
 }
+
+function askToDiscard() {
+  return new Promise((resolve) => {
+    confirmDialog({title: 'Discard unsaved changes?', action: 'Discard',
+      text: 'This page has changes that are not saved. Leave it and lose them?',
+      onConfirm: () => resolve(true), onCancel: () => resolve(false)});
+  });
+}
+
+// A reload or a closed tab with unsaved edits gets the browser's own question.
+window.addEventListener('beforeunload', (e) => {
+  if (current && current.view.unsaved && current.view.unsaved()) e.preventDefault();
+});
 
 /** After navigation, focus goes to the new page's heading (console.md), unless something on
  *  the page still holds it: what had it (the View link, the sign-in field) is gone. */

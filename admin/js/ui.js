@@ -267,15 +267,18 @@ export function menuButton(label, items, {buttonLabel} = {}) {
  * A dialog asking before an action that cannot be taken back (Block, Revoke, Delete): `text`,
  * Cancel and a danger button named `action`. `onConfirm()` may be async; while it runs the
  * button waits, an error it throws is shown in the dialog, and the dialog closes once it is done.
+ * `onCancel()` runs when it closes any other way (Cancel, Escape, the close button).
  */
-export function confirmDialog({title, text, action, onConfirm}) {
-  const dlg = createDialog({title, className: 'confirm-dialog'});
+export function confirmDialog({title, text, action, onConfirm, onCancel}) {
+  let confirmed = false;
+  const dlg = createDialog({title, className: 'confirm-dialog', onClose: () => { if (!confirmed && onCancel) onCancel(); }});
   const errorSlot = h('div', {class: 'status-slot'});
   const confirm = h('button', {type: 'button', class: 'btn btn-danger', onclick: async () => {
     confirm.disabled = true;
     replace(errorSlot);
     try {
       await onConfirm();
+      confirmed = true;
       dlg.close();
     } catch (err) {
       replace(errorSlot, errorBox(err));

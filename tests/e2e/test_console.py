@@ -496,6 +496,38 @@ def test_settings_save_puts_the_get_body(page: Page, stack: Any, site: Site) -> 
     expect(page.get_by_role("tabpanel", name="Settings").get_by_label("Marketing")).to_be_checked(checked=not was)
 
 
+def test_unsaved_settings_survive_a_tab_switch_and_leaving_asks_first(page: Page, stack: Any, site: Site) -> None:
+    """Issue 18, defect 10: Settings dropped unsaved changes silently when switching tabs."""
+    uuid = site.user(unique("unsaved"))
+    open_user(page, stack, site, uuid, "settings")
+    panel = page.get_by_role("tabpanel", name="Settings")
+    marketing = panel.get_by_label("Marketing")
+    was = marketing.is_checked()
+    marketing.set_checked(not was)
+    expect(panel.get_by_text("Unsaved changes")).to_be_visible()
+    page.keyboard.press("Escape")  # focus off the box, so the shortcuts work
+    page.locator("h1").focus()
+    page.keyboard.press("1")
+    expect(tab(page, "Overview")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("8")
+    expect(marketing).to_be_checked(checked=not was)
+    expect(panel.get_by_text("Unsaved changes")).to_be_visible()
+    # Leaving the page asks; staying keeps the address and the edit.
+    here = page.url
+    page.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name="Users").click()
+    ask = page.get_by_role("dialog", name="Discard unsaved changes?")
+    expect(ask).to_be_visible()
+    ask.get_by_role("button", name="Cancel").click()
+    expect(ask).to_be_hidden()
+    assert page.url == here
+    expect(marketing).to_be_checked(checked=not was)
+    panel.get_by_role("button", name="Save").click()
+    expect(panel.get_by_text("Settings saved")).to_be_visible()
+    assert ok(site.api("GET", f"/users/{q(uuid)}/settings"))["optIns"]["marketing"] is (not was)
+    page.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name="Users").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Users")  # saved: nothing to ask
+
+
 # ---------------------------------------------------------------- Log activity: five types
 def test_log_behaviour_refreshes_activity_tab_without_reload(page: Page, stack: Any, site: Site) -> None:
     uuid = site.user(unique("behave"))

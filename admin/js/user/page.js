@@ -121,6 +121,11 @@ export class UserPage {
     }
   }
 
+  /** Whether a tab holds edits not saved yet (the router asks before they are dropped). */
+  unsaved() {
+    return [...this.tabs.values()].some((t) => t.unsaved && t.unsaved());
+  }
+
   /** Refresh the summary and the current tab (after an activity, a block, a reject...). */
   refresh() {
     if (!this.alive) return;

@@ -461,6 +461,20 @@ const SETTING_HINTS = {
 class SettingsTab extends Tab {
   constructor(page) { super(page, 'settings', 'Settings'); }
 
+  /** Whether a box differs from what was loaded: edits are not dropped silently (console.md). */
+  unsaved() {
+    return [...this.body.querySelectorAll('input[type=checkbox][data-group]')]
+      .some((cb) => this.original && cb.checked !== Boolean((this.original[cb.dataset.group] || {})[cb.dataset.key]));
+  }
+
+  setTimeZone() {} // no times here; a re-render would drop edits
+
+  /** Shown again, the tab reloads unless it holds edits: those stay until saved or discarded. */
+  load(options) {
+    if (this.unsaved()) return Promise.resolve();
+    return super.load(options);
+  }
+
   render(d) {
     this.original = JSON.parse(JSON.stringify(d || {}));
     const editable = can('write');
@@ -472,7 +486,13 @@ class SettingsTab extends Tab {
     }
     const titles = {notifications: 'Notifications', optIns: 'Opt-ins'};
     const save = h('button', {type: 'submit', class: 'btn btn-primary', disabled: !editable}, 'Save');
-    const form = h('form', {class: 'settings-form', onsubmit: async (e) => {
+    const pending = h('span', {class: 'muted small', role: 'status'});
+    const discard = h('button', {type: 'button', class: 'btn', hidden: true, onclick: () => this.render(this.original)}, 'Discard changes');
+    const form = h('form', {class: 'settings-form', onchange: () => {
+      const unsaved = this.unsaved();
+      pending.textContent = unsaved ? 'Unsaved changes' : '';
+      discard.hidden = !unsaved;
+    }, onsubmit: async (e) => {
       e.preventDefault();
       const body = JSON.parse(JSON.stringify(this.original));
       form.querySelectorAll('input[type=checkbox]').forEach((cb) => {
@@ -506,7 +526,7 @@ class SettingsTab extends Tab {
           SETTING_HINTS[key] && group === 'optIns' ? h('span', {class: 'muted small'}, SETTING_HINTS[key]) : null);
       }))),
     status,
-    editable ? h('div', {class: 'form-actions'}, save) : h('p', {class: 'muted small'}, 'Your role can view these settings but not change them.'));
+    editable ? h('div', {class: 'form-actions'}, pending, discard, save) : h('p', {class: 'muted small'}, 'Your role can view these settings but not change them.'));
     replace(this.body, form);
   }
 }
