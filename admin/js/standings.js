@@ -1,12 +1,12 @@
 // A leaderboard's standings for one period, paged: Rank, User (a link to their details page), Score.
-// The period and the page are in the URL (`?period=weekly&page=2&cursor=…`); the cursors of the
-// pages before are kept for the session, so Previous works after a reload too.
+// The period and the page are in the URL (`?period=weekly&page=2&cursor=…`, paging.js).
 import {h, replace, field} from './dom.js';
 import {api, path, itemsOf} from './api.js';
 import {getMechanics} from './site.js';
 import {num} from './format.js';
 import {dataTable, empty, errorBox, loading, pageHead} from './ui.js';
 import {sectionHash, standingsHash, userHash, usersHash} from './routes.js';
+import {CursorPages, pageFrom} from './paging.js';
 
 const PERIODS = [['daily', 'Daily'], ['weekly', 'Weekly'], ['monthly', 'Monthly'], ['allTime', 'All time']];
 const PAGE_SIZE = 25;
@@ -20,11 +20,13 @@ export class StandingsView {
       {label: 'Leaderboards', href: sectionHash(this.site, 'leaderboards')}, {label: 'Standings'}],
     title: `Standings: ${this.board}`, titleId: 'standings-title', subtitle: `Site ${this.site}`});
     this.title = head.el[1].querySelector('h1');
-    this.periodSelect = h('select', {class: 'input', name: 'period', onchange: () => this.go({period: this.periodSelect.value, page: 1})});
+    this.periodSelect = h('select', {class: 'input', name: 'period', onchange: () => {
+      location.hash = standingsHash(this.site, this.board, {period: this.periodSelect.value});
+    }});
     this.errorSlot = h('div', {class: 'status-slot'});
     this.tableWrap = h('div', {class: 'table-wrap'});
-    this.prevBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.go({...this.state, page: this.state.page - 1})}, '← Previous');
-    this.nextBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.go({...this.state, page: this.state.page + 1})}, 'Next →');
+    this.prevBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.step(-1)}, '← Previous');
+    this.nextBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.step(1)}, 'Next →');
     this.pageLabel = h('span', {class: 'muted pager-label', 'aria-live': 'polite'}, '');
     this.el = h('section', {class: 'page', 'aria-labelledby': 'standings-title'}, head.el,
       h('div', {class: 'toolbar'}, field('Period', this.periodSelect).wrap),
@@ -34,23 +36,16 @@ export class StandingsView {
   }
 
   stateFrom(query) {
-    const page = Math.max(1, Number.parseInt(query.page, 10) || 1);
-    return {period: query.period || '', page, cursor: page > 1 ? query.cursor || '' : ''};
+    return {period: query.period || '', ...pageFrom(query)};
   }
 
-  /** The cursors that start each page of this board and period, kept for the session. */
-  cursorsKey(period) {
-    return `gami.standings.${this.site}.${this.board}.${period}`;
+  pages(period) {
+    return new CursorPages(`standings.${this.site}.${this.board}.${period}`);
   }
 
-  cursors(period) {
-    try { return JSON.parse(sessionStorage.getItem(this.cursorsKey(period)) || '{}'); } catch { return {}; }
-  }
-
-  go({period, page}) {
-    const cursor = page > 1 ? this.cursors(period)[page] : '';
-    if (page > 1 && !cursor) page = 1; // a page whose cursor this session never saw: start over
-    location.hash = standingsHash(this.site, this.board, {period, page: page > 1 ? page : '', cursor: page > 1 ? cursor : ''});
+  step(delta) {
+    const {period, page} = this.state;
+    location.hash = standingsHash(this.site, this.board, {period, ...this.pages(period).step(page, delta)});
   }
 
   async mount() {
@@ -93,11 +88,7 @@ export class StandingsView {
       if (seq !== this.seq) return;
       this.items = itemsOf(data);
       const next = data && data.nextCursor;
-      if (next) {
-        const saved = this.cursors(period);
-        saved[page + 1] = next;
-        sessionStorage.setItem(this.cursorsKey(period), JSON.stringify(saved));
-      }
+      this.pages(period).remember(page, next);
       this.render(page, Boolean(next));
     } catch (e) {
       if (seq !== this.seq) return;

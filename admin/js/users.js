@@ -1,4 +1,5 @@
-// The user table: search, sortable columns, cursor paging, blocked highlight, Create user.
+// The user table: search, tag and status filters, sortable columns, paging (all in the URL),
+// blocked highlight, Create user.
 import {h, replace, debounce, field} from './dom.js';
 import {api, path, itemsOf, fillPage} from './api.js';
 import {can} from './state.js';
@@ -6,6 +7,7 @@ import {getSite} from './site.js';
 import {timeEl, displayNameOf, fullName} from './format.js';
 import {avatar, empty, errorBox, sortableTh, createDialog, announce, pill, pageHead} from './ui.js';
 import {usersHash, userHash} from './routes.js';
+import {CursorPages, pageFrom} from './paging.js';
 import {userForm} from './userform.js';
 
 const SORTS = ['uuid', 'displayName', 'email', 'createdAt'];
@@ -14,7 +16,6 @@ export class UsersView {
   constructor(route) {
     this.site = route.site;
     this.state = this.stateFrom(route.query);
-    this.cursors = [null]; // cursor of each page visited; last = current page
     this.timeZone = 'UTC';
     this.seq = 0;
     this.build();
@@ -26,7 +27,20 @@ export class UsersView {
       sort: SORTS.includes(query.sort) ? query.sort : 'uuid',
       order: query.order === 'desc' ? 'desc' : 'asc',
       blocked: ['true', 'false'].includes(query.blocked) ? query.blocked : '',
+      tag: query.tag || '',
+      ...pageFrom(query),
     };
+  }
+
+  /** The filters and sort as the URL holds them (defaults left out). */
+  filters() {
+    return {q: this.state.q, sort: this.state.sort === 'uuid' ? '' : this.state.sort,
+      order: this.state.order === 'asc' ? '' : this.state.order, blocked: this.state.blocked, tag: this.state.tag};
+  }
+
+  /** The cursors of this table's pages, for its filters and sort. */
+  pages() {
+    return new CursorPages(`users.${this.site}.${JSON.stringify(this.filters())}`);
   }
 
   build() {
@@ -47,6 +61,15 @@ export class UsersView {
     }}, h('option', {value: ''}, 'All users'), h('option', {value: 'true'}, 'Blocked only'), h('option', {value: 'false'}, 'Not blocked'));
     this.blockedSelect.value = this.state.blocked;
     const statusField = field('Status', this.blockedSelect);
+    this.tagList = h('datalist', {id: `tags-${this.site}`});
+    this.tagInput = h('input', {type: 'search', class: 'input', name: 'tag', value: this.state.tag, autocomplete: 'off',
+      spellcheck: 'false', placeholder: 'Any tag', list: this.tagList.id});
+    this.tagInput.addEventListener('input', debounce(() => {
+      if (!this.el.isConnected) return;
+      this.state.tag = this.tagInput.value.trim();
+      this.reload(true);
+    }, 300));
+    const tagField = field('Tag', this.tagInput);
 
     this.createBtn = can('write') ? h('button', {type: 'button', class: 'btn btn-primary', onclick: () => this.openCreate()}, 'Create user') : null;
     const head = pageHead({crumbs: [{label: `Site ${this.site}`}, {label: 'Users'}], title: 'Users', titleId: 'users-title',
@@ -60,7 +83,7 @@ export class UsersView {
 
     this.el = h('section', {class: 'page', 'aria-labelledby': 'users-title'},
       head.el,
-      h('div', {class: 'toolbar'}, searchField.wrap, statusField.wrap),
+      h('div', {class: 'toolbar'}, searchField.wrap, tagField.wrap, this.tagList, statusField.wrap),
       this.errorSlot,
       this.tableWrap,
       this.pager = h('nav', {class: 'pager', 'aria-label': 'Pages', hidden: true}, this.prevBtn, this.pageLabel, this.nextBtn));
@@ -84,8 +107,8 @@ export class UsersView {
     if (JSON.stringify(next) === JSON.stringify(this.state)) return;
     this.state = next;
     this.search.value = next.q;
+    this.tagInput.value = next.tag;
     this.blockedSelect.value = next.blocked;
-    this.cursors = [null];
     this.load();
   }
 
@@ -93,20 +116,22 @@ export class UsersView {
     this.seq += 1;
   }
 
-  /** Put the table state in the URL (no hashchange) and load page one. */
+  /** New filters or sort: their page one, in the URL (replaced while typing, else pushed). */
   reload(replaceHistory) {
-    const hash = usersHash(this.site, {q: this.state.q, sort: this.state.sort === 'uuid' ? '' : this.state.sort,
-      order: this.state.order === 'asc' ? '' : this.state.order, blocked: this.state.blocked});
-    if (replaceHistory) history.replaceState(null, '', hash);
-    else history.pushState(null, '', hash);
-    sessionStorage.setItem(`gami.usersHash.${this.site}`, hash);
-    this.cursors = [null];
-    this.load();
+    this.state.page = 1;
+    this.state.cursor = '';
+    this.go(usersHash(this.site, this.filters()), replaceHistory);
   }
 
   page(delta) {
-    if (delta > 0 && this.nextCursor) this.cursors.push(this.nextCursor);
-    else if (delta < 0 && this.cursors.length > 1) this.cursors.pop();
+    this.go(usersHash(this.site, {...this.filters(), ...this.pages().step(this.state.page, delta)}), false);
+  }
+
+  go(hash, replaceHistory) {
+    if (replaceHistory) history.replaceState(null, '', hash);
+    else history.pushState(null, '', hash);
+    sessionStorage.setItem(`gami.usersHash.${this.site}`, hash);
+    this.state = this.stateFrom(Object.fromEntries(new URLSearchParams(hash.split('?')[1] || '')));
     this.load();
   }
 
@@ -115,13 +140,14 @@ export class UsersView {
     this.tableWrap.setAttribute('aria-busy', 'true');
     this.tableWrap.classList.add('is-loading');
     replace(this.errorSlot);
-    const cursor = this.cursors[this.cursors.length - 1];
+    const {q, sort, order, blocked, tag, page, cursor} = this.state;
     try {
       const data = await fillPage((limit, c) => api.get(path('sites', this.site, 'users'), {query: {
-        q: this.state.q, sort: this.state.sort, order: this.state.order, blocked: this.state.blocked, limit, cursor: c}}), 25, cursor);
+        q, sort, order, blocked, tag, limit, cursor: c}}), 25, cursor);
       if (seq !== this.seq) return;
       this.items = itemsOf(data);
       this.nextCursor = data && data.nextCursor;
+      this.pages().remember(page, this.nextCursor);
       this.renderRows();
     } catch (e) {
       if (seq !== this.seq) return;
@@ -138,7 +164,10 @@ export class UsersView {
   renderRows() {
     replace(this.tableWrap, this.table(this.items));
     this.pager.hidden = false; // shown once rows are in (no jump below the skeleton)
-    const pageNo = this.cursors.length;
+    const pageNo = this.state.page;
+    // The tags of the users shown, offered in the Tag filter.
+    const tags = [...new Set(this.items.flatMap((u) => u.tags || []))].sort();
+    replace(this.tagList, tags.map((t) => h('option', {value: t})));
     this.prevBtn.disabled = pageNo <= 1;
     this.nextBtn.disabled = !this.nextCursor;
     this.pageLabel.textContent = `Page ${pageNo}${this.items.length ? ` · ${this.items.length} users` : ''}`;
@@ -165,7 +194,8 @@ export class UsersView {
     } else if (!items.length) {
       // After a failed load the table says nothing of its own: the error above says why.
       const text = failed ? 'The users could not be loaded.'
-        : this.state.q ? `No users match “${this.state.q}”.` : 'No users on this site yet.';
+        : this.state.q ? `No users match “${this.state.q}”.`
+          : this.state.tag || this.state.blocked ? 'No users match these filters.' : 'No users on this site yet.';
       body.append(h('tr', {}, h('td', {colspan: '6'}, empty(text))));
     } else {
       for (const u of items) {

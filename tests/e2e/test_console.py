@@ -182,6 +182,32 @@ def test_user_table_search_sort_paging_and_view(page: Page, stack: Any, site: Si
     expect(page.get_by_role("heading", level=1)).to_have_text("Alice L.")
 
 
+def test_user_table_filters_by_tag_and_keeps_its_page_in_the_url(page: Page, stack: Any, site: Site) -> None:
+    """Issue 18, defect 12: the table had no tag filter (the API has `tag=`) and no page in the URL."""
+    sign_in(page, stack, f"#/sites/{site.id}/users")
+    rows = page.locator("table.users-table tbody tr")
+    expect(rows).to_have_count(25)
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_text("Page 2")).to_be_visible()
+    assert "page=2" in page.url and "cursor=" in page.url
+    second = rows.first.get_attribute("data-uuid")
+    page.reload()  # the page survives a reload, and Previous still works
+    expect(page.get_by_text("Page 2")).to_be_visible()
+    expect(rows.first).to_have_attribute("data-uuid", second or "")
+    page.get_by_role("button", name="Previous").click()
+    expect(page.get_by_text("Page 1")).to_be_visible()
+    expect(rows).to_have_count(25)
+    page.get_by_label("Tag").fill("beta")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Alice L.")
+    assert "tag=beta" in page.url
+    page.reload()
+    expect(page.get_by_label("Tag")).to_have_value("beta")
+    expect(rows).to_have_count(1)
+    page.get_by_label("Tag").fill("no-such-tag")
+    expect(page.get_by_text("No users match these filters.")).to_be_visible()
+
+
 def test_focus_moves_to_the_new_pages_heading_after_sign_in_and_view(page: Page, stack: Any, site: Site) -> None:
     """Issue 18, defect 11: after sign-in and after View, focus was left on the page body."""
     sign_in(page, stack, f"#/sites/{site.id}/users")
