@@ -1,6 +1,6 @@
 // The "Log activity" slide-over: five activity types, Create another, Submit, polling, request log.
-import {h, replace, field, uid} from './dom.js';
-import {api, request, path, itemsOf, newIdempotencyKey} from './api.js';
+import {h, replace, field, uid, debounce} from './dom.js';
+import {api, request, path, itemsOf, fillPage, newIdempotencyKey} from './api.js';
 import {getMechanics} from './site.js';
 import {createDialog, errorBox, announce} from './ui.js';
 import {displayNameOf} from './format.js';
@@ -179,14 +179,40 @@ export class LogPanel {
         this.f('point', 'points', 'Points', points).wrap));
   }
 
+  /** A uuid field offering the site's users: as the text changes, the users whose name, email
+   *  or uuid match it (the API's `q`), so a site of any size can be searched, not its first page. */
+  userPicker(name) {
+    this.userListId = this.userListId || uid('users');
+    const input = h('input', {type: 'text', class: 'input', name, autocomplete: 'off', spellcheck: 'false', list: this.userListId,
+      placeholder: 'Name, email or UUID'});
+    input.addEventListener('input', debounce(() => this.searchUsers(input.value.trim()), 250));
+    return input;
+  }
+
+  async searchUsers(text) {
+    const seq = (this.userSearch = (this.userSearch || 0) + 1);
+    try {
+      // A filtered page may come back short while the API reads on (api.md): fill it.
+      const found = await fillPage((limit, cursor) => api.get(path('sites', this.page.site, 'users'),
+        {query: {q: text || undefined, limit, cursor}}), 20);
+      if (seq === this.userSearch) this.offerUsers(itemsOf(found));
+    } catch {
+      // The list stays as it was; the field still takes a typed uuid.
+    }
+  }
+
+  offerUsers(users) {
+    replace(this.userList, users.filter((u) => u.uuid !== this.page.uuid).map((u) => h('option', {value: u.uuid}, displayNameOf(u))));
+  }
+
   build_gift() {
-    const from = h('input', {type: 'text', class: 'input', name: 'from', autocomplete: 'off', spellcheck: 'false', list: uid('users')});
+    const from = this.userPicker('from');
     this.userList = h('datalist', {id: from.getAttribute('list')});
     const gift = select('gift');
     const wallet = select('wallet');
     const points = h('input', {type: 'number', class: 'input', name: 'points', step: '1', min: '1', inputmode: 'numeric'});
     return h('div', {class: 'form-stack'},
-      this.f('gift', 'from', 'From', from, {hint: 'The sender’s UUID. This user receives the gift.'}).wrap, this.userList,
+      this.f('gift', 'from', 'From', from, {hint: 'The sender: type a name, email or UUID and pick them. This user receives the gift.'}).wrap, this.userList,
       this.f('gift', 'gift', 'Gift', gift).wrap,
       h('div', {class: 'form-row'},
         this.f('gift', 'wallet', 'Wallet', wallet).wrap,
@@ -199,15 +225,14 @@ export class LogPanel {
     const wallet = select('wallet');
     const points = h('input', {type: 'number', class: 'input', name: 'points', step: '1', min: '1', inputmode: 'numeric'});
     const bounty = select('bounty');
-    const awardTo = h('input', {type: 'text', class: 'input', name: 'awardTo', autocomplete: 'off', spellcheck: 'false',
-      list: this.userList ? this.userList.id : undefined});
+    const awardTo = this.userPicker('awardTo');
     return h('div', {class: 'form-stack'},
       this.f('bounty', 'action', 'Action', action).wrap,
       h('div', {class: 'form-row'},
         this.f('bounty', 'wallet', 'Wallet', wallet).wrap,
         this.f('bounty', 'points', 'Points', points).wrap),
       this.f('bounty', 'bounty', 'Bounty', bounty, {hint: 'This user’s open bounties.'}).wrap,
-      this.f('bounty', 'awardTo', 'Award to', awardTo, {hint: 'UUID of the user who gets the bounty.'}).wrap);
+      this.f('bounty', 'awardTo', 'Award to', awardTo, {hint: 'Who gets the bounty: type a name, email or UUID and pick them.'}).wrap);
   }
 
   input(type, key) {
@@ -247,7 +272,7 @@ export class LogPanel {
       get(getMechanics(site, 'coupons')),
       get(api.get(`${userPath}/tabs/coupons`)),
       get(api.get(`${userPath}/bounties`, {query: {status: 'open'}})),
-      get(api.get(path('sites', site, 'users'), {query: {limit: 100}})),
+      get(api.get(path('sites', site, 'users'), {query: {limit: 20}})),
     ]);
     this.behaviours = behaviours || this.behaviours;
     this.pointTypes = pointTypes || this.pointTypes;
@@ -255,9 +280,7 @@ export class LogPanel {
     this.siteCoupons = coupons || this.siteCoupons;
     this.heldCoupons = held ? itemsOf(held) : this.heldCoupons;
     this.bounties = bounties ? itemsOf(bounties) : this.bounties;
-    if (users) {
-      replace(this.userList, itemsOf(users).filter((u) => u.uuid !== this.page.uuid).map((u) => h('option', {value: u.uuid}, displayNameOf(u))));
-    }
+    if (users) this.offerUsers(itemsOf(users));
     this.renderOptions();
     if (errors.length) replace(this.status, errorBox(errors[0]));
   }

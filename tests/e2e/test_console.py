@@ -714,6 +714,24 @@ def test_log_gift_from_another_user(page: Page, stack: Any, site: Site) -> None:
     expect(coins.locator("[data-figure=balance]")).to_have_text("15")
 
 
+def test_from_and_award_to_search_the_sites_users_by_name(page: Page, stack: Any, site: Site) -> None:
+    """Issue 18, defect 12: Gift `From` and Bounty `Award to` were free-text uuids over the site's
+    first users; they search every user of the site by name as one types."""
+    target = site.user(unique("picked"))
+    open_user(page, stack, site, target)
+    panel = open_panel(page, "Gift")
+    late = site.user(unique("latecomer"), firstName="Zebedee", lastName="Quarrington", displayName="Zeb Q.")
+    options = panel.locator("datalist option")
+    pfield(panel, "From").fill("Quarr")
+    expect(panel.locator(f"datalist option[value='{late}']")).to_have_count(1)
+    expect(panel.locator(f"datalist option[value='{late}']")).to_have_text("Zeb Q.")
+    expect(options).to_have_count(1)
+    panel.get_by_role("tab", name="Bounty", exact=True).click()
+    pfield(panel, "Action").select_option("award")
+    pfield(panel, "Award to").fill("Zebed")
+    expect(panel.locator(f"datalist#{pfield(panel, 'Award to').get_attribute('list')} option[value='{late}']")).to_have_count(1)
+
+
 def test_log_bounty_start_and_award(page: Page, stack: Any, site: Site) -> None:
     uuid = site.user(unique("bounty"))
     winner = site.user(unique("winner"))
