@@ -962,6 +962,41 @@ def test_usable_at_375px_without_horizontal_overflow(browser: Browser, stack: An
         context.close()
 
 
+def test_every_tab_and_screen_fits_375px_and_only_tables_scroll(browser: Browser, stack: Any, site: Site) -> None:
+    """Issue 18, defect 1: at 375 px the Activity tab widened the page to 1073 px, only four of
+    the eight tabs could be reached and the site switcher was cut off."""
+    uuid = site.user(unique("narrow-with-a-rather-long-uuid"))
+    site.give(uuid, "coins", 60)
+    site.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video", "metadata": {"category": "tv"}}})
+    site.activity({"uuid": uuid, "attrs": {"type": "coupon", "action": "buy", "couponId": "tshirt"}})
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+
+    def fits(where: str) -> None:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 376, f"{where}: the page is {width} px wide at 375 px"  # sub-pixel rounding
+
+    try:
+        sign_in(page, stack, f"#/sites/{site.id}/users/{q(uuid)}/overview")
+        ready(page)
+        switcher = page.get_by_label("Site", exact=True).bounding_box()
+        assert switcher and switcher["x"] >= 0 and switcher["x"] + switcher["width"] <= 375.5, switcher
+        for name in TAB_NAMES:
+            tab(page, name).click()  # every tab reachable (the tab list scrolls, the page does not)
+            expect(tab(page, name)).to_have_attribute("aria-selected", "true")
+            expect(tab(page, name)).to_be_in_viewport()
+            expect(page.locator(".tab-panel:not([hidden]) .tab-body")).not_to_have_attribute("aria-busy", "true")
+            fits(f"the {name} tab")
+        for section in ("point-types", "behaviours", "rewards", "kpis", "coupons", "leaderboards", "api-keys", "settings"):
+            page.goto(console(stack, f"#/sites/{site.id}/{section}"))
+            expect(page.locator("main h1")).to_be_visible()
+            expect(page.locator("main .loading")).to_have_count(0)
+            fits(f"the {section} screen")
+    finally:
+        context.close()
+
+
 def test_no_layout_shift_when_tab_data_arrives(page: Page, stack: Any, site: Site) -> None:
     page.add_init_script("""
       window.__shift = 0;
