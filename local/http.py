@@ -10,7 +10,12 @@ from urllib.parse import unquote, urlparse
 
 from chalice.local import ChaliceRequestHandler, LocalGatewayException, ThreadedHTTPServer
 
+from local.provision import console_headers
+
 ADMIN_DIR = Path(__file__).resolve().parent.parent / "admin"
+# What CloudFront adds to every console file (infra/template.json), so that a console change
+# the policy would refuse fails here first.
+CONSOLE_HEADERS = console_headers()
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
           ".json": "application/json", ".ico": "image/x-icon"}
@@ -68,7 +73,7 @@ class ConsoleAwareHandler(ChaliceRequestHandler):
             return
         content = target.read_bytes()
         headers = {"Content-Type": _TYPES.get(target.suffix, "application/octet-stream"),
-                   "Cache-Control": "no-cache"}
+                   "Cache-Control": "no-cache", **CONSOLE_HEADERS}
         if self.command == "HEAD":
             headers["Content-Length"] = str(len(content))
             self.send_response(200)

@@ -22,6 +22,17 @@ def table_properties() -> dict[str, Any]:
     return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")}
 
 
+def console_headers() -> dict[str, str]:
+    """The console's security headers as CloudFront sends them (infra/template.json's
+    ConsoleHeadersPolicy), for the local runtime to send the same ones."""
+    config = json.loads(TEMPLATE.read_text())["Resources"]["ConsoleHeadersPolicy"]["Properties"][
+        "ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    csp = config["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"].replace("${AWS::Region}", REGION)
+    return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": config["FrameOptions"]["FrameOption"],
+            "Referrer-Policy": config["ReferrerPolicy"]["ReferrerPolicy"]}
+
+
 def create_table(dynamodb: Any, name: str) -> None:
     """The table as infra/ defines it; one restored from a data directory is kept as it is."""
     if name in dynamodb.list_tables()["TableNames"]:

@@ -12,6 +12,8 @@ export function h(tag, attrs, ...children) {
       if (value === undefined || value === null || value === false) continue;
       if (key.startsWith('on') && typeof value === 'function') {
         el.addEventListener(key.slice(2), value);
+      } else if (key === 'style') {
+        el.style.cssText = value; // through the CSSOM: the console's CSP refuses style attributes
       } else if (key === 'dataset') {
         Object.assign(el.dataset, value);
       } else if (key === 'value' && 'value' in el) {

@@ -87,9 +87,11 @@ def page(browser: Browser) -> Iterator[Page]:
     pg.set_default_timeout(10_000)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
+    # Whatever the console's Content-Security-Policy refuses (Chromium reports it on the console).
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     yield pg
     context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
+    assert not errors, f"uncaught errors or refused content in the page: {errors}"
 
 
 def console(stack: Any, hash_: str = "") -> str:

@@ -257,7 +257,7 @@ def test_create_user_dialog(page: Page, stack: Any, site: Site) -> None:
 # ---------------------------------------------------------------- header, hero, stats
 def test_hero_shows_profile_and_placeholder_picture(page: Page, stack: Any, site: Site) -> None:
     uuid = site.user(unique("hero"), displayName="Hero Person", firstName="Ada", lastName="Lovelace",
-                     tags=["vip", "beta"], pictureUrl="http://127.0.0.1:9/missing.png")
+                     tags=["vip", "beta"], pictureUrl="https://127.0.0.1:9/missing.png")
     open_user(page, stack, site, uuid)
     hero = page.get_by_role("region", name="Profile")
     expect(page.get_by_role("heading", level=1)).to_have_text("Hero Person")

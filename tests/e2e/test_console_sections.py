@@ -218,3 +218,43 @@ def test_standings_page_through_a_period_and_link_to_each_user(page: Page, stack
     expect(rows.first).to_contain_text("Player 29")
     page.get_by_role("link", name="Player 29").click()
     expect(heading(page)).to_have_text("Player 29")
+
+
+def test_the_console_is_served_with_cloudfronts_own_security_headers_and_they_hold(
+        page: Page, browser: Browser, stack: Any, site: Site) -> None:
+    """The Content-Security-Policy of infra/template.json (CloudFront's response headers policy) is
+    the one the local stack sends: an injected inline script does not run, users' https pictures
+    and the generated avatars still show, and no screen needs anything it refuses (the `page`
+    fixture fails a test on any refusal)."""
+    import json
+    import urllib.request
+
+    from local.provision import REGION, TEMPLATE
+
+    policy = json.loads(TEMPLATE.read_text())["Resources"]["ConsoleHeadersPolicy"]["Properties"][
+        "ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    expected = policy["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"].replace("${AWS::Region}", REGION)
+    with urllib.request.urlopen(console(stack), timeout=30) as res:
+        headers = res.headers
+    assert headers["Content-Security-Policy"] == expected
+    assert "script-src 'self';" in expected and "img-src 'self' https: data:;" in expected
+    assert (headers["X-Content-Type-Options"], headers["X-Frame-Options"], headers["Referrer-Policy"]) == (
+        "nosniff", "DENY", "no-referrer")
+
+    pictured = site.user(unique("pictured"), pictureUrl="https://images.example.com/p.png", displayName="Pic Tured")
+    sign_in(page, stack, f"#/sites/{site.id}/users/{pictured}/overview")
+    expect(page.locator("main h1")).to_have_text("Pic Tured")
+    probe = browser.new_context()  # a page of its own: the refusal below is the point, not a fault
+    try:
+        injected = probe.new_page()
+        injected.goto(console(stack))
+        ran = injected.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';
+            document.body.append(s); return window.__ran === 1; }""")
+        assert not ran, "an inline script ran: the policy is not applied"
+    finally:
+        probe.close()
+    # The https picture is allowed (it cannot load on this closed network, so the generated avatar
+    # takes its place); the avatar's colour comes through the CSSOM, which the policy allows.
+    expect(page.locator(".hero .avatar")).to_have_attribute("data-placeholder", "true")
+    colour = page.evaluate("getComputedStyle(document.querySelector('.hero .avatar')).backgroundColor")
+    assert colour.startswith("rgb(") and colour != "rgba(0, 0, 0, 0)", colour
