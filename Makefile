@@ -53,8 +53,9 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-## clients: the npm tools of the generated-client checks (openapi-typescript, openapi-fetch,
-## TypeScript 5, Redocly), exactly as clients/typescript/package-lock.json locks them
+## clients: the npm tools of make test (openapi-typescript, openapi-fetch, TypeScript 5 and Redocly
+## for the generated-client checks; axe-core for the console's accessibility check), exactly as
+## clients/typescript/package-lock.json locks them
 CLIENTS_STAMP := clients/typescript/node_modules/.installed
 $(CLIENTS_STAMP): clients/typescript/package.json clients/typescript/package-lock.json
 	@echo "== Installing the generated-client tools into clients/typescript/node_modules (npm ci, once)"

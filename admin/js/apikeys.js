@@ -4,7 +4,7 @@ import {h, replace, field} from './dom.js';
 import {api, path, fetchAll} from './api.js';
 import {getSite} from './site.js';
 import {timeEl} from './format.js';
-import {announce, confirmDialog, createDialog, dataTable, empty, errorBox, loading, pageHead} from './ui.js';
+import {announce, confirmDialog, createDialog, dataTable, empty, errorBox, loading, pageHead, tableScroller} from './ui.js';
 import {usersHash} from './routes.js';
 
 const ROLES = [['viewer', 'viewer: reads everything, changes nothing'], ['editor', 'editor: also users and activities'],
@@ -19,7 +19,7 @@ export class ApiKeysView {
       title: 'API keys', titleId: 'keys-title', subtitle: `Site ${this.site}`, actions: [create]});
     this.subtitle = head.subtitle;
     this.errorSlot = h('div', {class: 'status-slot'});
-    this.tableWrap = h('div', {class: 'table-wrap'}, loading('Loading API keys…'));
+    this.tableWrap = tableScroller(loading('Loading API keys…'));
     this.el = h('section', {class: 'page', 'aria-labelledby': 'keys-title'}, head.el,
       h('p', {class: 'muted small'}, 'A key is a bearer token for this site only. Its secret is shown once, when it is created.'),
       this.errorSlot, this.tableWrap);

@@ -3,7 +3,7 @@
 import {h, replace} from './dom.js';
 import {getMechanics, mechanicNames} from './site.js';
 import {formatDate, num, pointsList} from './format.js';
-import {dataTable, empty, errorBox, loading, pageHead, pill} from './ui.js';
+import {dataTable, empty, errorBox, loading, pageHead, pill, tableScroller} from './ui.js';
 import {SECTIONS, standingsHash, usersHash} from './routes.js';
 
 const yes = (flag, label) => (flag ? pill(label, 'info') : null);
@@ -95,7 +95,7 @@ export class MechanicsView {
     const head = pageHead({crumbs: [{label: `Site ${this.site}`, href: usersHash(this.site)}, {label: this.section.label}],
       title: this.section.label, titleId, subtitle: `Site ${this.site}`});
     this.errorSlot = h('div', {class: 'status-slot'});
-    this.tableWrap = h('div', {class: 'table-wrap'}, loading(`Loading ${this.section.label.toLowerCase()}…`));
+    this.tableWrap = tableScroller(loading(`Loading ${this.section.label.toLowerCase()}…`));
     this.el = h('section', {class: 'page', 'aria-labelledby': titleId}, head.el, this.errorSlot, this.tableWrap);
   }
 

@@ -4,7 +4,7 @@ import {h, replace, field} from './dom.js';
 import {api, path, itemsOf} from './api.js';
 import {getMechanics} from './site.js';
 import {num} from './format.js';
-import {dataTable, empty, errorBox, loading, pageHead} from './ui.js';
+import {dataTable, empty, errorBox, loading, pageHead, tableScroller} from './ui.js';
 import {sectionHash, standingsHash, userHash, usersHash} from './routes.js';
 import {CursorPages, pageFrom} from './paging.js';
 
@@ -24,7 +24,7 @@ export class StandingsView {
       location.hash = standingsHash(this.site, this.board, {period: this.periodSelect.value});
     }});
     this.errorSlot = h('div', {class: 'status-slot'});
-    this.tableWrap = h('div', {class: 'table-wrap'});
+    this.tableWrap = tableScroller();
     this.prevBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.step(-1)}, '← Previous');
     this.nextBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.step(1)}, 'Next →');
     this.pageLabel = h('span', {class: 'muted pager-label', 'aria-live': 'polite'}, '');

@@ -103,7 +103,8 @@ export function placeholderAvatar(user, size) {
   const hue = hashString(String(user.uuid || '')) % 360;
   return h('span', {
     class: `avatar avatar-${size} avatar-placeholder`,
-    style: `background: hsl(${hue} 55% 42%)`,
+    // One perceptual lightness (OKLCH) for every hue: white initials keep a 6:1 contrast on all of them.
+    style: `background: oklch(0.48 0.13 ${hue})`,
     role: 'img',
     'aria-label': `Picture of ${user.displayName || user.uuid} (placeholder)`,
     dataset: {placeholder: 'true'},
@@ -310,6 +311,15 @@ export function pageHead({crumbs, title, titleId, subtitle = '', actions = []}) 
 }
 
 /* ---------- tables ---------- */
+/**
+ * The box a table scrolls sideways in on a narrow screen. It takes focus, so a keyboard can scroll
+ * it too (axe: scrollable-region-focusable); it has no name of its own, since the table inside it
+ * is named by its caption (a named region would shadow the names of the fields around it).
+ */
+export function tableScroller(...children) {
+  return h('div', {class: 'table-wrap', tabindex: '0'}, ...children);
+}
+
 /**
  * A plain table: `columns` are [header, ...] entries, `cell(column, item)` gives a cell's content
  * (text or nodes), `caption` names the table for assistive technology.

@@ -5,7 +5,7 @@ import {api, path, itemsOf, fillPage} from './api.js';
 import {can} from './state.js';
 import {getSite} from './site.js';
 import {timeEl, displayNameOf, fullName} from './format.js';
-import {avatar, empty, errorBox, sortableTh, createDialog, announce, pill, pageHead} from './ui.js';
+import {avatar, empty, errorBox, sortableTh, createDialog, announce, pill, pageHead, tableScroller} from './ui.js';
 import {usersHash, userHash} from './routes.js';
 import {CursorPages, pageFrom} from './paging.js';
 import {userForm} from './userform.js';
@@ -75,7 +75,8 @@ export class UsersView {
     const head = pageHead({crumbs: [{label: `Site ${this.site}`}, {label: 'Users'}], title: 'Users', titleId: 'users-title',
       subtitle: `Site ${this.site}`, actions: [this.createBtn]});
     this.subtitle = head.subtitle;
-    this.tableWrap = h('div', {class: 'table-wrap', 'aria-live': 'off'});
+    this.tableWrap = tableScroller();
+    this.tableWrap.setAttribute('aria-live', 'off');
     this.errorSlot = h('div', {class: 'status-slot'});
     this.prevBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.page(-1)}, '← Previous');
     this.nextBtn = h('button', {type: 'button', class: 'btn', disabled: true, onclick: () => this.page(1)}, 'Next →');

@@ -4,7 +4,7 @@ import {api, path, itemsOf, fillPage} from '../api.js';
 import {can} from '../state.js';
 import {getMechanics, mechanicNames} from '../site.js';
 import {timeEl, formatDate, num, pointsList} from '../format.js';
-import {loading, empty, errorBox, statusBadge, pill, sortableTh, menuButton, announce} from '../ui.js';
+import {loading, empty, errorBox, statusBadge, pill, sortableTh, menuButton, announce, tableScroller} from '../ui.js';
 import {userHash} from '../routes.js';
 import {openRejectDialog, activitySummary, activityResult} from './activity-bits.js';
 
@@ -68,7 +68,7 @@ class Tab {
 }
 
 function table(caption, headers, rows, {className = ''} = {}) {
-  return h('div', {class: 'table-wrap'}, h('table', {class: `table ${className}`},
+  return tableScroller(h('table', {class: `table ${className}`},
     h('caption', {class: 'sr-only'}, caption),
     h('thead', {}, h('tr', {}, headers.map((x) => (x instanceof Node ? x : h('th', {scope: 'col'}, x))))),
     h('tbody', {}, rows)));
