@@ -1,4 +1,6 @@
-"""Write PNGs of the console (user table, each tab, the open Log activity panel) to docs/screenshots/.
+"""Write PNGs of the console to docs/screenshots/: the user table, each tab, the open Log activity
+panel, and the screens beyond the details page (each mechanics list, API keys, site settings and a
+leaderboard's standings).
 
 Talks to a running stack (`make run`): reads PORT (default 8000) and LOCAL_TOKEN, and optionally
 SITE (default `demo`) and USER_UUID (default: the first user of the table). Uses Debian's Chromium.
@@ -24,6 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 TABS = ["overview", "activity", "points", "rewards", "kpis", "coupons", "leaderboards", "settings"]
+SECTIONS = ["point-types", "behaviours", "rewards", "kpis", "coupons", "leaderboards", "api-keys", "settings"]
 
 
 def api(base: str, token: str, path: str) -> object:
@@ -69,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for width, height, suffix in ((1280, 800, ""), (375, 740, "-375")):
-            context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+            # The console's CSP refuses eval, which Playwright's wait_for_function uses to poll.
+            context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
+                                          bypass_csp=True)
             context.add_init_script(f"sessionStorage.setItem('gami.token', {json.dumps(token)})")
             page = context.new_page()
             page.goto(f"{console}#/sites/{urllib.parse.quote(site, safe='')}/users")
@@ -85,6 +90,22 @@ def main(argv: list[str] | None = None) -> int:
                 shot = out / f"user-{tab}{suffix}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 written.append(shot)
+            site_hash = f"#/sites/{urllib.parse.quote(site, safe='')}"
+            boards = api(base, token, f"/sites/{urllib.parse.quote(site, safe='')}/leaderboards?limit=1")
+            board = (boards.get("items") or [{}])[0].get("id") if isinstance(boards, dict) else None
+            screens = [(f"section-{s}", f"{site_hash}/{s}") for s in (SECTIONS if not suffix else SECTIONS[1:2])]
+            if board and not suffix:
+                screens.append(("standings", f"{site_hash}/leaderboards/{urllib.parse.quote(board, safe='')}/standings"))
+            for name, hash_ in screens:
+                page.goto(f"{console}{hash_}")
+                page.wait_for_selector("main h1")
+                settle(page)
+                shot = out / f"{name}{suffix}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                written.append(shot)
+            page.goto(f"{console}{user_hash}/overview")
+            page.wait_for_selector("#panel-overview:not([hidden])")
+            settle(page)
             page.keyboard.press("l")
             page.wait_for_selector("dialog.logpanel[open]")
             settle(page)

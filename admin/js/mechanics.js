@@ -114,6 +114,7 @@ export class MechanicsView {
         ['ID', (m) => h('span', {class: 'mono'}, m.id)], ...COLUMNS[this.kind]];
       replace(this.tableWrap, dataTable({caption: this.section.label, columns, items,
         cell: (column, item) => column[1](item, names, this.site)}));
+      performance.mark(`gami:mechanics:${this.kind}`); // for bench/console.py: the list on screen
     } catch (e) {
       replace(this.tableWrap);
       replace(this.errorSlot, errorBox(e, {retry: () => { replace(this.errorSlot); this.load(); }}));
