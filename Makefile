@@ -115,7 +115,7 @@ cold-start: $(STAMP)
 rollup: $(RUN_STAMP)
 	$(PY) tools/rollup.py
 
-## screenshots: PNGs of the user table, each tab and the open panel in docs/screenshots/ (needs `make run` running)
+## screenshots: PNGs of the user table, each tab, the open panel and the other screens in docs/screenshots/ (needs `make run` running)
 screenshots: $(STAMP) chromium
 	$(PY) tools/screenshots.py
 
