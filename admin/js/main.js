@@ -7,6 +7,7 @@ import {renderSignIn} from './signin.js';
 import {UsersView} from './users.js';
 import {UserPage} from './user/page.js';
 import {MechanicsView} from './mechanics.js';
+import {MechanicView} from './mechanic.js';
 import {StandingsView} from './standings.js';
 import {ApiKeysView} from './apikeys.js';
 import {SiteSettingsView, openCreateSite} from './sitesettings.js';
@@ -17,12 +18,12 @@ const topbar = document.getElementById('topbar');
 let current = null; // {key, view}
 
 /* ---------- routing ---------- */
-const VIEWS = {users: UsersView, user: UserPage, mechanics: MechanicsView, standings: StandingsView,
+const VIEWS = {users: UsersView, user: UserPage, mechanics: MechanicsView, mechanic: MechanicView, standings: StandingsView,
   'api-keys': ApiKeysView, settings: SiteSettingsView};
 
 /** Routes with the same key are one view, updated in place (a tab switch, a table's sort). */
 function routeKey(r) {
-  return [r.name, r.site, r.uuid || r.id || r.kind || ''].join('|');
+  return [r.name, r.site, r.kind || '', r.uuid || r.id || ''].join('|');
 }
 
 async function route() {
@@ -100,6 +101,8 @@ function focusHeading() {
 function unmount() {
   if (current && current.view.unmount) current.view.unmount();
   current = null;
+  // A dialog belongs to the page that opened it (a link inside one may have navigated away).
+  document.querySelectorAll('dialog[open]').forEach((d) => d.close('navigated'));
 }
 
 function defaultSite() {

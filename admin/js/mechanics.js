@@ -4,7 +4,9 @@ import {h, replace} from './dom.js';
 import {getMechanics, mechanicNames} from './site.js';
 import {formatDate, num, pointsList} from './format.js';
 import {dataTable, empty, errorBox, loading, pageHead, pill, tableScroller} from './ui.js';
-import {SECTIONS, standingsHash, usersHash} from './routes.js';
+import {SECTIONS, mechanicHash, standingsHash, usersHash} from './routes.js';
+import {can} from './state.js';
+import {FORMS} from './mechanic.js';
 
 const yes = (flag, label) => (flag ? pill(label, 'info') : null);
 const PERIOD_WORDS = {daily: 'Daily', weekly: 'Weekly', monthly: 'Monthly', quarterly: 'Quarterly', yearly: 'Yearly',
@@ -92,8 +94,12 @@ export class MechanicsView {
     this.kind = route.kind;
     this.section = SECTIONS.find((s) => s.id === route.section);
     const titleId = `mechanics-title-${this.kind}`;
+    const form = FORMS[this.kind];
+    this.editable = Boolean(form) && can('admin');
+    const create = this.editable ? h('a', {class: 'btn btn-primary', href: mechanicHash(this.site, this.section.id, null)},
+      `Create ${form.singular}`) : null;
     const head = pageHead({crumbs: [{label: `Site ${this.site}`, href: usersHash(this.site)}, {label: this.section.label}],
-      title: this.section.label, titleId, subtitle: `Site ${this.site}`});
+      title: this.section.label, titleId, subtitle: `Site ${this.site}`, actions: [create]});
     this.errorSlot = h('div', {class: 'status-slot'});
     this.tableWrap = tableScroller(loading(`Loading ${this.section.label.toLowerCase()}…`));
     this.el = h('section', {class: 'page', 'aria-labelledby': titleId}, head.el, this.errorSlot, this.tableWrap);
@@ -110,8 +116,11 @@ export class MechanicsView {
         replace(this.tableWrap, empty(`No ${this.section.label.toLowerCase()} on this site yet. ${FIRST[this.kind]}`));
         return;
       }
-      const columns = [['Name', (m) => h('span', {class: 'strong', title: m.id}, m.name || m.id)],
-        ['ID', (m) => h('span', {class: 'mono'}, m.id)], ...COLUMNS[this.kind]];
+      const open = (m) => mechanicHash(this.site, this.section.id, m.id);
+      const columns = [['Name', (m) => h('a', {class: 'strong', href: open(m), title: m.id}, m.name || m.id)],
+        ['ID', (m) => h('span', {class: 'mono'}, m.id)], ...COLUMNS[this.kind],
+        [h('span', {class: 'sr-only'}, 'Actions'), (m) => h('a', {class: 'btn btn-small', href: open(m),
+          'aria-label': `${this.editable ? 'Edit' : 'View'} ${m.name || m.id}`}, this.editable ? 'Edit' : 'View')]];
       replace(this.tableWrap, dataTable({caption: this.section.label, columns, items,
         cell: (column, item) => column[1](item, names, this.site)}));
       performance.mark(`gami:mechanics:${this.kind}`); // for bench/console.py: the list on screen

@@ -113,7 +113,7 @@ export class RequestLogView {
 
   renderEntry(e) {
     const details = h('details', {class: 'reqlog-details'}, h('summary', {}, 'Details'),
-      h('pre', {class: 'json'}, JSON.stringify(e.payload ?? null, null, 2)));
+      h('pre', {class: 'json', tabindex: '0'}, JSON.stringify(e.payload ?? null, null, 2)));
     const li = h('li', {class: `reqlog-entry is-${e.status}`, dataset: {label: e.label, status: e.status, entryId: e.id}},
       h('div', {class: 'reqlog-line'},
         h('span', {class: `badge badge-${LABEL_TONE[e.label] || 'muted'} reqlog-label`}, e.label),

@@ -55,6 +55,10 @@ export function parseHash(hash = location.hash) {
   if (section && parts.length === 3) {
     return {name: section.kind ? 'mechanics' : section.id, section: section.id, kind: section.kind, site, query};
   }
+  if (section && section.kind && parts.length === 4) {
+    // #/sites/{site}/{section}/new and #/sites/{site}/{section}/{id}: one mechanic
+    return {name: 'mechanic', section: section.id, kind: section.kind, site, id: parts[3] === 'new' ? null : parts[3], query};
+  }
   return {name: 'users', section: 'users', site, query, canonical: true};
 }
 
@@ -62,6 +66,7 @@ export function parseHash(hash = location.hash) {
 export function routeHash(r) {
   if (r.name === 'user') return userHash(r.site, r.uuid, r.tab);
   if (r.name === 'standings') return standingsHash(r.site, r.id, r.query);
+  if (r.name === 'mechanic') return mechanicHash(r.site, r.section, r.id);
   return sectionHash(r.site, r.section || 'users', r.query);
 }
 
@@ -79,4 +84,9 @@ export function userHash(site, uuid, tab = 'overview') {
 
 export function standingsHash(site, board, query) {
   return hashWithQuery(`#/sites/${encodeURIComponent(site)}/leaderboards/${encodeURIComponent(board)}/standings`, query);
+}
+
+/** One mechanic's page; `id` null for the form that creates one. */
+export function mechanicHash(site, section, id) {
+  return `#/sites/${encodeURIComponent(site)}/${section}/${id === null ? 'new' : encodeURIComponent(id)}`;
 }

@@ -268,9 +268,10 @@ export function menuButton(label, items, {buttonLabel} = {}) {
  * A dialog asking before an action that cannot be taken back (Block, Revoke, Delete): `text`,
  * Cancel and a danger button named `action`. `onConfirm()` may be async; while it runs the
  * button waits, an error it throws is shown in the dialog, and the dialog closes once it is done.
- * `onCancel()` runs when it closes any other way (Cancel, Escape, the close button).
+ * `onCancel()` runs when it closes any other way (Cancel, Escape, the close button);
+ * `describeError(err)` may show a refusal its own way (null: the error box).
  */
-export function confirmDialog({title, text, action, onConfirm, onCancel}) {
+export function confirmDialog({title, text, action, onConfirm, onCancel, describeError}) {
   let confirmed = false;
   const dlg = createDialog({title, className: 'confirm-dialog', onClose: () => { if (!confirmed && onCancel) onCancel(); }});
   const errorSlot = h('div', {class: 'status-slot'});
@@ -282,7 +283,7 @@ export function confirmDialog({title, text, action, onConfirm, onCancel}) {
       confirmed = true;
       dlg.close();
     } catch (err) {
-      replace(errorSlot, errorBox(err));
+      replace(errorSlot, (describeError && describeError(err)) || errorBox(err));
       confirm.disabled = false;
     }
   }}, action);

@@ -86,7 +86,9 @@ def screens(site: Site) -> list[tuple[str, str]]:
                 "settings"]
     return ([(f"the {s} screen", f"{base}/{s}") for s in sections]
             + [(f"the {t} tab", f"{base}/users/ada/{t}") for t in tabs]
-            + [("the standings", f"{base}/leaderboards/board/standings")])
+            + [("the standings", f"{base}/leaderboards/board/standings"),
+               ("a point type's form", f"{base}/point-types/coins"), ("a new point type", f"{base}/point-types/new"),
+               ("a behaviour's definition", f"{base}/behaviours/watch")])
 
 
 def test_every_screen(page: Page, stack: Any, site: Site) -> None:

@@ -140,6 +140,13 @@ def test_a_viewer_key_is_shown_once_sees_everything_read_only_and_is_signed_out_
         expect(viewer.get_by_role("button", name="Save")).to_have_count(0)
         section_link(viewer, "Coupons").click()
         expect(viewer.get_by_role("row", name=re.compile("Mug"))).to_be_visible()
+        section_link(viewer, "Point types").click()
+        expect(viewer.get_by_role("link", name="Create point type")).to_have_count(0)
+        viewer.get_by_role("link", name="View Coins").click()
+        expect(viewer.get_by_label("Name")).to_be_disabled()
+        expect(viewer.get_by_label("Redeemable")).to_be_disabled()
+        for action in ("Save", "Delete"):
+            expect(viewer.get_by_role("button", name=action)).to_have_count(0)
 
         # Revoked by the admin: the viewer's next request is refused and the console signs out.
         page.get_by_role("button", name=f"Revoke {name}").click()
@@ -258,3 +265,61 @@ def test_the_console_is_served_with_cloudfronts_own_security_headers_and_they_ho
     expect(page.locator(".hero .avatar")).to_have_attribute("data-placeholder", "true")
     colour = page.evaluate("getComputedStyle(document.querySelector('.hero .avatar')).backgroundColor")
     assert colour not in ("", "transparent", "rgba(0, 0, 0, 0)"), colour
+
+
+def test_a_point_type_is_created_edited_and_deleted_through_the_console(page: Page, stack: Any) -> None:
+    """From an empty site: a 400 beside its field in words, a 409 AlreadyExists in words, an
+    edit, and a delete refused (409 ReferencedBy, the referrer as a link) until nothing refers to it."""
+    site_id = unique("forms")
+    ok(stack.api("POST", "/sites", {"id": site_id, "name": "Forms"}), 201)
+    sign_in(page, stack, f"#/sites/{site_id}/point-types")
+    page.get_by_role("link", name="Create point type").click()
+    expect(heading(page)).to_have_text("Create point type")
+    page.get_by_label("ID").fill("Bad Id")
+    page.get_by_label("Name").fill("Coins")
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.locator(".field-error:not([hidden])")).to_contain_text("lowercase letters, digits")
+    expect(page.get_by_label("ID")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("ID").fill("coins")
+    page.get_by_label("Redeemable").check()
+    expect(page.get_by_label("Expires after days")).to_be_hidden()
+    page.get_by_label("Expirable").check()
+    page.get_by_label("Expires after days").fill("30")
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(heading(page)).to_have_text("Point types")
+    row = page.get_by_role("row", name=re.compile("Coins"))
+    expect(row).to_contain_text("Redeemable")
+    expect(row).to_contain_text("after 30 days")
+    stored = ok(stack.api("GET", f"/sites/{site_id}/point-types/coins"))
+    assert (stored["redeemable"], stored["expirable"], stored["expiresAfterDays"]) == (True, True, 30)
+
+    page.get_by_role("link", name="Create point type").click()
+    page.get_by_label("ID").fill("coins")
+    page.get_by_label("Name").fill("Again")
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("There is already a point type “coins”.")
+
+    section_link(page, "Point types").click()
+    page.get_by_role("link", name="Edit Coins").click()
+    expect(page.get_by_label("ID")).to_be_disabled()
+    page.get_by_label("Name").fill("Gold coins")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("row", name=re.compile("Gold coins"))).to_have_count(1)
+
+    ok(stack.api("POST", f"/sites/{site_id}/behaviours", {"id": "watch", "kind": "simple", "verb": "watch",
+                                                          "name": "Watch",
+                                                          "prizes": {"points": [{"pointId": "coins", "points": 1}]}}), 201)
+    page.get_by_role("link", name="Edit Gold coins").click()
+    page.get_by_role("button", name="Delete").click()
+    confirm = page.get_by_role("dialog", name="Delete Gold coins")
+    confirm.get_by_role("button", name="Delete").click()
+    expect(confirm.get_by_role("alert")).to_contain_text("Gold coins is still used by:")
+    confirm.get_by_role("link", name="Behaviour watch").click()
+    expect(heading(page)).to_have_text("Watch")
+    assert page.url.endswith(f"#/sites/{site_id}/behaviours/watch")
+    ok(stack.api("DELETE", f"/sites/{site_id}/behaviours/watch"))
+    page.goto(console(stack, f"#/sites/{site_id}/point-types/coins"))
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name="Delete Gold coins").get_by_role("button", name="Delete").click()
+    expect(heading(page)).to_have_text("Point types")
+    expect(page.get_by_text("No point types on this site yet.")).to_be_visible()

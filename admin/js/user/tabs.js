@@ -267,7 +267,7 @@ class ActivityTab extends Tab {
       h('td', {class: 'col-actions'}, menuButton('Actions', items, {buttonLabel: `Actions for activity ${a.id}`})));
     const out = [tr];
     if (this.expanded.has(a.id)) {
-      out.push(h('tr', {class: 'row-detail'}, h('td', {colspan: '6'}, h('pre', {class: 'json'}, JSON.stringify(a, null, 2)))));
+      out.push(h('tr', {class: 'row-detail'}, h('td', {colspan: '6'}, h('pre', {class: 'json', tabindex: '0'}, JSON.stringify(a, null, 2)))));
     }
     return out;
   }
