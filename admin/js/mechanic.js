@@ -46,7 +46,7 @@ export class MechanicView {
     const head = pageHead({crumbs: [{label: `Site ${this.site}`, href: usersHash(this.site)},
       {label: this.section.label, href: sectionHash(this.site, this.section.id)}, {label: title}],
     title, titleId: 'mechanic-title', subtitle: `Site ${this.site}`});
-    this.title = head.el[1].querySelector('h1');
+    this.title = head.title;
     this.body = h('div', {class: 'card form-card'}, loading('Loading…'));
     this.el = h('section', {class: 'page narrow-page', 'aria-labelledby': 'mechanic-title'}, head.el, this.body);
   }

@@ -15,8 +15,8 @@ function timeZones(current) {
   return [...all].sort((a, b) => (a === 'UTC' ? -1 : b === 'UTC' ? 1 : a.localeCompare(b)));
 }
 
-/** The site's fields ({id} too when creating); values() gives the request body, showErrors()
- *  puts the API's 400 details beside their fields and returns the ones that have no field. */
+/** The site's fields ({id} too when creating); values() gives the request body; refused(err,
+ *  slot) puts the API's 400 details beside their fields and anything else in `slot`. */
 function siteFields(site, {withId = false, readOnly = false} = {}) {
   const fields = {};
   if (withId) {
@@ -34,7 +34,7 @@ function siteFields(site, {withId = false, readOnly = false} = {}) {
     fields,
     wraps: Object.values(fields).map((f) => f.wrap),
     values: () => Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f.input.value.trim()])),
-    showErrors(err) {
+    refused(err, slot) {
       Object.values(fields).forEach((f) => f.setError(''));
       const rest = [];
       for (const d of err.details || []) {
@@ -43,7 +43,7 @@ function siteFields(site, {withId = false, readOnly = false} = {}) {
       }
       const first = Object.values(fields).find((f) => f.input.getAttribute('aria-invalid') === 'true');
       if (first) first.input.focus();
-      return rest;
+      if (err.status !== 400 || rest.length || !(err.details || []).length) replace(slot, errorBox(err));
     },
   };
 }
@@ -82,8 +82,7 @@ export class SiteSettingsView {
         announce('Site settings saved');
         replace(status, h('p', {class: 'alert alert-ok', role: 'status'}, 'Saved.'));
       } catch (err) {
-        const rest = form.showErrors(err);
-        if (err.status !== 400 || rest.length || !err.details.length) replace(status, errorBox(err));
+        form.refused(err, status);
       } finally {
         save.disabled = false;
       }
@@ -110,8 +109,7 @@ export function openCreateSite(onCreated) {
       announce(`Site ${site.id} created`);
       onCreated(site);
     } catch (err) {
-      const rest = form.showErrors(err);
-      if (err.status !== 400 || rest.length || !err.details.length) replace(status, errorBox(err));
+      form.refused(err, status);
     } finally {
       submit.disabled = false;
     }

@@ -19,7 +19,7 @@ export class StandingsView {
     const head = pageHead({crumbs: [{label: `Site ${this.site}`, href: usersHash(this.site)},
       {label: 'Leaderboards', href: sectionHash(this.site, 'leaderboards')}, {label: 'Standings'}],
     title: `Standings: ${this.board}`, titleId: 'standings-title', subtitle: `Site ${this.site}`});
-    this.title = head.el[1].querySelector('h1');
+    this.title = head.title;
     this.periodSelect = h('select', {class: 'input', name: 'period', onchange: () => {
       location.hash = standingsHash(this.site, this.board, {period: this.periodSelect.value});
     }});

@@ -296,19 +296,20 @@ export function confirmDialog({title, text, action, onConfirm, onCancel, describ
 /* ---------- page frame ---------- */
 /**
  * The head every page shares: breadcrumbs (`crumbs`: [{label, href}], the last one current),
- * the h1, a subtitle (returned, for text that arrives later) and the page's actions.
+ * the h1 and a subtitle (both returned, for text that arrives later) and the page's actions.
  */
 export function pageHead({crumbs, title, titleId, subtitle = '', actions = []}) {
   const subtitleEl = h('p', {class: 'page-subtitle'}, subtitle);
+  const titleEl = h('h1', {id: titleId, class: 'page-title'}, title);
   const items = crumbs.map((c, i) => h('li', {}, i === crumbs.length - 1
     ? h('span', {'aria-current': 'page'}, c.label) : (c.href ? h('a', {href: c.href}, c.label) : h('span', {}, c.label))));
   const el = [
     h('nav', {class: 'breadcrumbs', 'aria-label': 'Breadcrumbs'}, h('ol', {}, items)),
     h('div', {class: 'page-header'},
-      h('div', {class: 'page-heading'}, h('h1', {id: titleId, class: 'page-title'}, title), subtitleEl),
+      h('div', {class: 'page-heading'}, titleEl, subtitleEl),
       h('div', {class: 'page-actions'}, actions)),
   ];
-  return {el, subtitle: subtitleEl};
+  return {el, title: titleEl, subtitle: subtitleEl};
 }
 
 /* ---------- tables ---------- */
