@@ -6,7 +6,7 @@ import {formatDate, num, pointsList} from './format.js';
 import {dataTable, empty, errorBox, loading, pageHead, pill, tableScroller} from './ui.js';
 import {SECTIONS, mechanicHash, standingsHash, usersHash} from './routes.js';
 import {can} from './state.js';
-import {FORMS} from './mechanic.js';
+import {FORMS} from './mechanicforms.js';
 
 const yes = (flag, label) => (flag ? pill(label, 'info') : null);
 const PERIOD_WORDS = {daily: 'Daily', weekly: 'Weekly', monthly: 'Monthly', quarterly: 'Quarterly', yearly: 'Yearly',
@@ -95,7 +95,7 @@ export class MechanicsView {
     this.section = SECTIONS.find((s) => s.id === route.section);
     const titleId = `mechanics-title-${this.kind}`;
     const form = FORMS[this.kind];
-    this.editable = Boolean(form) && can('admin');
+    this.editable = can('admin');
     const create = this.editable ? h('a', {class: 'btn btn-primary', href: mechanicHash(this.site, this.section.id, null)},
       `Create ${form.singular}`) : null;
     const head = pageHead({crumbs: [{label: `Site ${this.site}`, href: usersHash(this.site)}, {label: this.section.label}],

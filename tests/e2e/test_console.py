@@ -14,7 +14,28 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser import SLOW, Site, browser, console, ok, page, pixel, q, sign_in, unique
+from tests.e2e.browser import (
+    SLOW,
+    Site,
+    browser,
+    close_panel,
+    console,
+    ok,
+    open_panel,
+    open_user,
+    page,
+    panel_of,
+    pfield,
+    pixel,
+    poll_count,
+    q,
+    ready,
+    sign_in,
+    submit_and_wait,
+    tab,
+    unique,
+    wait_final,
+)
 
 pw = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
@@ -61,68 +82,6 @@ def site(stack: Any) -> Site:
     for i in range(28):
         s.user(f"filler-{i:02d}")
     return s
-
-
-def ready(page: Page) -> None:
-    """The details page is interactive: tabs shown, summary loaded, the current tab rendered."""
-    expect(page.get_by_role("tab", name="Overview", exact=True)).to_be_visible()
-    expect(page.locator(".stat-count").first).not_to_have_text("—")
-    expect(page.locator(".tab-panel:not([hidden]) .tab-body")).to_have_count(1)
-    expect(page.locator(".tab-panel:not([hidden]) .tab-body")).not_to_have_attribute("aria-busy", "true")
-
-
-def open_user(page: Page, stack: Any, site: Site, uuid: str, tab: str = "overview") -> None:
-    sign_in(page, stack, f"#/sites/{site.id}/users/{q(uuid)}/{tab}")
-    ready(page)
-
-
-def tab(page: Page, name: str) -> Any:
-    return page.get_by_role("tab", name=name, exact=True)
-
-
-def panel_of(page: Page) -> Any:
-    return page.get_by_role("dialog", name="Log activity")
-
-
-def pfield(panel: Any, label: str) -> Any:
-    """A field of the panel's visible activity form (the hidden forms have fields of the same name)."""
-    return panel.locator("[role=tabpanel]:not([hidden])").get_by_label(label, exact=True)
-
-
-def open_panel(page: Page, kind: str) -> Any:
-    page.keyboard.press("l")
-    panel = panel_of(page)
-    expect(panel).to_be_visible()
-    panel.get_by_role("tab", name=kind, exact=True).click()
-    expect(panel.get_by_role("tab", name=kind, exact=True)).to_have_attribute("aria-selected", "true")
-    return panel
-
-
-def poll_count(panel: Any) -> int:
-    return int(panel.get_by_role("region", name="Request log").locator("li[data-label=POLL]").count())
-
-
-def wait_final(panel: Any, before: int) -> Any:
-    """Wait until a submission made after `before` POLL entries has left `pending`."""
-    region = panel.get_by_role("region", name="Request log")
-    polls = region.locator("li[data-label=POLL]")
-    expect(polls).to_have_count(before + 1, timeout=SLOW)
-    expect(polls.first).not_to_have_attribute("data-status", "pending", timeout=SLOW)
-    return region
-
-
-def submit_and_wait(panel: Any) -> Any:
-    """Click Submit and wait until this submission's POLL entry leaves `pending`; return the log region."""
-    region = panel.get_by_role("region", name="Request log")
-    polls = region.locator("li[data-label=POLL]")
-    before = polls.count()
-    panel.get_by_role("button", name="Submit").click()
-    return wait_final(panel, before)
-
-
-def close_panel(page: Page) -> None:
-    page.keyboard.press("Escape")
-    expect(panel_of(page)).to_be_hidden()
 
 
 # ---------------------------------------------------------------- sign-in, site, table
