@@ -35,6 +35,20 @@ def api(base: str, token: str, path: str) -> object:
         return json.loads(res.read())
 
 
+def form_examples(base: str, token: str, site: str) -> list[tuple[str, str]]:
+    """A mechanic of each of these kinds to show in its form: a flexible behaviour (the condition
+    builder) rather than a simple one, and a KPI with targets, where the site has them."""
+    found = []
+    for kind, best in (("behaviours", lambda m: m.get("kind") == "flexible"), ("rewards", lambda m: True),
+                       ("kpis", lambda m: bool(m.get("targets"))), ("coupons", lambda m: True)):
+        listed = api(base, token, f"/sites/{urllib.parse.quote(site, safe='')}/{kind}?limit=100")
+        items = listed.get("items", []) if isinstance(listed, dict) else []
+        pick = next((m for m in items if best(m)), items[0] if items else None)
+        if pick:
+            found.append((kind, pick["id"]))
+    return found
+
+
 def settle(page: Page) -> None:
     """Wait until nothing is loading (no busy regions, no spinners) and fonts are laid out."""
     page.wait_for_function("!document.querySelector('[aria-busy=true], .loading')", timeout=30_000)
@@ -96,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             screens = [(f"section-{s}", f"{site_hash}/{s}") for s in (SECTIONS if not suffix else SECTIONS[1:2])]
             if board and not suffix:
                 screens.append(("standings", f"{site_hash}/leaderboards/{urllib.parse.quote(board, safe='')}/standings"))
+            if not suffix:
+                screens += [(f"form-{kind}", f"{site_hash}/{kind}/{urllib.parse.quote(item, safe='')}")
+                            for kind, item in form_examples(base, token, site)]
             for name, hash_ in screens:
                 page.goto(f"{console}{hash_}")
                 page.wait_for_selector("main h1")

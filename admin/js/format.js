@@ -59,6 +59,33 @@ export function num(n) {
   return typeof n === 'number' ? nf.format(n) : String(n);
 }
 
+/** "1 point", "2 points": a count with its noun in the right number. */
+export function plural(n, one, many = `${one}s`) {
+  return `${num(n)} ${n === 1 ? one : many}`;
+}
+
+/** Leaderboard and KPI periods, and a behaviour limit's period, in words. */
+const PERIOD_WORDS = {daily: 'Daily', weekly: 'Weekly', monthly: 'Monthly', quarterly: 'Quarterly', yearly: 'Yearly',
+  allTime: 'All time', day: 'day', week: 'week', month: 'month'};
+export const periodText = (period) => PERIOD_WORDS[period] || period || '';
+
+/** What moved a user's points (a ledger entry's kind), in words. */
+const LEDGER_WORDS = {
+  credit: 'Earned', increment: 'Added', set: 'Set', redeem: 'Redeemed', refund: 'Refunded',
+  gift_in: 'Gift received', gift_out: 'Gift sent', bounty_escrow: 'Held for a bounty', bounty_refund: 'Bounty refunded',
+  bounty_payout: 'Bounty paid', coupon_buy: 'Coupon bought', coupon_refund: 'Coupon refunded', expiry: 'Expired',
+  reversal: 'Reversed (activity rejected)',
+};
+export const ledgerKindText = (kind) => LEDGER_WORDS[kind] || kind || '';
+
+/** A leaderboard score with its unit: "120 Experience" (ranks by points), "4 times" (by a verb). */
+export function scoreText(score, board, names) {
+  const by = board && board.ranksBy;
+  if (by && by.points) return `${num(score)} ${(names && names.points.get(by.points)) || by.points}`;
+  if (by && by.behaviour) return plural(score ?? 0, 'time');
+  return num(score);
+}
+
 /** "+10 xp, +5 coins" from [{pointId, points}]. */
 export function pointsList(list, {signed = true, names = null} = {}) {
   if (!Array.isArray(list) || !list.length) return '';

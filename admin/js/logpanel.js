@@ -5,7 +5,7 @@ import {getMechanics} from './site.js';
 import {createDialog, errorBox, announce} from './ui.js';
 import {displayNameOf} from './format.js';
 import {RequestLogView, requestLog} from './requestlog.js';
-import {pollActivity} from './user/activity-bits.js';
+import {pointsMoved, pollActivity} from './user/activity-bits.js';
 
 const TYPES = [
   {id: 'behaviour', label: 'Behaviour'},
@@ -533,7 +533,7 @@ export class LogPanel {
         this.setStatus(id, msg, true);
       } else if (activity.status === 'SUCCEEDED') {
         requestLog.update(pollId, {status: 'success'});
-        this.setStatus(id, `SUCCEEDED · ${this.outcome(activity.result)}`, false);
+        this.setStatus(id, `SUCCEEDED · ${this.outcome(activity)}`, false);
         announce(`${type} activity succeeded`);
       } else {
         requestLog.update(pollId, {status: 'failed'});
@@ -554,16 +554,18 @@ export class LogPanel {
     }
   }
 
-  /** What a SUCCEEDED activity did, by name: "+10 Experience · by Watch a video · completed
-   *  Binge watcher", and what was held back ("held back: Daily login: LimitReached, ..."). */
-  outcome(result) {
+  /** What a SUCCEEDED activity did, by name and from the page's user's viewpoint: "+10 Experience
+   *  · by Watch a video · completed Binge watcher", and what was held back ("held back: Daily login: LimitReached, ..."). */
+  outcome(activity) {
+    const result = activity.result;
     if (!result) return 'nothing awarded';
     if (result.blocked) return 'the user is blocked: recorded, nothing awarded';
     const name = (list, id) => ((list || []).find((m) => m.id === id) || {}).name || id;
     const awarded = result.awarded || {};
     const parts = [];
-    const points = (awarded.points || []).map((p) => `${p.points > 0 ? '+' : ''}${p.points} ${name(this.pointTypes, p.pointId)}`);
-    if (points.length) parts.push(points.join(', '));
+    const names = {points: new Map(this.pointTypes.map((p) => [p.id, p.name || p.id]))};
+    const points = pointsMoved(activity, this.page.uuid, names);
+    if (points) parts.push(points);
     if ((awarded.behaviours || []).length) parts.push(`by ${awarded.behaviours.map((b) => name(this.behaviours, b)).join(', ')}`);
     if ((awarded.rewards || []).length) parts.push(`completed ${awarded.rewards.map((r) => name(this.rewards, r)).join(', ')}`);
     if ((awarded.coupons || []).length) parts.push(`${awarded.coupons.length} coupon${awarded.coupons.length > 1 ? 's' : ''}`);

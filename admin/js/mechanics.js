@@ -2,29 +2,27 @@
 // leaderboards): every item of the kind in a table, by name, with the fields that matter for it.
 import {h, replace} from './dom.js';
 import {getMechanics, mechanicNames} from './site.js';
-import {formatDate, num, pointsList} from './format.js';
+import {formatDate, num, periodText, plural, pointsList} from './format.js';
 import {dataTable, empty, errorBox, loading, pageHead, pill, tableScroller} from './ui.js';
 import {SECTIONS, mechanicHash, standingsHash, usersHash} from './routes.js';
 import {can} from './state.js';
 import {FORMS} from './mechanicforms.js';
 
 const yes = (flag, label) => (flag ? pill(label, 'info') : null);
-const PERIOD_WORDS = {daily: 'Daily', weekly: 'Weekly', monthly: 'Monthly', quarterly: 'Quarterly', yearly: 'Yearly',
-  allTime: 'All time', day: 'day', week: 'week', month: 'month'};
 
 /** What a behaviour's limits allow, in words ("5 in all · 1 per day · 60 s apart"). */
 function limitsText(limits) {
   if (!limits) return '';
   const parts = [];
   if (limits.overall) parts.push(`${num(limits.overall)} in all`);
-  if (limits.periodic) parts.push(`${num(limits.periodic.max)} per ${PERIOD_WORDS[limits.periodic.period] || limits.periodic.period}`);
+  if (limits.periodic) parts.push(`${num(limits.periodic.max)} per ${periodText(limits.periodic.period)}`);
   if (limits.coolOffSeconds) parts.push(`${num(limits.coolOffSeconds)} s apart`);
   return parts.join(' · ');
 }
 
 function criteriaText(reward, names) {
   const list = reward.criteria || [];
-  if (reward.kind === 'achievement') return list.map((c) => `${c.verb}: ${c.times === 1 ? 'once' : `${num(c.times)} times`}`).join(', ');
+  if (reward.kind === 'achievement') return list.map((c) => `${c.verb}: ${c.times === 1 ? 'once' : plural(c.times, 'time')}`).join(', ');
   if (reward.kind === 'level') return `${list.map((c) => `${num(c.points)} ${names.points.get(c.pointId) || c.pointId}`).join(', ')} · ladder ${reward.ladder}`;
   if (reward.kind === 'mission') {
     const steps = list.map((c) => names.rewards.get(c.rewardId) || c.rewardId).join(reward.ordered ? ' → ' : ', ');
@@ -47,7 +45,7 @@ const COLUMNS = {
   'point-types': [
     ['Flags', (p) => h('span', {class: 'pill-row'}, yes(p.redeemable, 'Redeemable'), yes(p.giftable, 'Giftable'),
       yes(p.bountiable, 'Bountiable'), yes(p.negativeable, 'Negativeable'), yes(p.stopAtZero, 'Stop at zero'))],
-    ['Expiry', (p) => (p.expirable ? `after ${num(p.expiresAfterDays)} days` : 'never')],
+    ['Expiry', (p) => (p.expirable ? `after ${plural(p.expiresAfterDays, 'day')}` : 'never')],
   ],
   behaviours: [
     ['Kind', (b) => (b.kind === 'flexible' ? 'Flexible' : 'Simple')],
@@ -66,14 +64,14 @@ const COLUMNS = {
   ],
   coupons: [
     ['Price', (c, names) => (c.price ? pointsList([c.price], {signed: false, names}) : 'free')],
-    ['Codes', (c) => (c.codeType === 'single' ? 'one shared code' : `${num((c.codes || []).length)} codes`)],
+    ['Codes', (c) => (c.codeType === 'single' ? 'one shared code' : plural((c.codes || []).length, 'code'))],
     ['Redemption', (c) => (c.redemption === 'twoStep' ? 'two steps' : 'one step')],
     ['Active', (c) => (c.active ? pill('Active', 'ok') : pill('Inactive', 'muted'))],
   ],
   leaderboards: [
     ['Ranks by', (l, names) => (l.ranksBy && l.ranksBy.points ? `points: ${names.points.get(l.ranksBy.points) || l.ranksBy.points}`
       : `behaviour: ${l.ranksBy && l.ranksBy.behaviour}`)],
-    ['Periods', (l) => (l.periods || []).map((p) => PERIOD_WORDS[p] || p).join(', ')],
+    ['Periods', (l) => (l.periods || []).map(periodText).join(', ')],
     ['Standings', (l, names, site) => h('a', {href: standingsHash(site, l.id), 'aria-label': `Standings of ${l.name}`}, 'Standings')],
   ],
 };

@@ -12,12 +12,16 @@ export async function getSite(site) {
   return info;
 }
 
-/** Names by id of a site's point types, rewards and coupons (ids stay where one is unknown). */
+/** What the pages need to say mechanics by name: names by id of a site's point types, rewards
+ *  and coupons, behaviour names by verb, and each leaderboard (for its score's unit). */
 export async function mechanicNames(site) {
-  const byId = (p) => p.then((items) => new Map(items.map((m) => [m.id, m.name || m.id]))).catch(() => new Map());
-  const [points, rewards, coupons] = await Promise.all(
-    [byId(getMechanics(site, 'point-types')), byId(getMechanics(site, 'rewards')), byId(getMechanics(site, 'coupons'))]);
-  return {points, rewards, coupons};
+  const list = (kind) => getMechanics(site, kind).catch(() => []);
+  const byId = (items) => new Map(items.map((m) => [m.id, m.name || m.id]));
+  const [points, rewards, coupons, behaviours, boards] = await Promise.all(
+    ['point-types', 'rewards', 'coupons', 'behaviours', 'leaderboards'].map(list));
+  const verbs = new Map(behaviours.filter((b) => b.kind === 'simple').map((b) => [b.verb, b.name || b.verb]));
+  return {points: byId(points), rewards: byId(rewards), coupons: byId(coupons), verbs,
+    boards: new Map(boards.map((b) => [b.id, b]))};
 }
 
 /** A site's mechanic list (point-types, behaviours, rewards, coupons, ...), cached for 60 s. */

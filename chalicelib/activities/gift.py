@@ -10,7 +10,7 @@ from chalicelib.engine import errors as rules
 from chalicelib.engine import wallet
 from chalicelib.engine.rewards import after_earning, evaluate_rewards
 from chalicelib.models.mechanics import Gift
-from chalicelib.store.userstate import gift_attr
+from chalicelib.store.userstate import gift_attr, gift_time_attr
 
 
 def process(ctx: Context) -> Effects:
@@ -39,6 +39,7 @@ def process(ctx: Context) -> Effects:
     if reward_id:
         stats[gift_attr(reward_id)] = 1
         effects.state_of(target_uuid).add(gift_attr(reward_id), 1)
+        effects.state_of(target_uuid).set(gift_time_attr(reward_id), ctx.now_iso)
     effects.measure(target_uuid, "n:gifts", 1)
     effects.extra_record["gift"] = {"target": target_uuid, "stats": stats}
     if reward_id is None:

@@ -49,6 +49,7 @@ def progress_of(state: UserState) -> UserProgress:
         earned={pid: w.earned for pid, w in state.wallets.items()},
         expired={pid: w.expired for pid, w in state.wallets.items()},
         rewards=records, gifts_received=gifts,
+        gifts_received_at={rid: at for rid, raw in state.gifts_received_at.items() if (at := parse_time(raw))},
     )
 
 

@@ -188,6 +188,11 @@ class BehaviourOutcome:
     """The period key each awarded behaviour's periodic counter moved in (for an atomic ADD)."""
 
 
+def _times(n: int) -> str:
+    """How often, as people say it: "once", "5 times" (these messages reach the console as is)."""
+    return "once" if n == 1 else f"{n} times"
+
+
 def _blocked_by(
     behaviour: SimpleBehaviour | FlexibleBehaviour,
     usage: BehaviourUsage,
@@ -199,7 +204,7 @@ def _blocked_by(
         return BehaviourException(
             behaviour.verb,
             "LimitReached",
-            f"'{behaviour.name}' can be awarded at most {limits.overall} times",
+            f"'{behaviour.name}' can be awarded at most {_times(limits.overall)}",
             behaviour.id,
         )
     if (
@@ -210,7 +215,7 @@ def _blocked_by(
         return BehaviourException(
             behaviour.verb,
             "LimitReached",
-            f"'{behaviour.name}' can be awarded at most {limits.periodic.max} times per {limits.periodic.period}",
+            f"'{behaviour.name}' can be awarded at most {_times(limits.periodic.max)} per {limits.periodic.period}",
             behaviour.id,
         )
     if limits.cool_off_seconds and usage.last_awarded_at is not None:

@@ -77,6 +77,8 @@ class UserProgress:
     rewards: Mapping[str, RewardRecord] = field(default_factory=dict)
     gifts_received: Mapping[str, int] = field(default_factory=dict)
     """Gifts received per gift reward id (a gift counts as completed once received)."""
+    gifts_received_at: Mapping[str, dt.datetime] = field(default_factory=dict)
+    """When each gift reward was last received (none for gifts received before this was kept)."""
 
 
 @dataclass(frozen=True)
@@ -471,9 +473,8 @@ def classify_rewards(
                 for c in criteria_progress(site, reward, progress, now, tz, week_start)
             ]
             last = record.last if record else None
-            board.completed.append(
-                RewardStatus(reward.id, reward.kind, reward.name, criteria, last.at if last else None)
-            )
+            at = last.at if last else progress.gifts_received_at.get(reward.id)
+            board.completed.append(RewardStatus(reward.id, reward.kind, reward.name, criteria, at))
             continue
         if (
             reward.hidden

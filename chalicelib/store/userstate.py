@@ -57,6 +57,11 @@ def gift_attr(reward_id: str) -> str:
     return f"g:{reward_id}"
 
 
+def gift_time_attr(reward_id: str) -> str:
+    """When the user last received this gift reward (its completion date on the Rewards tab)."""
+    return f"gt:{reward_id}"
+
+
 def period_attr(granularity: str) -> str:
     return f"P|{GRANULARITY_CODES[granularity]}"
 
@@ -83,6 +88,7 @@ class UserState:
     bounties: dict[str, dict[str, Any]] = field(default_factory=dict)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    gifts_received_at: dict[str, str] = field(default_factory=dict)
     # The state item's periods: granularity -> the period key it holds, and that key's measures.
     periods: dict[str, str] = field(default_factory=dict)
     measures: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -153,6 +159,8 @@ def _read_state_item(state: UserState, item: dict[str, Any]) -> None:
             by_code.setdefault(head, {})[rest] = int(value)
         elif name.startswith("g:"):
             state.stats[name] = int(value)
+        elif name.startswith("gt:"):
+            state.gifts_received_at[name[3:]] = str(value)
     state.version = int(item[VERSION]) if VERSION in item else None
     state.wallets = {p: Wallet(p, *(f.get(n, 0) for n in WALLET_FIGURES)) for p, f in figures.items()}
     state.usage = {b: BehaviourUsage(int(u.get("total", 0)), {k: int(v) for k, v in (u.get("byPeriod") or {}).items()},

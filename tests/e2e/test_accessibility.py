@@ -33,6 +33,9 @@ def site(stack: Any) -> Site:
                                       "bountiable": True}), 201)
     ok(s.api("POST", "/behaviours", {"id": "watch", "kind": "simple", "verb": "watch_video", "name": "Watch a video",
                                      "prizes": {"points": [{"pointId": "coins", "points": 5}]}}), 201)
+    ok(s.api("POST", "/behaviours", {"id": "watch_tv", "kind": "flexible", "verb": "watch_video", "name": "Watch TV",
+                                     "conditions": {"or": [{"key": "category", "op": "in", "value": ["tv"]},
+                                                           {"and": [{"key": "minutes", "op": "gte", "value": 5}]}]}}), 201)
     ok(s.api("POST", "/rewards", {"id": "fan", "kind": "achievement", "name": "Fan",
                                   "criteria": [{"verb": "watch_video", "times": 1}]}), 201)
     ok(s.api("POST", "/kpis", {"id": "earned", "name": "Coins earned", "tracks": {"points": "coins"}}), 201)
@@ -86,9 +89,14 @@ def screens(site: Site) -> list[tuple[str, str]]:
                 "settings"]
     return ([(f"the {s} screen", f"{base}/{s}") for s in sections]
             + [(f"the {t} tab", f"{base}/users/ada/{t}") for t in tabs]
-            + [("the standings", f"{base}/leaderboards/board/standings"),
-               ("a point type's form", f"{base}/point-types/coins"), ("a new point type", f"{base}/point-types/new"),
-               ("a behaviour's definition", f"{base}/behaviours/watch")])
+            + [("the standings", f"{base}/leaderboards/board/standings")]
+            + [(f"the form of {kind}/{item}", f"{base}/{kind}/{item}") for kind, item in EXAMPLES]
+            + [(f"a new one of {kind}", f"{base}/{kind}/new") for kind, _ in EXAMPLES])
+
+
+# One mechanic of each kind in the fixture (the flexible behaviour shows the condition builder).
+EXAMPLES = [("point-types", "coins"), ("behaviours", "watch_tv"), ("rewards", "fan"), ("kpis", "earned"),
+            ("coupons", "mug"), ("leaderboards", "board")]
 
 
 def test_every_screen(page: Page, stack: Any, site: Site) -> None:
@@ -108,8 +116,10 @@ def _dialog(name: str) -> Callable[[Page], Any]:
 
 
 def test_every_dialog(page: Page, stack: Any, site: Site) -> None:
-    page.goto(console(stack))
-    page.evaluate("sessionStorage.clear()")  # this viewport's page is shared with the screens' test
+    # This viewport's page is shared with the screens' test: sign out, then load the console anew
+    # (a hash change alone would keep the signed-in page that was booting meanwhile).
+    page.evaluate("sessionStorage.clear()")
+    page.goto("about:blank")
     sign_in(page, stack, f"#/sites/{site.id}/users")
     user = f"#/sites/{site.id}/users/ada/activity"
     opened: list[tuple[str, str, Callable[[Page], None], str]] = [

@@ -711,6 +711,8 @@ def test_log_bounty_start_and_award(page: Page, stack: Any, site: Site) -> None:
     expect(bounty.locator("option:not([value=''])")).to_have_count(1)
     pfield(panel, "Award to").fill(winner)
     submit_and_wait(panel)
+    # The escrow went to the winner: the offerer's panel says so (issue 18, defect 5: "+20 Coins").
+    expect(panel.locator(".panel-status")).to_contain_text(f"SUCCEEDED · 20 Coins to {winner}")
     close_panel(page)
     page.keyboard.press("2")
     expect(page.get_by_role("tabpanel", name="Activity")).to_contain_text(f"to {winner}")
@@ -967,3 +969,60 @@ def test_no_layout_shift_when_tab_data_arrives(page: Page, stack: Any, site: Sit
     page.wait_for_timeout(500)
     shift = page.evaluate("window.__shift")
     assert shift < 0.1, f"cumulative layout shift {shift}"
+
+
+def test_the_details_page_says_names_units_and_plurals_not_ids(page: Page, stack: Any) -> None:
+    """Issue 18, defect 5 (the rest of it): "4 pts" on a board that counts videos, "1 times", raw
+    ledger kinds (`coupon_buy`) and periods (`allTime`), and "+7 coins" on the offerer's row for a
+    bounty paid to someone else; and defect 7: a received gift showed no completion date."""
+    s = Site(unique("words"), stack)
+    ok(stack.api("POST", "/sites", {"id": s.id, "name": "Words"}), 201)
+    ok(s.api("POST", "/point-types", {"id": "coins", "name": "Coins", "redeemable": True, "giftable": True,
+                                      "bountiable": True}), 201)
+    ok(s.api("POST", "/behaviours", {"id": "watch", "kind": "simple", "verb": "watch_video", "name": "Watch a video",
+                                     "prizes": {"points": [{"pointId": "coins", "points": 10}]},
+                                     "limits": {"overall": 1}}), 201)
+    ok(s.api("POST", "/rewards", {"id": "thanks", "kind": "gift", "name": "Thank you"}), 201)
+    ok(s.api("POST", "/coupons", {"id": "mug", "name": "Mug", "codeType": "single", "code": "MUG",
+                                  "price": {"pointId": "coins", "points": 30}}), 201)
+    ok(s.api("POST", "/leaderboards", {"id": "videos", "name": "Videos", "ranksBy": {"behaviour": "watch_video"},
+                                       "periods": ["allTime"]}), 201)
+    dana, eve = s.user("dana", displayName="Dana"), s.user("eve", displayName="Eve")
+    for _ in range(2):  # the second is held back: the behaviour pays once in all
+        s.activity({"uuid": dana, "attrs": {"type": "behaviour", "verb": "watch_video"}})
+    s.give(dana, "coins", 50)
+    s.activity({"uuid": dana, "attrs": {"type": "coupon", "action": "buy", "couponId": "mug"}})
+    s.activity({"uuid": eve, "attrs": {"type": "gift", "targetUuid": dana, "rewardId": "thanks"}})
+    start = s.activity({"uuid": dana, "attrs": {"type": "bounty", "action": "start",
+                                                "points": [{"pointId": "coins", "points": 7}]}})
+    award_id = s.activity({"uuid": dana, "attrs": {"type": "bounty", "action": "award", "bountyId": start["id"],
+                                                   "targetUuid": eve}})["id"]
+
+    open_user(page, stack, s, dana)
+    boards = page.get_by_role("region", name="Leaderboards")
+    expect(boards).to_contain_text("All time")
+    expect(boards).to_contain_text("2 times")  # a board of videos counts times (held back too), not "pts"
+    expect(boards).not_to_contain_text("pts")
+    expect(boards).not_to_contain_text("allTime")
+
+    tab(page, "Activity").click()
+    activity = page.get_by_role("tabpanel", name="Activity")
+    expect(activity).to_contain_text("can be awarded at most once")
+    award = activity.locator(f"tbody tr[data-activity-id=\"{award_id}\"]")
+    expect(award).to_contain_text("7 Coins to eve")  # paid to eve, not "+7 Coins" for dana
+    expect(award).not_to_contain_text("+7")
+
+    tab(page, "Points").click()
+    ledger = page.get_by_role("tabpanel", name="Points").locator("table.ledger-table")
+    expect(ledger).to_contain_text("Coupon bought")
+    expect(ledger).to_contain_text("Held for a bounty")
+    expect(ledger).not_to_contain_text("coupon_buy")
+
+    tab(page, "Rewards").click()
+    gift = page.get_by_role("tabpanel", name="Rewards").locator("li[data-reward-id=thanks]")
+    expect(gift).to_contain_text("Completed")
+
+    tab(page, "Leaderboards").click()
+    row = page.get_by_role("tabpanel", name="Leaderboards").locator("tr[data-leaderboard-id=videos]")
+    expect(row).to_contain_text("All time")
+    expect(row).to_contain_text("2 times")

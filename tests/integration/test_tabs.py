@@ -204,6 +204,24 @@ def test_overview(api: Api, site: str, history: dict[str, str]) -> None:
 
 
 @pytest.mark.dates
+def test_a_received_gift_is_completed_on_the_day_it_came(api: Api, site: str, workflow: str) -> None:
+    """Issue 18, defect 7: a received gift counted in the Rewards stat, but the tab showed no
+    completion date for it."""
+    configure(api, site)
+    api.ok("POST", f"/sites/{site}/rewards", {"id": "thanks", "kind": "gift", "name": "Thank you"})
+    user(api, site, "gia")
+    user(api, site, "hal")
+    first = ok(run(api, site, "gia", {"type": "gift", "targetUuid": "hal", "rewardId": "thanks"}))
+    second = ok(run(api, site, "gia", {"type": "gift", "targetUuid": "hal", "rewardId": "thanks"}))
+    completed = tab(api, site, "hal", "rewards")["completed"]
+    assert [(r["rewardId"], r["kind"]) for r in completed] == [("thanks", "gift")]
+    assert completed[0]["completedAt"] is not None
+    assert first["createdAt"] <= second["createdAt"] <= completed[0]["completedAt"]  # the latest one
+    assert summary(api, site, "hal")["rewards"] == {"count": 2, "recent": True}
+    assert tab(api, site, "gia", "rewards")["completed"] == []  # the sender completed nothing
+
+
+@pytest.mark.dates
 def test_rewards_tab_progress_completion_and_revocation(api: Api, site: str, workflow: str) -> None:
     configure(api, site)
     user(api, site, "carol")

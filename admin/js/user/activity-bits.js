@@ -45,8 +45,19 @@ export function activitySummary(a, me, names = NO_NAMES) {
   }
 }
 
+/** The points an activity moved, from the viewpoint of the user `me`: "+10 Coins"; a gift's or a
+ *  bounty award's points went to its target, so its sender reads "7 Coins to bob" and the
+ *  target "+7 Coins from alice". */
+export function pointsMoved(a, me, names = NO_NAMES) {
+  const list = (a.result && a.result.awarded && a.result.awarded.points) || [];
+  if (!list.length) return '';
+  const target = a.targetUuid || (a.attrs || {}).targetUuid;
+  if (!target || target === a.uuid) return pointsList(list, {names});
+  return me === target ? `${pointsList(list, {names})} from ${a.uuid}` : `${pointsList(list, {signed: false, names})} to ${target}`;
+}
+
 /** What an activity did: awarded points and rewards, exceptions, the error of a FAILED one. */
-export function activityResult(a, names = NO_NAMES) {
+export function activityResult(a, names = NO_NAMES, me = null) {
   const out = [];
   if (a.status === 'FAILED' && a.error) {
     out.push(h('div', {class: 'text-bad small'}, h('span', {class: 'strong'}, a.error.type), `: ${a.error.message || ''}`));
@@ -54,7 +65,7 @@ export function activityResult(a, names = NO_NAMES) {
   const r = a.result || {};
   const aw = r.awarded || {};
   if (r.blocked) out.push(h('div', {class: 'small text-warn'}, 'Blocked user: nothing awarded'));
-  if (aw.points && aw.points.length) out.push(h('div', {class: 'small'}, pointsList(aw.points, {names})));
+  if (aw.points && aw.points.length) out.push(h('div', {class: 'small'}, pointsMoved(a, me, names)));
   const rewards = (aw.rewards || []).map((x) => (typeof x === 'string' ? names.rewards.get(x) || x : x.name || x.rewardId || x.id));
   if (rewards.length) out.push(h('div', {class: 'small'}, h('span', {class: 'muted'}, 'Rewards: '), rewards.join(', ')));
   const coupons = (aw.coupons || []).map((x) => (typeof x === 'string' ? couponName(x, names) : x.couponId || x.code || x.id));

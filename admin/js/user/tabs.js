@@ -3,7 +3,7 @@ import {h, replace, uid, field} from '../dom.js';
 import {api, path, itemsOf, fillPage} from '../api.js';
 import {can} from '../state.js';
 import {getMechanics, mechanicNames} from '../site.js';
-import {timeEl, formatDate, num, pointsList} from '../format.js';
+import {timeEl, formatDate, ledgerKindText, num, periodText, pointsList, scoreText} from '../format.js';
 import {loading, empty, errorBox, statusBadge, pill, sortableTh, menuButton, announce, tableScroller} from '../ui.js';
 import {userHash} from '../routes.js';
 import {openRejectDialog, activitySummary, activityResult} from './activity-bits.js';
@@ -22,6 +22,13 @@ class Tab {
     this.el = h('div', {class: `tab-content tab-${id}`},
       h('div', {class: 'tab-head'}, h('h2', {class: 'section-title'}, title), this.busy, this.controls),
       this.error, this.body);
+    // Mechanics by name (site.js, cached per session): until they arrive ids stand in, then the
+    // tab renders again with names.
+    this.names = undefined;
+    mechanicNames(this.site).then((names) => {
+      this.names = names;
+      if (this.data) this.render(this.data);
+    });
   }
 
   get site() { return this.page.site; }
@@ -119,7 +126,7 @@ class OverviewTab extends Tab {
     const boards = d.leaderboards || [];
     replace(this.body, h('div', {class: 'overview-grid'},
       this.card('Recent activity', 'activity', acts.length ? h('ul', {class: 'plain-list'}, acts.slice(0, 5).map((a) => h('li', {class: 'list-row'},
-        h('div', {class: 'list-main'}, h('span', {class: 'strong'}, activitySummary(a, this.uuid)), h('span', {class: 'muted small'}, timeEl(a.createdAt, this.tz))),
+        h('div', {class: 'list-main'}, h('span', {class: 'strong'}, activitySummary(a, this.uuid, this.names)), h('span', {class: 'muted small'}, timeEl(a.createdAt, this.tz))),
         statusBadge(a.status)))) : empty('No activity yet.')),
       this.card('Point balances', 'points', balances.length ? h('ul', {class: 'plain-list'}, balances.map((b) => h('li', {class: 'list-row'},
         h('span', {}, b.name || b.pointId), h('span', {class: 'strong num'}, num(b.balance))))) : empty('No points yet.')),
@@ -130,8 +137,9 @@ class OverviewTab extends Tab {
         h('div', {class: 'list-main'}, h('span', {class: 'strong'}, r.name || r.rewardId), h('span', {class: 'muted small'}, r.completedAt ? timeEl(r.completedAt, this.tz) : '')),
         pill(r.kind || 'reward', 'info')))) : empty('No rewards yet.')),
       this.card('Leaderboards', 'leaderboards', boards.length ? h('ul', {class: 'plain-list'}, boards.map((b) => h('li', {class: 'list-row'},
-        h('div', {class: 'list-main'}, h('span', {class: 'strong'}, b.name || b.leaderboardId), h('span', {class: 'muted small'}, b.period || '')),
-        h('span', {class: 'num'}, b.rank ? `#${b.rank}` : 'Not ranked', h('span', {class: 'muted small'}, ` · ${num(b.score)} pts`))))) : empty('Not on any leaderboard.'))));
+        h('div', {class: 'list-main'}, h('span', {class: 'strong'}, b.name || b.leaderboardId), h('span', {class: 'muted small'}, periodText(b.period))),
+        h('span', {class: 'num'}, b.rank ? `#${b.rank}` : 'Not ranked', h('span', {class: 'muted small'},
+          ` · ${scoreText(b.score, this.names && this.names.boards.get(b.leaderboardId), this.names)}`))))) : empty('Not on any leaderboard.'))));
   }
 }
 
@@ -151,11 +159,6 @@ class ActivityTab extends Tab {
     this.filters = {type: [], status: [], verb: [], from: '', to: ''};
     this.pager = new Pager(() => this.load({keepPage: true}), 'Activity pages');
     this.expanded = new Set();
-    this.names = undefined;  // mechanics by name, once loaded: rows re-render with them
-    mechanicNames(this.site).then((names) => {
-      this.names = names;
-      if (this.data) this.render(this.data);
-    });
     this.buildFilters();
   }
 
@@ -263,7 +266,7 @@ class ActivityTab extends Tab {
         a.reason ? h('div', {class: 'muted small'}, `“${a.reason}”`) : null,
         h('div', {class: 'muted small mono'}, a.id)),
       h('td', {}, statusBadge(a.status), rejection),
-      h('td', {}, activityResult(a, this.names)),
+      h('td', {}, activityResult(a, this.names || undefined, this.uuid)),
       h('td', {class: 'col-actions'}, menuButton('Actions', items, {buttonLabel: `Actions for activity ${a.id}`})));
     const out = [tr];
     if (this.expanded.has(a.id)) {
@@ -303,9 +306,10 @@ class PointsTab extends Tab {
         const amount = e.amount ?? e.points ?? 0;
         return h('tr', {},
           h('td', {class: 'nowrap'}, timeEl(e.createdAt || e.at || e.time, this.tz)),
-          h('td', {}, e.pointId),
+          h('td', {title: e.pointId}, (this.names && this.names.points.get(e.pointId)) || e.pointId),
           h('td', {class: `num ${amount < 0 ? 'neg' : 'pos'}`}, `${amount > 0 ? '+' : ''}${num(amount)}`),
-          h('td', {}, e.kind || '', e.bookedUnder && e.bookedUnder !== e.kind ? h('span', {class: 'muted small'}, ` · ${e.bookedUnder}`) : null,
+          h('td', {title: e.kind, dataset: {kind: e.kind}}, ledgerKindText(e.kind),
+            e.bookedUnder && e.bookedUnder !== e.kind ? h('span', {class: 'muted small'}, ` · ${ledgerKindText(e.bookedUnder)}`) : null,
             e.shortfall ? h('span', {class: 'small text-warn'}, ` · shortfall ${num(e.shortfall)}`) : null),
           h('td', {class: 'mono small'}, e.activityId || ''),
           h('td', {class: 'nowrap'}, e.expiresAt ? timeEl(e.expiresAt, this.tz) : (e.expiresOn ? formatDate(e.expiresOn) : '—')));
@@ -435,9 +439,9 @@ class LeaderboardsTab extends Tab {
     replace(this.body, table('Leaderboards', ['Leaderboard', 'Period', 'Rank', 'Score', 'Previous rank', 'Change', `Ranked at (${this.tz})`],
       items.map((b) => h('tr', {dataset: {leaderboardId: b.leaderboardId}},
         h('td', {class: 'strong'}, b.name || b.leaderboardId),
-        h('td', {}, b.period || ''),
+        h('td', {dataset: {period: b.period}}, periodText(b.period)),
         h('td', {class: 'num'}, b.rank ? `#${b.rank}` : h('span', {class: 'muted'}, 'Not ranked')),
-        h('td', {class: 'num'}, num(b.score)),
+        h('td', {class: 'num', dataset: {score: b.score}}, scoreText(b.score, this.names && this.names.boards.get(b.leaderboardId), this.names)),
         h('td', {class: 'num'}, b.previousRank ? `#${b.previousRank}` : '—'),
         h('td', {}, this.change(b)),
         h('td', {class: 'nowrap'}, b.rankedAt ? timeEl(b.rankedAt, this.tz) : '—'))), {className: 'board-table'}));
