@@ -216,9 +216,7 @@ function choice(spec, value, ctx) {
     el,
     get: () => {
       const p = picked();
-      if (!p.w) return p.v.fixed;
-      const v = p.w.get();
-      return isEmpty(v) && p.v.field.type !== 'tags' ? (spec.optional ? null : {}) : {[p.v.field.key]: v};
+      return p.w ? {[p.v.field.key]: p.w.get()} : p.v.fixed;
     },
     claim: (rest, message) => {
       const p = picked();

@@ -14,6 +14,10 @@ const pointRows = (key, label, item) => ({key, label, type: 'rows', item, fields
   {key: 'points', label: 'Points', type: 'int'},
 ]});
 
+// A KPI's `tracks` and a leaderboard's `ranksBy` alike: {points: pointId}.
+const BY_POINTS = {value: 'points', label: 'Points earned',
+  field: {key: 'points', label: 'Point type', type: 'select', source: 'point-types', none: NO_POINT_TYPES}};
+
 const behaviourPrizes = [
   pointRows('points', 'Point prizes', 'prize'),
   {key: 'addTags', label: 'Add tags', type: 'tags', hint: 'Comma separated; given to the user.'},
@@ -105,7 +109,7 @@ export const FORMS = {
     fields: [
       ID, NAME,
       {key: 'tracks', label: 'Tracks', type: 'choice', variants: [
-        {value: 'points', label: 'Points earned', field: {key: 'points', label: 'Point type', type: 'select', source: 'point-types', none: NO_POINT_TYPES}},
+        BY_POINTS,
         {value: 'behaviour', label: 'A behaviour', field: {key: 'behaviour', label: 'Behaviour', type: 'select', source: 'behaviours'}},
         {value: 'rewardKind', label: 'Rewards of a kind', field: {key: 'rewardKind', label: 'Reward kind', type: 'select',
           options: [['achievement', 'Achievements'], ['level', 'Levels'], ['mission', 'Missions'], ['gift', 'Gifts']]}},
@@ -154,7 +158,7 @@ export const FORMS = {
     fields: [
       ID, NAME,
       {key: 'ranksBy', label: 'Ranks by', type: 'choice', variants: [
-        {value: 'points', label: 'Points earned', field: {key: 'points', label: 'Point type', type: 'select', source: 'point-types', none: NO_POINT_TYPES}},
+        BY_POINTS,
         {value: 'behaviour', label: 'Times a verb was done', field: {key: 'behaviour', label: 'Verb', type: 'select', source: 'simple-verbs'}},
       ]},
       {key: 'periods', label: 'Periods', type: 'checks', default: ['weekly', 'allTime'],

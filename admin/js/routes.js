@@ -78,8 +78,8 @@ export function usersHash(site, query) {
   return sectionHash(site, 'users', query);
 }
 
-export function userHash(site, uuid, tab = 'overview') {
-  return `#/sites/${encodeURIComponent(site)}/users/${encodeURIComponent(uuid)}/${tab}`;
+export function userHash(site, uuid, tab = 'overview', query = null) {
+  return hashWithQuery(`#/sites/${encodeURIComponent(site)}/users/${encodeURIComponent(uuid)}/${tab}`, query);
 }
 
 export function standingsHash(site, board, query) {

@@ -5,7 +5,7 @@ item, however many wallets, counters and periods it moves). Its attributes are f
 DynamoDB's ADD works on top-level attributes only:
 - `W|{pointId}|{figure}`: a wallet's figures (balance, earned, spent, redeemed, expired, adjusted);
 - `U|{behaviourId}|total`, `|byPeriod`, `|lastAwardedAt`: a behaviour's limit counters;
-- `g:{rewardId}`: gifts of that reward received;
+- `g:{rewardId}`: gifts of that reward received; `gt:{rewardId}`: when the last one came;
 - `P|{g}`: the period key whose measures the item holds for granularity `g` (d, w, m, q, y, a);
 - `{g}|{measure}`: that period's measures (`pts:{pointId}` earned, `beh:{verb}` counted,
   `n:activities`, `n:gifts`, ...). The verb counts and the stats bar's totals are these

@@ -1026,3 +1026,30 @@ def test_the_details_page_says_names_units_and_plurals_not_ids(page: Page, stack
     row = page.get_by_role("tabpanel", name="Leaderboards").locator("tr[data-leaderboard-id=videos]")
     expect(row).to_contain_text("All time")
     expect(row).to_contain_text("2 times")
+
+
+def test_a_tabs_filters_sort_and_period_are_in_its_deep_link_and_survive_a_reload(
+        page: Page, stack: Any, site: Site) -> None:
+    """console.md: list state (filters, sort, KPI period) is part of every deep link."""
+    uuid = site.user(unique("state"))
+    site.give(uuid, "xp", 5)
+    open_user(page, stack, site, uuid, "activity")
+    activity = page.get_by_role("tabpanel", name="Activity")
+    activity.locator("[data-filter=status]").get_by_label("succeeded").check()
+    activity.locator("[data-filter=type]").get_by_label("point").check()
+    expect(page).to_have_url(re.compile(r"/activity\?type=point&status=SUCCEEDED$"))
+    page.reload()
+    ready(page)
+    activity = page.get_by_role("tabpanel", name="Activity")
+    expect(activity.locator("[data-filter=status]").get_by_label("succeeded")).to_be_checked()
+    expect(activity.locator("[data-filter=type]").get_by_label("point")).to_be_checked()
+    expect(activity.locator("[data-filter=type]").get_by_label("coupon")).not_to_be_checked()
+    expect(activity.locator("tbody tr")).to_have_count(1)
+    tab(page, "KPIs").click()
+    expect(page).to_have_url(re.compile(r"/kpis$"))
+    kpis = page.get_by_role("tabpanel", name="KPIs")
+    kpis.get_by_label("Period").select_option("monthly")
+    expect(page).to_have_url(re.compile(r"/kpis\?period=monthly$"))
+    page.reload()
+    ready(page)
+    expect(page.get_by_role("tabpanel", name="KPIs").get_by_label("Period")).to_have_value("monthly")

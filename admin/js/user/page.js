@@ -28,6 +28,7 @@ export class UserPage {
     this.site = route.site;
     this.uuid = route.uuid;
     this.tab = route.tab;
+    this.openedWith = {tab: route.tab, query: route.query || {}};  // the deep link's tab state
     this.user = null;
     this.missing = false;  // the summary answered UserNotFound
     this.timeZone = 'UTC';
@@ -210,6 +211,11 @@ export class UserPage {
       return;
     }
     location.hash = userHash(this.site, this.uuid, tabId);
+  }
+
+  /** The list state (filters, sort, period) the page's address gave this tab, if it opened on it. */
+  initialQuery(tabId) {
+    return this.openedWith.tab === tabId ? this.openedWith.query : {};
   }
 
   showTab(tabId, {focus = false} = {}) {

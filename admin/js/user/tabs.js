@@ -38,12 +38,25 @@ class Tab {
 
   query() { return {}; }
 
+  /** The tab's list state for its address (console.md: part of the deep link, kept on reload);
+   *  null: nothing to keep. Defaults are left out. */
+  urlState() { return null; }
+
+  /** Put the list state in the address, without a history entry, while this tab is shown. */
+  keepInUrl() {
+    const state = this.urlState();
+    if (state === null || this.page.tab !== this.id || !this.page.alive) return;
+    const hash = userHash(this.site, this.uuid, this.id, state);
+    if (hash !== location.hash) history.replaceState(null, '', hash);
+  }
+
   fetch(query) {
     return api.get(path('sites', this.site, 'users', this.uuid, 'tabs', this.id), {query});
   }
 
   async load() {
     const seq = ++this.seq;
+    this.keepInUrl();
     this.busy.textContent = this.loaded ? 'Refreshing…' : '';
     this.body.setAttribute('aria-busy', 'true');
     this.el.classList.toggle('is-refreshing', this.loaded);
@@ -155,8 +168,13 @@ const STATUSES = ['QUEUED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'REJECTED'];
 class ActivityTab extends Tab {
   constructor(page) {
     super(page, 'activity', 'Activity');
-    this.sort = {sort: 'createdAt', order: 'desc'};
-    this.filters = {type: [], status: [], verb: [], from: '', to: ''};
+    const start = page.initialQuery('activity');
+    const list = (v) => String(v || '').split(',').filter(Boolean);
+    this.sort = {sort: ['createdAt', 'type', 'status'].includes(start.sort) ? start.sort : 'createdAt',
+      order: start.order === 'asc' ? 'asc' : 'desc'};
+    this.filters = {type: list(start.type).filter((t) => TYPES.includes(t)),
+      status: list(start.status).filter((s) => STATUSES.includes(s)), verb: list(start.verb),
+      from: start.from || '', to: start.to || ''};
     this.pager = new Pager(() => this.load({keepPage: true}), 'Activity pages');
     this.expanded = new Set();
     this.buildFilters();
@@ -165,14 +183,14 @@ class ActivityTab extends Tab {
   checkGroup(legend, name, values, {lower = true} = {}) {
     return h('fieldset', {class: 'filter-group', dataset: {filter: name}}, h('legend', {}, legend),
       h('div', {class: 'chips'}, values.map((v) => h('label', {class: 'chip'},
-        h('input', {type: 'checkbox', name, value: v, onchange: () => this.applyFilters()}),
+        h('input', {type: 'checkbox', name, value: v, checked: this.filters[name].includes(v), onchange: () => this.applyFilters()}),
         h('span', {}, lower ? v.toLowerCase() : v)))));
   }
 
   buildFilters() {
     this.verbGroup = h('div', {class: 'filter-slot'}, this.checkGroup('Verb', 'verb', []));
-    this.fromInput = h('input', {type: 'date', class: 'input', name: 'from', onchange: () => this.applyFilters()});
-    this.toInput = h('input', {type: 'date', class: 'input', name: 'to', onchange: () => this.applyFilters()});
+    this.fromInput = h('input', {type: 'date', class: 'input', name: 'from', value: this.filters.from, onchange: () => this.applyFilters()});
+    this.toInput = h('input', {type: 'date', class: 'input', name: 'to', value: this.filters.to, onchange: () => this.applyFilters()});
     this.filterForm = h('form', {class: 'filters', 'aria-label': 'Activity filters', onsubmit: (e) => e.preventDefault()},
       this.checkGroup('Type', 'type', TYPES),
       this.checkGroup('Status', 'status', STATUSES),
@@ -213,6 +231,12 @@ class ActivityTab extends Tab {
 
   query() {
     return {...this.filters, sort: this.sort.sort, order: this.sort.order};
+  }
+
+  urlState() {
+    const f = this.filters;
+    return {type: f.type.join(','), status: f.status.join(','), verb: f.verb.join(','), from: f.from, to: f.to,
+      sort: this.sort.sort === 'createdAt' ? '' : this.sort.sort, order: this.sort.order === 'desc' ? '' : this.sort.order};
   }
 
   fetch(query) {
@@ -364,7 +388,8 @@ const PERIODS = [['daily', 'Daily'], ['weekly', 'Weekly'], ['monthly', 'Monthly'
 class KpisTab extends Tab {
   constructor(page) {
     super(page, 'kpis', 'KPIs');
-    this.period = 'weekly';
+    const start = page.initialQuery('kpis').period;
+    this.period = PERIODS.some(([p]) => p === start) ? start : 'weekly';
     this.select = h('select', {class: 'input', name: 'period', onchange: () => {
       this.period = this.select.value;
       this.load();
@@ -374,6 +399,8 @@ class KpisTab extends Tab {
   }
 
   query() { return {period: this.period}; }
+
+  urlState() { return {period: this.period === 'weekly' ? '' : this.period}; }
 
   render(d) {
     const items = itemsOf(d);
