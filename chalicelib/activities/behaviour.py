@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.activities import common
 from chalicelib.activities.effects import Context, Effects
-from chalicelib.activities.rewards import progress_of
+from chalicelib.activities.rewards import progress_of, settle_in
 from chalicelib.engine import wallet
 from chalicelib.engine.behaviours import apply_tags, evaluate_behaviour
 from chalicelib.engine.periods import period_key
@@ -37,11 +38,13 @@ def process(ctx: Context) -> Effects:
     for adhoc in attrs.get("adhocPoints") or []:
         points[adhoc["pointId"]] = points.get(adhoc["pointId"], 0) + adhoc["points"]
     earned: dict[str, int] = {}
+    wallets = dict(state.wallets)
     for point_id, amount in points.items():
         pt = common.point_type(ctx, point_id)
         change = wallet.credit(pt, state.wallet(point_id), amount, ctx.now, ctx.tz,
                                batch_id=common.batch_id(ctx, point_id))
         effects.change_wallet(ctx.uuid, pt, change)
+        wallets[point_id] = change.after
         if change.after.earned != change.before.earned:
             earned[point_id] = change.after.earned - change.before.earned
     pk = user_pk(ctx.site_id, ctx.uuid)
@@ -58,17 +61,23 @@ def process(ctx: Context) -> Effects:
     tags = state.tags
     if outcome.add_tags or outcome.remove_tags:
         tags = apply_tags(state.tags, outcome.add_tags, outcome.remove_tags)
-        effects.ops.append(db.tx_update(pk, PROFILE_SK, "SET tags = :t", values={":t": tags}))
         effects.extra_record["tags"] = {"before": state.tags, "after": tags}
-    # The rewards step would read back what this commit writes, then evaluate the rewards on
-    # it. The same evaluation on the state read here plus this activity's own changes tells
-    # already whether anything can unlock or lapse; only then does the rewards step read the
-    # user again and decide. (Other users' activities that change this user, a gift say,
-    # evaluate this user in their own rewards step.)
+    # The rewards on the state read here plus this activity's own changes are what the rewards
+    # step would read back after this commit and decide. When something unlocks or lapses,
+    # it is settled in this same commit (rewards.settle_in); otherwise there is nothing to
+    # settle. (Other users' activities that change this user, a gift say, evaluate this user
+    # in their own rewards step.)
     after = after_behaviour(progress_of(state), verb, [k[2:] for k in counter_keys], earned, tags)
     moved = evaluate_rewards(ctx.mechanics, after, ctx.now, ctx.tz, ctx.week_start, changed_verbs=[verb],
                              changed_points=effects.changed()["points"])
-    effects.rewards_settled = not (moved.unlocked or moved.lost)
+    moves = bool(moved.unlocked or moved.lost)
+    settled = moves and settle_in(effects, replace(state, wallets=wallets, profile={**state.profile, "tags": tags}),
+                                  moved)
+    if tags != state.tags and not (settled and (moved.add_tags or moved.remove_tags)):
+        # (When the settled rewards change the tags too, their update carries the final ones:
+        # one update of the profile per transaction.)
+        effects.ops.append(db.tx_update(pk, PROFILE_SK, "SET tags = :t", values={":t": tags}))
+    effects.rewards_settled = settled or not moves
     result = common.empty_result()
     result["awarded"]["points"] = common.points_list(points)
     result["awarded"]["behaviours"] = [a.behaviour_id for a in outcome.awarded]

@@ -151,6 +151,11 @@ class Effects:
     # (uuid, board, current period key) -> (the measure it ranks by, whether it rose): the
     # scores to set once the commit is made (keep_scores).
     scores: dict[tuple[str, str, str], tuple[str, bool]] = field(default_factory=dict)
+    # Other steps' effects committed in this step's transaction (`absorb`): (step, result,
+    # record), and their measures, which move with this commit's but are recorded as theirs.
+    parts: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    absorbed_measures: dict[tuple[str, str], dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
 
     def state_of(self, uuid: str) -> StateChange:
         """The commit's change to `uuid`'s state item (wallets, usage, gift counts, measures)."""
@@ -209,6 +214,33 @@ class Effects:
         if amount:
             self.measures[(uuid, at or self.ctx.now_iso)][name] += amount
 
+    def absorb(self, other: Effects, result: dict[str, Any]) -> None:
+        """`other`'s effects committed in this step's transaction, recorded as `other.step`'s.
+
+        A type step that settles the rewards itself (it evaluated them on the state it read plus
+        its own changes) commits them with its own: one transaction instead of two, and the
+        activity, the user's state item and the marker written once. The rewards keep their own
+        marker, result and record on the activity, so reject and the tabs read them as before.
+        `other` started from a copy of this step's state changes and carries both now (one
+        update per state item).
+        """
+        self.state = other.state
+        offset = len(self.ops)
+        self.guards.update({offset + i: guard for i, guard in other.guards.items()})
+        self.ops.extend(other.ops)
+        for key, values in other.measures.items():
+            for name, value in values.items():
+                self.absorbed_measures[key][name] += value
+        self.parts.append((other.step, result, other.record()))
+
+    def _all_measures(self) -> dict[tuple[str, str], dict[str, int]]:
+        merged: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for source in (self.measures, self.absorbed_measures):
+            for key, values in source.items():
+                for name, value in values.items():
+                    merged[key][name] += value
+        return merged
+
     def _measure_ops(self) -> None:
         """Measures onto the state item (current periods) or the buckets of ended ones.
 
@@ -217,7 +249,7 @@ class Effects:
         """
         per_user: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
         boards: dict[tuple[str, str], dict[str, int]] = {}
-        for (uuid, at), measures in self.measures.items():
+        for (uuid, at), measures in self._all_measures().items():
             live = {k: v for k, v in measures.items() if v}
             if not live:
                 continue
@@ -386,6 +418,12 @@ class Effects:
             marker_values[f":n{i}"] = value
         names = {"#step": self.step, "#status": "status",
                  **{f"#n{i}": n for i, n in enumerate(status_note or {})}}
+        absent = ""
+        for i, (step, part_result, part_record) in enumerate(self.parts):
+            expression += f", steps.#p{i} = :now, results.#p{i} = :pr{i}, effects.#p{i} = :pe{i}"
+            names[f"#p{i}"] = step
+            marker_values[f":pr{i}"], marker_values[f":pe{i}"] = part_result, part_record
+            absent += f" AND attribute_not_exists(steps.#p{i})"
         # A step applies only while the activity is in the status its job runs in: a duplicate
         # delivery that started before another one ended the activity (FAILED, say) must not
         # apply it after all. It finds the marker's condition failed, like a redelivery.
@@ -397,7 +435,8 @@ class Effects:
             expected = "#status IN (:queued, :processing)"
         marker = db.tx_update(user_pk(self.ctx.site_id, self.ctx.uuid), activity_sk(self.ctx.activity_id),
                               expression, values=marker_values, names=names,
-                              condition=f"attribute_exists(PK) AND attribute_not_exists(steps.#step) AND {expected}")
+                              condition=f"attribute_exists(PK) AND attribute_not_exists(steps.#step){absent} "
+                                        f"AND {expected}")
         ops = [marker, *self.operations()]
         if len(ops) > MAX_TRANSACTION_ITEMS:
             raise ActivityRuleBroken("TooManyEffects", f"this activity changes {len(ops)} items; the limit is "
@@ -421,6 +460,8 @@ class Effects:
         self.keep_scores()
         self.finished = (status_note or {}).get("status") in ("SUCCEEDED", "FAILED", "REJECTED")
         self.ctx.results[self.step] = result
+        for step, part_result, _ in self.parts:
+            self.ctx.results[step] = part_result
         return True
 
     def changed(self) -> dict[str, list[str]]:

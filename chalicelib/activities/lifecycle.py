@@ -37,7 +37,8 @@ def closing(effects: Effects, result: dict[str, Any], *, last: bool) -> dict[str
     effects.measure(ctx.uuid, "n:activities", 1)  # the stats bar's count: all time's n:activities
     target = received_by(ctx.activity)
     if target:
-        results = {**(_stored(ctx).get("results") or {}), **ctx.results, effects.step: result}
+        results = {**(_stored(ctx).get("results") or {}), **ctx.results, effects.step: result,
+                   **{step: part for step, part, _ in effects.parts}}
         copy = {k: v for k, v in {**_stored(ctx), **ctx.activity}.items() if k not in ("PK", "SK", "steps", "effects")}
         effects.ops.append(db.tx_put({**copy, "PK": user_pk(ctx.site_id, target), "SK": activity_sk(ctx.activity_id),
                                       "status": "SUCCEEDED", "processedAt": ctx.now_iso, "role": "target",

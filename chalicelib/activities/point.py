@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.activities import common
@@ -25,6 +26,7 @@ def process(ctx: Context) -> Effects:
             return effects
         raise rules.UserBlocked(f"user '{ctx.uuid}' is blocked")
     awarded: dict[str, int] = {}
+    wallets = dict(state.wallets)
     for item in attrs["points"]:
         pt = common.point_type(ctx, item["pointId"])
         amount = int(item["points"])
@@ -40,15 +42,16 @@ def process(ctx: Context) -> Effects:
         else:
             change = wallet.refund(pt, current, amount, ctx.now, ctx.tz, batch_id=bid, batches=batches)
         effects.change_wallet(ctx.uuid, pt, change, keys)
+        wallets[pt.id] = change.after
         awarded[pt.id] = change.after.balance - change.before.balance
     result = common.empty_result()
     if action in EARNING:
         result["awarded"]["points"] = common.points_list({k: v for k, v in awarded.items() if v > 0})
     if action == "increment":
         # As the behaviour step does: the rewards on the user as read plus the points this commit
-        # earns are what the rewards step would read back; when nothing can unlock or lapse on
-        # them, it has nothing to do, and the finish rides in this commit.
-        from chalicelib.activities.rewards import progress_of
+        # earns are what the rewards step would read back and decide; what unlocks or lapses on
+        # them is settled in this same commit, and the finish rides in it.
+        from chalicelib.activities.rewards import progress_of, settle_in
 
         earned = {e["pointId"]: 0 for e in effects.ledger if e["bookedUnder"] == "earned"}
         for entry in effects.ledger:
@@ -56,6 +59,7 @@ def process(ctx: Context) -> Effects:
                 earned[entry["pointId"]] += int(entry["amount"])
         moved = evaluate_rewards(ctx.mechanics, after_earning(progress_of(state), earned), ctx.now, ctx.tz,
                                  ctx.week_start, changed_verbs=[], changed_points=sorted(earned))
-        effects.rewards_settled = not (moved.unlocked or moved.lost)
+        moves = bool(moved.unlocked or moved.lost)
+        effects.rewards_settled = not moves or settle_in(effects, replace(state, wallets=wallets), moved)
     effects.commit(result)
     return effects

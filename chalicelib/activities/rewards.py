@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from chalicelib.activities import common, coupon
-from chalicelib.activities.effects import Context, Effects
+from chalicelib.activities.effects import MAX_TRANSACTION_ITEMS, Context, Effects
 from chalicelib.engine import errors as rules
 from chalicelib.engine import wallet
 from chalicelib.engine.behaviours import apply_tags
@@ -25,6 +26,9 @@ from chalicelib.store.userstate import UserState, parse_time
 # Why a prize coupon cannot be handed out (coupon.acquire): the reward is unlocked without it and
 # the activity's result carries the refusal. Nothing else is caught: a throttle or a conflict
 # must reach the step's retries.
+# What a commit adds to its steps' own operations: the activity's marker, one update per state
+# item, the buckets of ended periods, the finish's marker delete and a target's copy.
+FOLD_MARGIN = 12
 UNAVAILABLE = (rules.CouponInactive, rules.CouponExpired, rules.CouponLimitReached, rules.CouponSoldOut)
 
 
@@ -56,26 +60,59 @@ def progress_of(state: UserState) -> UserProgress:
 def process(ctx: Context, uuids: list[str], changed_verbs: list[str], changed_points: list[str],
             changed_rewards: list[str]) -> Effects:
     effects = Effects(ctx, "rewards")
-    summary: dict[str, Any] = {"points": {}, "rewards": [], "coupons": [], "lost": [], "exceptions": []}
+    summary = _summary()
     for uuid in uuids:
         state = common.load_user(ctx, uuid)
         if state.blocked or not state.member:
             continue
         unlock_for(ctx, effects, state, summary, changed_verbs if uuid == ctx.uuid else [],
                    changed_points, changed_rewards if uuid != ctx.uuid else [])
-    result = {"points": common.points_list(summary["points"]), "rewards": summary["rewards"],
-              "coupons": summary["coupons"], "lost": summary["lost"], "exceptions": summary["exceptions"]}
     if not (effects.ops or effects.state):
         return effects  # nothing unlocked: no write (and nothing a retry could apply twice)
-    effects.commit(result)
+    effects.commit(_result(summary))
     return effects
 
 
+def settle_in(effects: Effects, state: UserState, outcome: RewardOutcome) -> bool:
+    """The rewards step's work for the activity's own user, in the type step's commit: False
+    (nothing changed) when the two would not fit one transaction, and the rewards step then
+    commits them on its own, as before.
+
+    `outcome` is the rewards evaluated on `state` (the user as the step read them, with the
+    step's own wallet credits and tags) plus the step's other changes (its verb counted): what
+    the rewards step would read back after the type step's commit and decide
+    (`test_the_behaviour_step_foresees_the_state_the_rewards_step_reads`). Committing it in the
+    same transaction guards it as the rewards step's own commit is guarded: each unlock is
+    conditional on the reward's completions as read (never unlocked twice), prizes are ADDs,
+    and a condition that fails cancels the type step's effects with it, so the step re-reads.
+    """
+    ctx = effects.ctx
+    rewards = Effects(ctx, "rewards", state=copy.deepcopy(effects.state))
+    summary = _summary()
+    unlock_for(ctx, rewards, state, summary, [], [], [], outcome=outcome)
+    if len(effects.ops) + len(rewards.ops) > MAX_TRANSACTION_ITEMS - FOLD_MARGIN:
+        return False
+    effects.absorb(rewards, _result(summary))
+    return True
+
+
+def _summary() -> dict[str, Any]:
+    return {"points": {}, "rewards": [], "coupons": [], "lost": [], "exceptions": []}
+
+
+def _result(summary: dict[str, Any]) -> dict[str, Any]:
+    return {"points": common.points_list(summary["points"]), "rewards": summary["rewards"],
+            "coupons": summary["coupons"], "lost": summary["lost"], "exceptions": summary["exceptions"]}
+
+
 def unlock_for(ctx: Context, effects: Effects, state: UserState, summary: dict[str, Any],
-               changed_verbs: list[str], changed_points: list[str], changed_rewards: list[str]) -> None:
-    outcome = evaluate_rewards(ctx.mechanics, progress_of(state), ctx.now, ctx.tz, ctx.week_start,
-                               changed_verbs=changed_verbs, changed_points=changed_points,
-                               changed_rewards=changed_rewards)
+               changed_verbs: list[str], changed_points: list[str], changed_rewards: list[str], *,
+               outcome: RewardOutcome | None = None) -> None:
+    """Unlock and revoke what `outcome` says (evaluated here on `state` when not given)."""
+    if outcome is None:
+        outcome = evaluate_rewards(ctx.mechanics, progress_of(state), ctx.now, ctx.tz, ctx.week_start,
+                                   changed_verbs=changed_verbs, changed_points=changed_points,
+                                   changed_rewards=changed_rewards)
     pk = user_pk(ctx.site_id, state.uuid)
     unlocked: list[dict[str, Any]] = []
     for unlock in outcome.unlocked:

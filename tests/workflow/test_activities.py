@@ -54,29 +54,48 @@ def test_cascade_achievement_prize_level_mission_in_one_activity(api: Api) -> No
     assert wallet("alice", "coins")["earned"] == 50
 
 
-def test_a_behaviour_that_cannot_move_a_reward_leaves_the_rewards_step_nothing_to_do(
+def test_a_behaviour_settles_the_rewards_it_moves_in_its_own_commit(
         api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The behaviour step evaluates the rewards on its own outcome; the rewards step reads the
-    user again and decides only when something can unlock or lapse."""
+    """The behaviour step evaluates the rewards on its own outcome and commits what unlocks with
+    its own effects: no rewards step runs, one processing transaction, the rewards still
+    recorded as theirs (marker, result, record) for reject and the tabs."""
     from chalicelib.activities import rewards
+    from chalicelib.store import activities, db
 
     evaluated: list[str] = []
     original = rewards.process
+    commits: list[list[str]] = []
+    transact = db.transact
 
     def counted(ctx: Any, *args: Any) -> Any:
         evaluated.append(ctx.activity_id)
         return original(ctx, *args)
 
+    def spied(ops: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        first = ops[0].get("Update") or {}
+        if "steps." in first.get("UpdateExpression", ""):
+            commits.append(sorted(v for k, v in first["ExpressionAttributeNames"].items() if k.startswith(("#step", "#p"))))
+        return transact(ops, *args, **kwargs)
+
     monkeypatch.setattr(rewards, "process", counted)
+    monkeypatch.setattr(db, "transact", spied)
     video = {"type": "behaviour", "verb": "watch_video"}
     first, second = run(api, "acme", "alice", video), run(api, "acme", "alice", video)
     assert (first["status"], second["status"]) == ("SUCCEEDED", "SUCCEEDED")
-    assert evaluated == [], "2 of 3 videos and 20 of 40 xp: nothing can unlock"
+    assert commits == [["behaviour"], ["behaviour"]], "2 of 3 videos and 20 of 40 xp: nothing can unlock"
+    commits.clear()
     third = run(api, "acme", "alice", video)
-    assert evaluated == [third["id"]]
     assert third["result"]["awarded"]["rewards"] == ["binge"]  # and its 50 coins:
     assert wallet("alice", "coins")["balance"] == 50
-
+    assert evaluated == [], "the rewards step had nothing left to read or decide"
+    assert commits == [["behaviour", "rewards"]], "one transaction carried the behaviour, the unlock and the finish"
+    stored = activities.get("acme", "alice", third["id"])
+    assert stored is not None and set(stored["steps"]) == {"behaviour", "rewards"}
+    assert stored["finishedBy"] == "behaviour"
+    assert stored["results"]["rewards"]["rewards"] == ["binge"]
+    assert [r["rewardId"] for r in stored["effects"]["rewards"]["unlocked"]] == ["binge"]
+    assert {(e["pointId"], e["amount"]) for e in stored["effects"]["rewards"]["ledger"]} == {("coins", 50)}
+    assert all(e["pointId"] != "coins" for e in stored["effects"]["behaviour"]["ledger"])
 
 
 @pytest.mark.dates
@@ -114,12 +133,12 @@ def test_the_behaviour_step_foresees_the_state_the_rewards_step_reads(api: Api) 
 
 def test_a_point_increment_foresees_its_rewards_and_finishes_in_its_own_commit(
         api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An increment that cannot unlock anything is one commit (the finish rides in it); one that
-    reaches a level still goes through the rewards step, which unlocks it."""
+    """An increment is one commit (the finish rides in it), also one that reaches a level: the
+    level is unlocked in that commit, recorded as the rewards step's."""
     from chalicelib.activities import rewards
     from chalicelib.activities.rewards import progress_of
     from chalicelib.engine.rewards import after_earning
-    from chalicelib.store import userstate
+    from chalicelib.store import activities, userstate
 
     evaluated: list[str] = []
     original = rewards.process
@@ -140,7 +159,9 @@ def test_a_point_increment_foresees_its_rewards_and_finishes_in_its_own_commit(
     assert evaluated == [] and small["status"] == "SUCCEEDED"
     reaching = run(api, "acme", "alice", {"type": "point", "action": "increment",
                                           "points": [{"pointId": "xp", "points": 20}]})
-    assert evaluated == [reaching["id"]] and reaching["result"]["awarded"]["rewards"] == ["silver"]
+    assert evaluated == [] and reaching["result"]["awarded"]["rewards"] == ["silver"]
+    stored = activities.get("acme", "alice", reaching["id"])
+    assert stored is not None and set(stored["steps"]) == {"point", "rewards"} and stored["finishedBy"] == "point"
 
 
 # ------------------------------------------------------------------ point actions

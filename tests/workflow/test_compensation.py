@@ -12,19 +12,21 @@ from tests.conftest import Api, run
 pytestmark = pytest.mark.usefixtures("game")
 
 
-def test_rewards_step_failing_for_good_undoes_the_behaviour(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_behaviour_whose_rewards_cannot_be_settled_fails_with_nothing_applied(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The behaviour and the rewards it unlocks are one commit: when the rewards cannot be
+    settled, nothing of the behaviour was applied either (no compensation needed)."""
     from chalicelib.activities import rewards
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("rewards cannot be evaluated")
 
-    give(api, "alice", "xp", 30)  # Silver (40 xp) is one video away: the rewards step has work to do.
-    monkeypatch.setattr(rewards, "process", broken)
+    give(api, "alice", "xp", 30)  # Silver (40 xp) is one video away: there are rewards to settle.
+    monkeypatch.setattr(rewards, "unlock_for", broken)
     done = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video", "metadata": {"category": "tv"}})
     assert done["status"] == "FAILED" and done["error"]["type"] == "InternalError", done
     xp = wallet("alice", "xp")
-    assert (xp["balance"], xp["earned"]) == (30, 30), "the awarded points were taken back"
-    assert xp["entries"] == 3, "the grant, then a credit and its reversal, never an edit"
+    assert (xp["balance"], xp["earned"], xp["entries"]) == (30, 30, 1), "only the grant: nothing was applied"
     monkeypatch.undo()
     # The user's next activity is not held up and counts from a clean slate.
     again = run(api, "acme", "alice", {"type": "behaviour", "verb": "watch_video"})

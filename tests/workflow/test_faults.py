@@ -172,8 +172,15 @@ class Scenario:
     # The gift's foresight reports a possible unlock that the rewards step then does not find
     # (what a concurrent change of the target can cause): the finish commits on its own.
     foresight_misses: bool = False
+    # The unlock does not fit the type step's commit (rewards.settle_in): the rewards step
+    # commits it on its own, as for a cascade too large for one transaction.
+    unfolded: bool = False
 
     def arrange(self, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+        if self.unfolded:
+            from chalicelib.activities import effects, rewards
+
+            monkeypatch.setattr(rewards, "FOLD_MARGIN", effects.MAX_TRANSACTION_ITEMS)
         if self.foresight_misses:
             from types import SimpleNamespace
 
@@ -250,7 +257,9 @@ SCENARIOS: dict[str, Scenario] = {
     "gift": Scenario(_alice_has_40_coins, {"type": "gift", "targetUuid": "bob", "rewardId": "thanks",
                                            "points": [{"pointId": "coins", "points": 5}]}, _expect_gift),
     "bounty": Scenario(_open_bounty, {"type": "bounty", "action": "award", "targetUuid": "bob"}, _expect_bounty_award),
-    "rewards": Scenario(_two_videos, {"type": "behaviour", "verb": "watch_video"}, _expect_binge),
+    # A behaviour that unlocks: its step settles the rewards in its own commit.
+    "unlock": Scenario(_two_videos, {"type": "behaviour", "verb": "watch_video"}, _expect_binge),
+    "rewards": Scenario(_two_videos, {"type": "behaviour", "verb": "watch_video"}, _expect_binge, unfolded=True),
     # Points for bob and no reward: the rewards step finds nothing to write, the finish commits alone.
     "plain_gift": Scenario(_alice_has_40_coins, {"type": "gift", "targetUuid": "bob",
                                                  "points": [{"pointId": "coins", "points": 5}]}, _expect_plain_gift,
@@ -275,6 +284,7 @@ CASES = [
     ("coupon_step", "coupon", "TransactWriteItems", THROTTLE),
     ("gift_step", "gift", "TransactWriteItems", CONFLICT),
     ("bounty_step", "bounty", "*", THROTTLE),
+    ("behaviour_step", "unlock", "TransactWriteItems", CONFLICT),
     ("rewards", "rewards", "*", THROTTLE),
     ("rewards", "rewards", "TransactWriteItems", CONFLICT),
     ("finish", "plain_gift", "TransactWriteItems", THROTTLE),
