@@ -363,7 +363,7 @@ class Effects:
 
     def _score_op(self, uuid: str, board_id: str, key: str, delta: int) -> None:
         values: dict[str, Any] = {":d": delta, ":uuid": uuid, ":b": board_id, ":k": key,
-                                  ":gpk": board_index_pk(self.ctx.site_id, board_id, key)}
+                                  ":gpk": board_index_pk(self.ctx.site_id, board_id, key, uuid)}
         expression = "ADD score :d SET #u = :uuid, boardId = :b, periodKey = :k, GSI2PK = :gpk, GSI2SK = :uuid"
         if delta > 0:
             expression += ", reachedAt = :now"

@@ -1,8 +1,8 @@
 """Materialized leaderboard ranks: what the rank job reads and writes, and the standings list.
 
-Scores are live on the score items `S#K#{board}#{periodKey}` (activity processing ADDs to
-them, indexed by GSI2 under `{site}#LB#{board}#{periodKey}`). The rank job writes beside the
-score, never over it (UpdateItem SET of other attributes, so a concurrent ADD is never lost):
+Scores are live on the score items `S#K#{board}#{periodKey}` (activity processing sets them,
+indexed by GSI2 under `{site}#LB#{board}#{periodKey}#{shard}`: 16 partitions by a hash of the
+user, `keys.BOARD_SHARDS`). The rank job writes beside the score, never over it (UpdateItem SET of other attributes, so a concurrent ADD is never lost):
 - `rank`, `rankedAt`, `displayName`, and GSI3 keys `{site}#LBR#{board}#{periodKey}` /
   zero-padded list position, so standings are one Query of GSI3 in rank order;
 - at a period's end `finalRank` on that period's items, and one pointer item per user, board
@@ -19,7 +19,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chalicelib.store import db
-from chalicelib.store.keys import PROFILE_SK, board_index_pk, board_score_sk, site_pk, user_pk
+from chalicelib.store.keys import (
+    PROFILE_SK,
+    board_index_pk,
+    board_index_pks,
+    board_score_sk,
+    site_pk,
+    user_pk,
+)
 from chalicelib.store.reads import BATCH_GET_MAX, batch_get
 
 Item = dict[str, Any]
@@ -49,9 +56,9 @@ def all_sites() -> Iterator[str]:
 
 
 def board_scores(site: str, board_id: str, period_key: str) -> list[Item]:
-    """Every score item of one board and period (GSI2, paged to the end)."""
-    return db.query_all(index="GSI2", key_condition="GSI2PK = :pk",
-                        values={":pk": board_index_pk(site, board_id, period_key)})
+    """Every score item of one board and period (GSI2: each of its partitions, paged to the end)."""
+    return [item for pk in board_index_pks(site, board_id, period_key)
+            for item in db.query_all(index="GSI2", key_condition="GSI2PK = :pk", values={":pk": pk})]
 
 
 def profiles(site: str, uuids: Sequence[str]) -> dict[str, Item]:
@@ -111,7 +118,7 @@ def set_score(site: str, uuid: str, board_id: str, period_key: str, score: int, 
                   f"SET score = :s, #u = :uuid, boardId = :b, periodKey = :k, GSI2PK = :gpk, GSI2SK = :uuid, "
                   f"stateVersion = :v, {reached}",
                   values={":s": score, ":uuid": uuid, ":b": board_id, ":k": period_key, ":v": version, ":now": now,
-                          ":gpk": board_index_pk(site, board_id, period_key)},
+                          ":gpk": board_index_pk(site, board_id, period_key, uuid)},
                   names={"#u": "uuid"}, condition="attribute_not_exists(stateVersion) OR stateVersion < :v",
                   return_new=False)
 

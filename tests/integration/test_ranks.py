@@ -123,3 +123,33 @@ def test_schedule_is_wired(api: Api, site: str) -> None:
 
     done = app_module.rank_leaderboards(scheduled_event(), None)
     assert done["sites"] >= 1 and done["boards"] == 2
+
+
+def test_a_board_periods_scores_spread_over_its_shards_and_all_are_ranked(api: Api, site: str, workflow: str) -> None:
+    """Score items go to 16 GSI2 partitions by user (no partition takes every score change of a
+    board); the rank job reads every shard, and the unsharded partition that score items
+    written before the shards still sit in, and ranks them all as one board."""
+    from chalicelib.clock import now
+    from chalicelib.engine.periods import period_key
+    from chalicelib.store import db
+    from chalicelib.store.keys import BOARD_SHARDS, board_index_pk, board_score_sk, user_pk
+
+    configure(api, site)
+    uuids = [f"s{n}" for n in range(12)]
+    for n, uuid in enumerate(uuids):
+        user(api, site, uuid, displayName=uuid.upper())
+        inc(api, site, uuid, "xp", 10 + n)
+    drained()
+    week = period_key("week", now(), "Europe/London", "monday")
+    stored = {uuid: db.get(user_pk(site, uuid), board_score_sk("xp_board", week)) for uuid in uuids}
+    partitions = {str(item["GSI2PK"]) for item in stored.values() if item}
+    assert partitions == {board_index_pk(site, "xp_board", week, uuid) for uuid in uuids}
+    assert len(partitions) > 1 and all(p.rsplit("#", 1)[1].isdigit() for p in partitions)
+    assert BOARD_SHARDS == 16
+    # A score item as written before the shards: in the board period's unsharded partition.
+    old = stored["s0"]
+    assert old is not None
+    db.put({**old, "GSI2PK": f"{site}#LB#xp_board#{week}"})
+    ranks.run(sites=[site])
+    expected = [(n + 1, uuids[11 - n], uuids[11 - n].upper(), 21 - n) for n in range(12)]
+    assert standings(api, site) == expected
