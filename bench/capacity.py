@@ -220,6 +220,23 @@ def limits(data: dict[str, Any], durations: dict[str, Any] | None = None, *, sta
     return sorted(out, key=lambda limit: limit.rate)
 
 
+def caches(containers: float, rate: float, site_item_bytes: int = 1024) -> None:
+    """What the per-container caches put on the site's partition (`SITE#{site}`) at `containers`
+    warm environments: time-driven reads, which the per-activity counts (caches warm) do not see."""
+    sys.path.insert(0, str(ROOT))
+    from chalicelib.store import mechanics, sites
+
+    site_rru = max(1, -(-site_item_bytes // 4096))  # strongly consistent, per 4 KB
+    check = containers / mechanics.CACHE_SECONDS * 0.5  # the version: eventually consistent, a few bytes
+    site = containers / sites._CACHE_SECONDS * site_rru
+    reload_300 = containers / mechanics.CACHE_SECONDS * (300 * 1024 / 4096)  # what reloading cost each time
+    print(f"Per-container caches at {rate:,.0f} activities/s ({containers:,.0f} warm environments, API and "
+          f"workflow functions), on SITE#{{site}} (limit 3,000 RRU/s): "
+          f"the mechanics' version check every {mechanics.CACHE_SECONDS:g} s {check:,.0f} RRU/s (reloading "
+          f"300 mechanics of 1 KB every time instead: {reload_300:,.0f} RRU/s), the site item every "
+          f"{sites._CACHE_SECONDS:g} s {site:,.0f} RRU/s.")
+
+
 def run_cost(args: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "counts.json"
@@ -280,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nLambda's scale-up ({QUOTAS['lambda_scaling'].what}): the {needed:,.0f} concurrent executions (at most, per function) "
               f"needed at {min(first.rate, args.target):,.0f} activities/s are reached from cold in about "
               f"{max(0.0, needed / QUOTAS['lambda_scaling'].per_second):.0f} s (a ramp, not a steady limit).")
+        everywhere = sum(float(limit.detail.split(" ms")[0]) / 1000 for limit in busy) * args.target
+        caches(everywhere, args.target)
     print("Not modelled: token buckets (Step Functions, API Gateway's burst) let short bursts above the refill rates; "
           "each Lambda environment's first mechanics read (the counts are with caches warm).")
     print(f"first limit: {first.name} at {first.rate:.0f} activities/s")
