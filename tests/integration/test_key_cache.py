@@ -38,3 +38,27 @@ def test_a_verified_key_is_remembered_and_forgotten_when_revoked(api: Api, site:
     api.call("DELETE", f"/sites/{site}/api-keys/{created['id']}")
     status, data, _ = api.get(f"/sites/{site}", token=key)
     assert status == 401, data
+
+
+def test_a_key_revoked_in_another_container_stops_within_its_lifetime_there(
+        api: Api, site: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On AWS the container that revokes a key forgets it at once; one that verified it just
+    before keeps it for at most VERIFIED_SECONDS (30 s), inside the 60 s the contract allows.
+    The cache's own lifetime, on a controllable clock."""
+    from chalicelib import auth
+
+    assert auth.VERIFIED_SECONDS <= 60
+    clock = [5000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    created = api.ok("POST", f"/sites/{site}/api-keys", {"name": "crm", "role": "admin"})
+    key = created["key"]
+    api.ok("GET", f"/sites/{site}", token=key)  # verified: remembered by this container
+    held = dict(auth._verified)
+    api.call("DELETE", f"/sites/{site}/api-keys/{created['id']}")
+    assert api.get(f"/sites/{site}", token=key)[0] == 401, "the revoking container forgets it at once"
+    auth._verified.update(held)  # what another container, which verified it a moment ago, still holds
+    clock[0] += auth.VERIFIED_SECONDS - 1
+    api.ok("GET", f"/sites/{site}", token=key)  # within its lifetime there
+    clock[0] += 1.001
+    status, data, _ = api.get(f"/sites/{site}", token=key)
+    assert status == 401 and data["error"]["type"] == "Unauthorized", data
