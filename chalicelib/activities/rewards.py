@@ -23,12 +23,12 @@ from chalicelib.store import db
 from chalicelib.store.keys import PROFILE_SK, reward_sk, user_pk
 from chalicelib.store.userstate import UserState, parse_time
 
-# Why a prize coupon cannot be handed out (coupon.acquire): the reward is unlocked without it and
-# the activity's result carries the refusal. Nothing else is caught: a throttle or a conflict
-# must reach the step's retries.
 # What a commit adds to its steps' own operations: the activity's marker, one update per state
 # item, the buckets of ended periods, the finish's marker delete and a target's copy.
 FOLD_MARGIN = 12
+# Why a prize coupon cannot be handed out (coupon.acquire): the reward is unlocked without it and
+# the activity's result carries the refusal. Nothing else is caught: a throttle or a conflict
+# must reach the step's retries.
 UNAVAILABLE = (rules.CouponInactive, rules.CouponExpired, rules.CouponLimitReached, rules.CouponSoldOut)
 
 
