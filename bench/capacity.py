@@ -84,14 +84,27 @@ def family(key: str) -> str:
     return re.sub(r"\d+$", "{n}", key)
 
 
+def known_shards(family_key: str) -> int:
+    """How many shards the code spreads a key family over (chalicelib/store/keys.py), or 0."""
+    sys.path.insert(0, str(ROOT))
+    from chalicelib.store import keys
+
+    if family_key.startswith("UNFINISHED#"):
+        return keys.UNFINISHED_SHARDS
+    if "#LB#" in family_key:
+        return keys.BOARD_SHARDS
+    return 0
+
+
 def partition_loads(data: dict[str, Any]) -> tuple[dict[tuple[str, str], list[float]],
                                                      dict[tuple[str, str], list[float]]]:
     """Per site-wide key and per per-user key: [RRU, WRU] per activity of the mix.
 
     A key whose trailing number differs from one activity to the next (a sharded key: the values
     seen over the measured and the warm-up activities) is one entry for its family, its load
-    divided by the number of values seen (a lower bound of the shards, so an upper bound of the
-    load on each)."""
+    divided by its shard count when the code names one (`known_shards`: hashing spreads the
+    site's users evenly), else by the number of values seen (a lower bound of the shards, so an
+    upper bound of the load on each)."""
     cases, site = data["cases"], data.get("site", "")
     seen: dict[tuple[str, str], set[str]] = {}
     runs = [r.get("partitions", []) for r in cases.values()] + list(data.get("warmup_partitions", {}).values())
@@ -103,8 +116,10 @@ def partition_loads(data: dict[str, Any]) -> tuple[dict[tuple[str, str], list[fl
     for case, share in MIX:
         for space, key, rru, wru in cases.get(case, {}).get("partitions", []):
             values = seen.get((space, family(key)), {key})
-            spread = len(values)
-            name = family(key) + f" (one of >= {spread} seen)" if spread > 1 else key
+            shards = known_shards(family(key)) if len(values) > 1 else 0
+            spread = shards or len(values)
+            name = (family(key) + (f" (one of {shards} shards)" if shards else f" (one of >= {spread} seen)")
+                    if spread > 1 else key)
             name = name.replace(site, "{site}") if site else name
             target = per_user if any(p in name for p in PER_USER) else shared
             slot = target.setdefault((space, name), [0.0, 0.0])

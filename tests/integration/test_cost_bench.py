@@ -134,10 +134,22 @@ def test_capacity_names_a_planted_hot_key(metered: tuple[Any, Meter]) -> None:
 
 def test_capacity_spreads_a_sharded_key_over_the_values_seen() -> None:
     # Every activity writes one shard of an index key (chosen by its id): the measured activities
-    # and the warm-up ones landed on UNFINISHED#07 and #12, so the family's 1 WRU per activity is
+    # and the warm-up ones landed on HOT#07 and #12, so the family's 1 WRU per activity is
     # spread over at least those 2 keys: 0.5 WRU each, 2,000 activities/s, not 1,000.
+    data = _counts([["GSI1", "HOT#07", 0.0, 1]])
+    data["warmup_partitions"] = {"gift": [["GSI1", "HOT#12", 0.0, 1]]}
+    found = {limit.name: limit for limit in capacity.limits(data, stage="dev")}
+    spread = found["DynamoDB partition index GSI1 HOT#{n} (one of >= 2 seen) (writes)"]
+    assert round(spread.rate) == 2000
+
+
+def test_capacity_spreads_a_family_the_code_shards_over_all_its_shards() -> None:
+    # The reconciler's index is sharded 32 ways by the code (keys.UNFINISHED_SHARDS): 2 shards
+    # seen, the load is still spread over all 32 (1/32 WRU each: 32,000 activities/s).
+    from chalicelib.store.keys import UNFINISHED_SHARDS
+
     data = _counts([["GSI1", "UNFINISHED#07", 0.0, 1]])
     data["warmup_partitions"] = {"gift": [["GSI1", "UNFINISHED#12", 0.0, 1]]}
     found = {limit.name: limit for limit in capacity.limits(data, stage="dev")}
-    spread = found["DynamoDB partition index GSI1 UNFINISHED#{n} (one of >= 2 seen) (writes)"]
-    assert round(spread.rate) == 2000
+    spread = found[f"DynamoDB partition index GSI1 UNFINISHED#{{n}} (one of {UNFINISHED_SHARDS} shards) (writes)"]
+    assert round(spread.rate) == 1000 * UNFINISHED_SHARDS
