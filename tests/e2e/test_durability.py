@@ -45,10 +45,19 @@ def _ended(stack: RunningStack, ids: list[str], timeout: float = 90) -> list[dic
 
 
 def _balance(stack: RunningStack, uuid: str) -> int:
+    """The wallet's balance, checked against its whole ledger (every page: a burst can book more
+    than one page's 100 entries for a user)."""
     status, data = stack.api("GET", f"/sites/{SITE}/users/{uuid}/tabs/points?limit=100")
     assert status == 200, data
     wallet = next(w for w in data["items"] if w["pointId"] == "coins")
-    assert sum(e["amount"] for e in data["ledger"]["items"]) == wallet["balance"]
+    entries = list(data["ledger"]["items"])
+    cursor = data["ledger"]["nextCursor"]
+    while cursor:
+        status, page = stack.api("GET", f"/sites/{SITE}/users/{uuid}/tabs/points?limit=100&cursor={quote(cursor)}")
+        assert status == 200, page
+        entries += page["ledger"]["items"]
+        cursor = page["ledger"]["nextCursor"]
+    assert sum(e["amount"] for e in entries) == wallet["balance"], (len(entries), wallet)
     return int(wallet["balance"])
 
 
