@@ -2,7 +2,8 @@
 
 Scores are live on the score items `S#K#{board}#{periodKey}` (activity processing sets them,
 indexed by GSI2 under `{site}#LB#{board}#{periodKey}#{shard}`: 16 partitions by a hash of the
-user, `keys.BOARD_SHARDS`). The rank job writes beside the score, never over it (UpdateItem SET of other attributes, so a concurrent ADD is never lost):
+user, `keys.BOARD_SHARDS`). The rank job writes beside the score, never over it (UpdateItem SET
+of other attributes, so a concurrent score write is never lost):
 - `rank`, `rankedAt`, `displayName`, and GSI3 keys `{site}#LBR#{board}#{periodKey}` /
   zero-padded list position, so standings are one Query of GSI3 in rank order;
 - at a period's end `finalRank` on that period's items, and one pointer item per user, board
