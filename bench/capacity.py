@@ -86,8 +86,7 @@ def family(key: str) -> str:
 
 def known_shards(family_key: str) -> int:
     """How many shards the code spreads a key family over (chalicelib/store/keys.py), or 0."""
-    sys.path.insert(0, str(ROOT))
-    from chalicelib.store import keys
+    from chalicelib.store import keys  # (ROOT is on sys.path: bench/cost.py puts it there)
 
     if family_key.startswith("UNFINISHED#"):
         return keys.UNFINISHED_SHARDS
@@ -235,13 +234,12 @@ def limits(data: dict[str, Any], durations: dict[str, Any] | None = None, *, sta
     return sorted(out, key=lambda limit: limit.rate)
 
 
-def caches(containers: float, rate: float, site_item_bytes: int = 1024) -> None:
+def caches(containers: float, rate: float) -> None:
     """What the per-container caches put on the site's partition (`SITE#{site}`) at `containers`
     warm environments: time-driven reads, which the per-activity counts (caches warm) do not see."""
-    sys.path.insert(0, str(ROOT))
     from chalicelib.store import mechanics, sites
 
-    site_rru = max(1, -(-site_item_bytes // 4096))  # strongly consistent, per 4 KB
+    site_rru = 1  # the site item, strongly consistent: under 4 KB
     check = containers / mechanics.CACHE_SECONDS * 0.5  # the version: eventually consistent, a few bytes
     site = containers / sites._CACHE_SECONDS * site_rru
     reload_300 = containers / mechanics.CACHE_SECONDS * (300 * 1024 / 4096)  # what reloading cost each time

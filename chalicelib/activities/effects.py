@@ -151,11 +151,9 @@ class Effects:
     # (uuid, board, current period key) -> (the measure it ranks by, whether it rose): the
     # scores to set once the commit is made (keep_scores).
     scores: dict[tuple[str, str, str], tuple[str, bool]] = field(default_factory=dict)
-    # Other steps' effects committed in this step's transaction (`absorb`): (step, result,
-    # record), and their measures, which move with this commit's but are recorded as theirs.
-    parts: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    absorbed_measures: dict[tuple[str, str], dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    # Other steps committed in this step's transaction (`absorb`), with their results: their
+    # measures move with this commit's, their records stay theirs.
+    absorbed: list[tuple[Effects, dict[str, Any]]] = field(default_factory=list)
 
     def state_of(self, uuid: str) -> StateChange:
         """The commit's change to `uuid`'s state item (wallets, usage, gift counts, measures)."""
@@ -228,14 +226,11 @@ class Effects:
         offset = len(self.ops)
         self.guards.update({offset + i: guard for i, guard in other.guards.items()})
         self.ops.extend(other.ops)
-        for key, values in other.measures.items():
-            for name, value in values.items():
-                self.absorbed_measures[key][name] += value
-        self.parts.append((other.step, result, other.record()))
+        self.absorbed.append((other, result))
 
     def _all_measures(self) -> dict[tuple[str, str], dict[str, int]]:
         merged: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for source in (self.measures, self.absorbed_measures):
+        for source in (self.measures, *(other.measures for other, _ in self.absorbed)):
             for key, values in source.items():
                 for name, value in values.items():
                     merged[key][name] += value
@@ -419,10 +414,10 @@ class Effects:
         names = {"#step": self.step, "#status": "status",
                  **{f"#n{i}": n for i, n in enumerate(status_note or {})}}
         absent = ""
-        for i, (step, part_result, part_record) in enumerate(self.parts):
+        for i, (other, part_result) in enumerate(self.absorbed):
             expression += f", steps.#p{i} = :now, results.#p{i} = :pr{i}, effects.#p{i} = :pe{i}"
-            names[f"#p{i}"] = step
-            marker_values[f":pr{i}"], marker_values[f":pe{i}"] = part_result, part_record
+            names[f"#p{i}"] = other.step
+            marker_values[f":pr{i}"], marker_values[f":pe{i}"] = part_result, other.record()
             absent += f" AND attribute_not_exists(steps.#p{i})"
         # A step applies only while the activity is in the status its job runs in: a duplicate
         # delivery that started before another one ended the activity (FAILED, say) must not
@@ -460,8 +455,8 @@ class Effects:
         self.keep_scores()
         self.finished = (status_note or {}).get("status") in ("SUCCEEDED", "FAILED", "REJECTED")
         self.ctx.results[self.step] = result
-        for step, part_result, _ in self.parts:
-            self.ctx.results[step] = part_result
+        for other, part_result in self.absorbed:
+            self.ctx.results[other.step] = part_result
         return True
 
     def changed(self) -> dict[str, list[str]]:

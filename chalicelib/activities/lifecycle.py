@@ -38,7 +38,7 @@ def closing(effects: Effects, result: dict[str, Any], *, last: bool) -> dict[str
     target = received_by(ctx.activity)
     if target:
         results = {**(_stored(ctx).get("results") or {}), **ctx.results, effects.step: result,
-                   **{step: part for step, part, _ in effects.parts}}
+                   **{other.step: part for other, part in effects.absorbed}}
         copy = {k: v for k, v in {**_stored(ctx), **ctx.activity}.items() if k not in ("PK", "SK", "steps", "effects")}
         effects.ops.append(db.tx_put({**copy, "PK": user_pk(ctx.site_id, target), "SK": activity_sk(ctx.activity_id),
                                       "status": "SUCCEEDED", "processedAt": ctx.now_iso, "role": "target",

@@ -14,6 +14,8 @@ Indexes (all sparse, written only by the items that need them):
 
 from __future__ import annotations
 
+import zlib
+
 SITES_INDEX_PK = "SITES"
 
 
@@ -99,10 +101,13 @@ def unfinished_index_pk(shard: int) -> str:
     return f"UNFINISHED#{shard:02d}"
 
 
-def unfinished_shard(gate_id: str) -> int:
-    import zlib
+def _shard(value: str, shards: int) -> int:
+    """A stable spread of `value` over `shards` (not Python's hash, which is salted per process)."""
+    return zlib.crc32(value.encode()) % shards
 
-    return zlib.crc32(gate_id.encode()) % UNFINISHED_SHARDS
+
+def unfinished_shard(gate_id: str) -> int:
+    return _shard(gate_id, UNFINISHED_SHARDS)
 
 
 def credit_sk(point_id: str, expires_at: str, batch_id: str) -> str:
@@ -117,9 +122,7 @@ BOARD_SHARDS = 16
 
 def board_index_pk(site: str, board_id: str, period_key: str, uuid: str) -> str:
     """The GSI2 partition of `uuid`'s score item of one board period."""
-    import zlib
-
-    return f"{site}#LB#{board_id}#{period_key}#{zlib.crc32(uuid.encode()) % BOARD_SHARDS:02d}"
+    return f"{site}#LB#{board_id}#{period_key}#{_shard(uuid, BOARD_SHARDS):02d}"
 
 
 def board_index_pks(site: str, board_id: str, period_key: str) -> list[str]:
