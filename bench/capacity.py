@@ -90,7 +90,7 @@ def known_shards(family_key: str) -> int:
 
     if family_key.startswith("UNFINISHED#"):
         return keys.UNFINISHED_SHARDS
-    if "#LB#" in family_key:
+    if "#LBL#" in family_key:
         return keys.BOARD_SHARDS
     return 0
 

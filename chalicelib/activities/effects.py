@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.clock import iso
-from chalicelib.engine.leaderboards import ranked_measure
+from chalicelib.engine.leaderboards import ScoreUpdate, next_entries, ranked_measure, restated_entries
 from chalicelib.engine.periods import period_key
 from chalicelib.engine.wallet import WalletChange
 from chalicelib.ids import new_id
@@ -25,9 +25,10 @@ from chalicelib.models.mechanics import PointType, SiteMechanics
 from chalicelib.store import db, userstate
 from chalicelib.store import ranks as rank_store
 from chalicelib.store.keys import (
+    USER_STATE_SK,
     activity_sk,
-    board_index_pk,
-    board_score_sk,
+    board_live_sk,
+    bucket_sk,
     credit_sk,
     ledger_sk,
     user_pk,
@@ -37,8 +38,10 @@ from chalicelib.store.userstate import (
     StateChange,
     UserState,
     bucket_add,
+    from_state_item,
     granularity_of,
     measure_attr,
+    measures_of,
     period_attr,
     wallet_attr,
 )
@@ -48,6 +51,9 @@ from chalicelib.store.userstate import (
 GRANULARITIES = ("day", "week", "month", "quarter", "year")
 BOARD_PERIODS = {"daily": "day", "weekly": "week", "monthly": "month"}
 MAX_TRANSACTION_ITEMS = 100
+# Reads and writes of one user's live scores before keep_scores gives up on a contended item
+# (each lost race means another writer set a newer figure meanwhile).
+LIVE_SCORE_TRIES = 5
 
 
 class TransientError(Exception):
@@ -148,9 +154,9 @@ class Effects:
     finished: bool = False
     # uuid -> what this commit changes on that user's state item (one update each).
     state: dict[str, StateChange] = field(default_factory=dict)
-    # (uuid, board, current period key) -> (the measure it ranks by, whether it rose): the
+    # (uuid, board, period, period key) -> (the measure it ranks by, whether it rose): the
     # scores to set once the commit is made (keep_scores).
-    scores: dict[tuple[str, str, str], tuple[str, bool]] = field(default_factory=dict)
+    scores: dict[tuple[str, str, str, str], tuple[str, bool]] = field(default_factory=dict)
     # Other steps committed in this step's transaction (`absorb`), with their results: their
     # measures move with this commit's, their records stay theirs.
     absorbed: list[tuple[Effects, dict[str, Any]]] = field(default_factory=list)
@@ -259,20 +265,16 @@ class Effects:
             if held is None:  # a user this invocation changes without having read them
                 held = self.ctx.states[uuid] = userstate.load(self.ctx.site_id, uuid) or UserState(uuid, {})
             self._route_measures(uuid, held, current, per_user.get(uuid, {}))
-        scores: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        scores: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
         for (uuid, at), live in boards.items():
             moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
-            for board_id, key, measure, delta in self._board_deltas(live, moment):
-                scores[(uuid, board_id, key, measure)] += delta
-        for (uuid, board_id, key, measure), delta in scores.items():
-            if not delta:
-                continue
-            if key == current[granularity_of(key)]:
-                # A current period's score is that period's measure (domain.md: points earned or
-                # behaviours counted within the period): set from the state item once committed.
-                self.scores[(uuid, board_id, key)] = (measure, delta > 0)
-            else:
-                self._score_op(uuid, board_id, key, delta)  # an ended period (a reject): in the commit
+            for board_id, period, key, measure, delta in self._board_deltas(live, moment):
+                scores[(uuid, board_id, period, key, measure)] += delta
+        for (uuid, board_id, period, key, measure), delta in scores.items():
+            if delta:
+                # A period's score is that period's measure (domain.md: points earned or behaviours
+                # counted within the period): set from the state item once committed.
+                self.scores[(uuid, board_id, period, key)] = (measure, delta > 0)
 
     def _route_measures(self, uuid: str, held: UserState, current: dict[str, str],
                         deltas: dict[str, dict[str, int]]) -> None:
@@ -315,56 +317,78 @@ class Effects:
             if op is not None:
                 self.ops.append(op)
 
-    def _board_periods(self, at: dt.datetime) -> list[tuple[str, str, str]]:
-        """(board, period key at `at`, the measure it ranks by) of every board period."""
-        out = []
+    def _board_periods(self, at: dt.datetime) -> list[tuple[str, str, str, str]]:
+        """(board, period, period key at `at`, the measure it ranks by) of every board period."""
+        out: list[tuple[str, str, str, str]] = []
         for board in self.ctx.mechanics.leaderboards.values():
             measure = ranked_measure(board)
             for period in board.periods:
                 key = "all" if period == "allTime" else period_key(BOARD_PERIODS[period], at,
                                                                     self.ctx.tz, self.ctx.week_start)
-                out.append((board.id, key, measure))
+                out.append((board.id, period, key, measure))
         return out
 
-    def _board_deltas(self, measures: dict[str, int], at: dt.datetime) -> list[tuple[str, str, str, int]]:
-        return [(board_id, key, measure, measures[measure]) for board_id, key, measure in self._board_periods(at)
-                if measures.get(measure)]
+    def _board_deltas(self, measures: dict[str, int], at: dt.datetime) -> list[tuple[str, str, str, str, int]]:
+        return [(board_id, period, key, measure, measures[measure])
+                for board_id, period, key, measure in self._board_periods(at) if measures.get(measure)]
 
     def keep_scores(self, *, everything: bool = False, users: list[str] | None = None) -> None:
-        """The current periods' scores this commit moved, set from the state item as stored.
+        """The live scores this commit moved, set from the state item as stored: one write per
+        user and board, whatever the number of periods (`rank_store.put_live`).
 
-        Outside the transaction (a plain update costs half a transactional one) and safe there:
-        the score is absolute, read back after the commit (so it holds every commit before it,
-        a gift's credit made meanwhile too), and conditional on the state item's version (an
-        older figure never overwrites a newer one; a retry writes the same one). `everything`:
-        every board period of `users` (default: the users read), for a step that found its commit
-        already applied or its work already ended (its first run may have died between the commit
-        and these writes).
+        Outside the transaction (a plain write costs half a transactional one) and safe there:
+        the scores are absolute, read back after the commit (so they hold every commit before
+        it, a gift's credit made meanwhile too), never older than what is stored (the state
+        item's version rides on the live item) and written on the live item as read (another
+        writer in between makes this one read again). An ended period's score (a reject after
+        the period turned) is its bucket's, restated on the entry that holds it. `everything`:
+        every board period of `users` (default: the users read), for a step that found its
+        commit already applied or its work already ended (its first run may have died between
+        the commit and these writes).
         """
-        wanted = dict(self.scores)
+        wanted: dict[str, dict[str, dict[tuple[str, str], tuple[str, bool | None]]]] = defaultdict(dict)
+        for (uuid, board_id, period, key), (measure, rose) in self.scores.items():
+            wanted[uuid].setdefault(board_id, {})[(period, key)] = (measure, rose)
+        current = {(board_id, period): key for board_id, period, key, _ in self._board_periods(self.ctx.now)}
         if everything:
             for uuid in users if users is not None else list(self.ctx.states):
-                for board_id, key, measure in self._board_periods(self.ctx.now):
-                    wanted.setdefault((uuid, board_id, key), (measure, False))
-        stored: dict[str, UserState] = {}
-        for (uuid, board_id, key), (measure, rose) in sorted(wanted.items()):
-            if uuid not in stored:
-                stored[uuid] = userstate.load_state_item(self.ctx.site_id, uuid)
-            held = stored[uuid]
-            if held.version is None or (everything and measure not in held.measures.get(key, {})):
-                continue
-            rank_store.set_score(self.ctx.site_id, uuid, board_id, key, held.measures.get(key, {}).get(measure, 0),
-                                 version=held.version, now=self.ctx.now_iso, rose=rose)
+                for board_id, period, key, measure in self._board_periods(self.ctx.now):
+                    wanted[uuid].setdefault(board_id, {}).setdefault((period, key), (measure, None))
+        for uuid, boards in sorted(wanted.items()):
+            ended = sorted({key for board_id, periods in boards.items() for period, key in periods
+                            if key != current.get((board_id, period))})
+            for _ in range(LIVE_SCORE_TRIES):
+                found = rank_store.live_items(self.ctx.site_id, uuid, sorted(boards),
+                                              extra=[USER_STATE_SK, *(bucket_sk(k) for k in ended)])
+                if self._set_live(uuid, boards, current, found):
+                    break
 
-    def _score_op(self, uuid: str, board_id: str, key: str, delta: int) -> None:
-        values: dict[str, Any] = {":d": delta, ":uuid": uuid, ":b": board_id, ":k": key,
-                                  ":gpk": board_index_pk(self.ctx.site_id, board_id, key, uuid)}
-        expression = "ADD score :d SET #u = :uuid, boardId = :b, periodKey = :k, GSI2PK = :gpk, GSI2SK = :uuid"
-        if delta > 0:
-            expression += ", reachedAt = :now"
-            values[":now"] = self.ctx.now_iso
-        self.ops.append(db.tx_update(user_pk(self.ctx.site_id, uuid), board_score_sk(board_id, key),
-                                     expression, values=values, names={"#u": "uuid"}))
+    def _set_live(self, uuid: str, boards: dict[str, dict[tuple[str, str], tuple[str, bool | None]]],
+                  current: dict[tuple[str, str], str], found: dict[str, dict[str, Any]]) -> bool:
+        """One pass of keep_scores over one user's boards; False when a write met another."""
+        held = from_state_item(uuid, {}, found.get(USER_STATE_SK))
+        if held.version is None:
+            return True
+        done = True
+        for board_id, periods in sorted(boards.items()):
+            seen = found.get(board_live_sk(board_id))
+            restating = any(key != current.get((board_id, period)) for period, key in periods)
+            stored = int(seen.get("stateVersion", 0)) if seen is not None else -1
+            if stored > held.version or (stored == held.version and not restating):
+                continue  # this state, or a newer one, is there already
+            updates = [ScoreUpdate(period, key, held.measures.get(key, {}).get(measure, 0), rose)
+                       for (period, key), (measure, rose) in sorted(periods.items())
+                       if key == current.get((board_id, period))]
+            entries = next_entries(seen or {}, updates, self.ctx.now_iso)
+            for (period, key), (measure, _) in sorted(periods.items()):
+                if key != current.get((board_id, period)):
+                    bucket = found.get(bucket_sk(key))
+                    entries = restated_entries(entries, period, key, measures_of(bucket, held, key).get(measure, 0))
+            if seen is not None and entries == {k: v for k, v in seen.items() if k.startswith(("c|", "p|"))}:
+                continue
+            if not rank_store.put_live(self.ctx.site_id, uuid, board_id, entries, version=held.version, seen=seen):
+                done = False
+        return done
 
     def operations(self) -> list[dict[str, Any]]:
         """Every operation of the commit: the steps' own, the measures', one per state item.

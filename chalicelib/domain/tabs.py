@@ -259,7 +259,8 @@ def _reward_entry(status: RewardStatus) -> Json:
 def _board_rows(site: SiteView, state: UserState, items_by_sk: dict[str, Json], now: dt.datetime) -> list[Json]:
     """The user's position per board and period. The live score is the period's measure on the
     state item, committed with the activity that moved it (so a tab opened once an activity reads
-    SUCCEEDED shows it); the score item, set right after that commit, feeds the rank job."""
+    SUCCEEDED shows it); the live item, set right after that commit, feeds the rank job, and the
+    rank item holds the rank it set."""
     profile = state.profile
     rows = []
     for board in site.mechanics.leaderboards.values():
@@ -449,7 +450,7 @@ def coupons_tab(site_id: str, uuid: str) -> Json:
 
 def leaderboards_tab(site_id: str, site_item: dict[str, Any], uuid: str) -> Json:
     """One BatchGetItem: the profile, the state item (live scores), and per board and period the
-    current score item (the rank) and the user's last final rank (for previousRank/change)."""
+    current rank item and the user's last final rank (for previousRank/change)."""
     site = SiteView.of(site_id, site_item)
     now = clock.now()
     sort_keys = [PROFILE_SK, USER_STATE_SK]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.models.mechanics import Leaderboard
 
@@ -104,3 +105,87 @@ def rank_change(
     if previous is None:
         return RankChange(None, None, True)
     return RankChange(previous, previous - rank, False)
+
+
+# ---------------------------------------------------------------- live scores
+#
+# A user's live scores on one board are one item: per period kind of the board (`daily`,
+# `weekly`, `allTime`...) the current entry `c|{period}` and the one before it `p|{period}`,
+# each `{"k": period key, "s": score, "r": reached at (ISO)}`. The previous entry is what the
+# rank job closes a period from when the user has already moved on to the next one.
+
+Entry = dict[str, Any]
+
+
+def current_attr(period: str) -> str:
+    return f"c|{period}"
+
+
+def previous_attr(period: str) -> str:
+    return f"p|{period}"
+
+
+@dataclass(frozen=True)
+class ScoreUpdate:
+    """A period's score as the user's state item has it now. `rose`: the commit raised it
+    (True), moved it without raising it (False), or only restates it (None: a refresh)."""
+
+    period: str
+    key: str
+    score: int
+    rose: bool | None
+
+
+def next_entries(held: Mapping[str, Any], updates: Iterable[ScoreUpdate], now: str) -> dict[str, Entry]:
+    """The entries of a live item after `updates`, from the entries it holds (`held`).
+
+    Within a period the reached-at time moves only when the score rose; a new period's first
+    entry takes `now` and pushes the current one to previous. A newer period already held (a
+    writer with a later clock) is left alone, and so is a period the user has no score in.
+    """
+    out: dict[str, Entry] = {k: dict(v) for k, v in held.items() if k.startswith(("c|", "p|"))}
+    for update in updates:
+        current = out.get(current_attr(update.period))
+        if current is not None and current["k"] == update.key:
+            reached = now if update.rose else current["r"]
+            out[current_attr(update.period)] = {"k": update.key, "s": update.score, "r": reached}
+        elif (current is not None and str(current["k"]) > update.key) or (update.score == 0 and update.rose is None):
+            continue  # a newer period is held, or a refresh of a period the user has no score in
+        else:
+            if current is not None:
+                out[previous_attr(update.period)] = current
+            out[current_attr(update.period)] = {"k": update.key, "s": update.score, "r": now}
+    return out
+
+
+def restated_entries(held: Mapping[str, Any], period: str, key: str, score: int) -> dict[str, Entry]:
+    """The entries after an ended period's score changed (a reject after the period turned):
+    the entry holding that period, current or previous, takes the new score."""
+    out: dict[str, Entry] = {k: dict(v) for k, v in held.items() if k.startswith(("c|", "p|"))}
+    for attr in (current_attr(period), previous_attr(period)):
+        if (out.get(attr) or {}).get("k") == key:
+            out[attr]["s"] = score
+    return out
+
+
+def adopted_entries(held: Mapping[str, Any], period: str, entry: Entry) -> dict[str, Entry]:
+    """The entries with an older layout's score of one period (`entry`) taken in where the live
+    item has nothing newer for it: as current, or as previous behind a later current."""
+    out: dict[str, Entry] = {k: dict(v) for k, v in held.items() if k.startswith(("c|", "p|"))}
+    current, previous = out.get(current_attr(period)), out.get(previous_attr(period))
+    if current is None:
+        out[current_attr(period)] = entry
+    elif str(current["k"]) < str(entry["k"]):
+        out[previous_attr(period)], out[current_attr(period)] = current, entry
+    elif str(current["k"]) > str(entry["k"]) and (previous is None or str(previous["k"]) < str(entry["k"])):
+        out[previous_attr(period)] = entry
+    return out
+
+
+def entry_of(item: Mapping[str, Any], period: str, key: str) -> Entry | None:
+    """The live item's entry for one period key (current or previous), if it holds one."""
+    for attr in (current_attr(period), previous_attr(period)):
+        entry = item.get(attr)
+        if entry is not None and entry.get("k") == key:
+            return dict(entry)
+    return None

@@ -357,12 +357,15 @@ def query_all(
             return items
 
 
-def put(item: Mapping[str, Any], condition: str | None = None, names: Mapping[str, str] | None = None) -> None:
+def put(item: Mapping[str, Any], condition: str | None = None, names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None) -> None:
     kwargs: dict[str, Any] = {"TableName": table(), "Item": serialize(item)}
     if condition:
         kwargs["ConditionExpression"] = condition
     if names:
         kwargs["ExpressionAttributeNames"] = dict(names)
+    if values:
+        kwargs["ExpressionAttributeValues"] = {k: serialize_value(v) for k, v in values.items()}
     call("put_item", **kwargs)
 
 

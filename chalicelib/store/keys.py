@@ -71,6 +71,7 @@ def bounty_sk(bounty_id: str) -> str:
 
 
 def board_score_sk(board_id: str, period_key: str) -> str:
+    """A user's rank item of one board period (the rank job's: rank, score as ranked, standings keys)."""
     return f"S#K#{board_id}#{period_key}"
 
 
@@ -114,20 +115,30 @@ def credit_sk(point_id: str, expires_at: str, batch_id: str) -> str:
     return f"E#{point_id}#{expires_at}#{batch_id}"
 
 
-# A board period's score items are spread over this many GSI2 partitions by a hash of the
-# user: every score change writes its partition, and one partition takes at most 1,000 writes/s
-# (10,000 score changes/s on one board: 625/s each). The rank job reads them all.
+# A user's live scores on one board (every period of it) are one item, `S#L#{board}`, spread
+# over this many GSI2 partitions by a hash of the user: every score change writes its
+# partition, and one partition takes at most 1,000 writes/s (10,000 score changes/s on one
+# board: 625/s each). The rank job reads them all.
 BOARD_SHARDS = 16
 
 
-def board_index_pk(site: str, board_id: str, period_key: str, uuid: str) -> str:
-    """The GSI2 partition of `uuid`'s score item of one board period."""
-    return f"{site}#LB#{board_id}#{period_key}#{_shard(uuid, BOARD_SHARDS):02d}"
+def board_live_sk(board_id: str) -> str:
+    return f"S#L#{board_id}"
 
 
-def board_index_pks(site: str, board_id: str, period_key: str) -> list[str]:
-    """Every GSI2 partition of one board period: the shards, and the unsharded partition the
-    score items written before the shards still sit in until their next score change."""
+def board_index_pk(site: str, board_id: str, uuid: str) -> str:
+    """The GSI2 partition of `uuid`'s live scores on a board."""
+    return f"{site}#LBL#{board_id}#{_shard(uuid, BOARD_SHARDS):02d}"
+
+
+def board_index_pks(site: str, board_id: str) -> list[str]:
+    """Every GSI2 partition of a board's live scores."""
+    return [f"{site}#LBL#{board_id}#{shard:02d}" for shard in range(BOARD_SHARDS)]
+
+
+def legacy_board_index_pks(site: str, board_id: str, period_key: str) -> list[str]:
+    """Where score items of one board period sat before the live items (one per user, board and
+    period, sharded or not): the rank job adopts what it still finds there."""
     return [f"{site}#LB#{board_id}#{period_key}#{shard:02d}" for shard in range(BOARD_SHARDS)] + [
         f"{site}#LB#{board_id}#{period_key}"]
 

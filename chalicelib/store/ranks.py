@@ -1,15 +1,25 @@
-"""Materialized leaderboard ranks: what the rank job reads and writes, and the standings list.
+"""Leaderboard scores and ranks: the live items activity processing sets, the rank items the
+rank job writes, and the standings list.
 
-Scores are live on the score items `S#K#{board}#{periodKey}` (activity processing sets them,
-indexed by GSI2 under `{site}#LB#{board}#{periodKey}#{shard}`: 16 partitions by a hash of the
-user, `keys.BOARD_SHARDS`). The rank job writes beside the score, never over it (UpdateItem SET
-of other attributes, so a concurrent score write is never lost):
-- `rank`, `rankedAt`, `displayName`, and GSI3 keys `{site}#LBR#{board}#{periodKey}` /
-  zero-padded list position, so standings are one Query of GSI3 in rank order;
-- at a period's end `finalRank` on that period's items, and one pointer item per user, board
-  and period kind, `S#KP#{board}#{period}` `{rank, score, periodKey}`: the user's last final
-  rank with a score above zero, read by the leaderboards tab in O(1) however old it is.
-Its own progress lives in the site partition as `LBJOB#{board}#{period}` `{periodKey,
+Live scores: one item per user and board, `S#L#{board}` (`keys.board_live_sk`), holding every
+period of the board (`engine.leaderboards.next_entries`: the current and the previous entry of
+each period kind). Activity processing sets it right after its commit, from the state item as
+stored; GSI2 indexes it under `{site}#LBL#{board}#{shard}`, 16 partitions by a hash of the user
+(`keys.BOARD_SHARDS`), which the rank job reads. One write per board an activity moves, however
+many periods the board has.
+
+Rank items: one per user and board period, `S#K#{board}#{periodKey}`, written only by the rank
+job, and only when something shown changed:
+- `rank`, `rankedAt`, `score` (as ranked), `displayName`, and GSI3 keys
+  `{site}#LBR#{board}#{periodKey}` / zero-padded list position, so standings are one Query of
+  GSI3 in rank order;
+- at a period's end `finalRank`, and one pointer item per user, board and period kind,
+  `S#KP#{board}#{period}` `{rank, score, periodKey}`: the user's last final rank with a score
+  above zero, read by the leaderboards tab in O(1) however old it is.
+Before the live items, the rank item of the current period also held the live score and was
+indexed by GSI2 (`keys.legacy_board_index_pks`); the rank job adopts such items into the live
+ones and takes them out of GSI2 (`adopt_legacy`).
+The job's own progress lives in the site partition as `LBJOB#{board}#{period}` `{periodKey,
 rankedAt}` (outside `MECH#`..`SITE`, the mechanics range).
 """
 
@@ -19,12 +29,15 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from chalicelib.engine.leaderboards import Entry
 from chalicelib.store import db
 from chalicelib.store.keys import (
     PROFILE_SK,
     board_index_pk,
     board_index_pks,
+    board_live_sk,
     board_score_sk,
+    legacy_board_index_pks,
     site_pk,
     user_pk,
 )
@@ -56,10 +69,57 @@ def all_sites() -> Iterator[str]:
     yield from sites.all_site_ids()
 
 
-def board_scores(site: str, board_id: str, period_key: str) -> list[Item]:
-    """Every score item of one board and period (GSI2: each of its partitions, paged to the end)."""
-    return [item for pk in board_index_pks(site, board_id, period_key)
+# ---------------------------------------------------------------- live scores
+
+
+def live_scores(site: str, board_id: str) -> list[Item]:
+    """Every user's live item of one board (GSI2: each of its partitions, paged to the end)."""
+    return [item for pk in board_index_pks(site, board_id)
             for item in db.query_all(index="GSI2", key_condition="GSI2PK = :pk", values={":pk": pk})]
+
+
+def live_items(site: str, uuid: str, board_ids: Sequence[str], extra: Sequence[str] = ()) -> dict[str, Item]:
+    """The user's live items of `board_ids` and the items `extra` (sort keys), by sort key, in
+    one strongly consistent BatchGetItem."""
+    pk = user_pk(site, uuid)
+    keys = [(pk, sk) for sk in (*extra, *(board_live_sk(b) for b in board_ids))]
+    return {str(item["SK"]): item for start in range(0, len(keys), BATCH_GET_MAX)
+            for item in batch_get(keys[start:start + BATCH_GET_MAX])}
+
+
+def put_live(site: str, uuid: str, board_id: str, entries: dict[str, Entry], *, version: int,
+             seen: Item | None) -> bool:
+    """Write a live item as decided on `seen` (the item as read, None when there was none).
+
+    Conditional on `seen` being still what is stored: False when another writer came between
+    (the caller reads again). `version`, the state item's version the entries were taken from,
+    is what a later writer compares against.
+    """
+    item = {"PK": user_pk(site, uuid), "SK": board_live_sk(board_id), "uuid": uuid, "boardId": board_id,
+            "stateVersion": version, "GSI2PK": board_index_pk(site, board_id, uuid), "GSI2SK": uuid, **entries}
+    try:
+        if seen is None:
+            db.put(item, condition="attribute_not_exists(PK)")
+        else:
+            db.put(item, condition="stateVersion = :seen", values={":seen": seen.get("stateVersion")})
+    except db.ConditionFailed:
+        return False
+    return True
+
+
+def legacy_scores(site: str, board_id: str, period_key: str) -> list[Item]:
+    """Score items of one board period in the layout before the live items, still in GSI2."""
+    return [item for pk in legacy_board_index_pks(site, board_id, period_key)
+            for item in db.query_all(index="GSI2", key_condition="GSI2PK = :pk", values={":pk": pk})]
+
+
+def leave_legacy_index(site: str, uuid: str, board_id: str, period_key: str) -> None:
+    """A legacy score item adopted into the live item: out of GSI2, kept as the rank item."""
+    db.update(user_pk(site, uuid), board_score_sk(board_id, period_key), "REMOVE GSI2PK, GSI2SK",
+              return_new=False)
+
+
+# ---------------------------------------------------------------- ranks
 
 
 def profiles(site: str, uuids: Sequence[str]) -> dict[str, Item]:
@@ -73,55 +133,48 @@ def profiles(site: str, uuids: Sequence[str]) -> dict[str, Item]:
     return out
 
 
+def ranked_items(site: str, board_id: str, period_key: str) -> list[Item]:
+    """The rank items of one board period that are on its standings (GSI3, paged to the end)."""
+    return db.query_all(index="GSI3", key_condition="GSI3PK = :pk",
+                        values={":pk": standings_index_pk(site, board_id, period_key)}, consistent=False)
+
+
 def job_state(site: str, board_id: str, period: str) -> Item | None:
     return db.get(site_pk(site), job_sk(board_id, period))
 
 
 def save_job_state(site: str, board_id: str, period: str, period_key: str, ranked_at: str) -> None:
+    """`legacyAdopted`: the period key whose older-layout score items are adopted (no run
+    after this one looks for them again)."""
     db.put({"PK": site_pk(site), "SK": job_sk(board_id, period), "boardId": board_id, "period": period,
-            "periodKey": period_key, "rankedAt": ranked_at})
+            "periodKey": period_key, "rankedAt": ranked_at, "legacyAdopted": [period_key]})
 
 
 def set_rank(site: str, uuid: str, board_id: str, period_key: str, *, rank: int | None, position: int,
-             display_name: str, ranked_at: str, final: bool = False) -> None:
-    """Write a rank beside the live score; `rank=None` takes the user off the standings."""
-    names = {"#r": "rank", "#at": "rankedAt", "#dn": "displayName"}
-    values: dict[str, Any] = {":at": ranked_at, ":dn": display_name}
+             score: int, display_name: str, ranked_at: str | None, final: bool = False) -> None:
+    """Write a user's rank item of one board period; `rank=None` takes the user off the
+    standings; `ranked_at=None` keeps the time the rank was set (only the score or name moved)."""
+    names = {"#u": "uuid", "#s": "score", "#dn": "displayName", "#r": "rank"}
+    values: dict[str, Any] = {":uuid": uuid, ":b": board_id, ":k": period_key, ":s": score, ":dn": display_name}
+    sets = ["#u = :uuid", "boardId = :b", "periodKey = :k", "#s = :s", "#dn = :dn"]
+    removes = []
+    if ranked_at is not None:
+        names["#at"] = "rankedAt"
+        values[":at"] = ranked_at
+        sets.append("#at = :at")
     if rank is None:
-        expression = "SET #at = :at, #dn = :dn REMOVE #r, GSI3PK, GSI3SK"
-        if final:
-            expression = "SET #at = :at, #dn = :dn, #f = :none REMOVE #r, GSI3PK, GSI3SK"
-            names["#f"] = "finalRank"
-            values[":none"] = None
+        removes = ["#r", "GSI3PK", "GSI3SK"]
     else:
         values.update({":r": rank, ":gpk": standings_index_pk(site, board_id, period_key),
                        ":gsk": standings_index_sk(position)})
-        expression = "SET #r = :r, #at = :at, #dn = :dn, GSI3PK = :gpk, GSI3SK = :gsk"
-        if final:
-            expression += ", #f = :r"
-            names["#f"] = "finalRank"
-    with contextlib.suppress(db.ConditionFailed):  # a score item that vanished has nothing to rank
-        db.update(user_pk(site, uuid), board_score_sk(board_id, period_key), expression, values=values,
-                  names=names, condition="attribute_exists(PK)", return_new=False)
-
-
-def set_score(site: str, uuid: str, board_id: str, period_key: str, score: int, *, version: int, now: str,
-              rose: bool) -> None:
-    """A current period's live score, as the user's state item at `version` has it.
-
-    Conditional on the version: a write decided on an older state item never overwrites one
-    decided on a newer (a late duplicate, a retry). `reachedAt` moves when the score rose; the
-    first write always sets one, so ties keep an order.
-    """
-    reached = "reachedAt = :now" if rose else "reachedAt = if_not_exists(reachedAt, :now)"
-    with contextlib.suppress(db.ConditionFailed):  # a newer figure is there already: nothing to do
-        db.update(user_pk(site, uuid), board_score_sk(board_id, period_key),
-                  f"SET score = :s, #u = :uuid, boardId = :b, periodKey = :k, GSI2PK = :gpk, GSI2SK = :uuid, "
-                  f"stateVersion = :v, {reached}",
-                  values={":s": score, ":uuid": uuid, ":b": board_id, ":k": period_key, ":v": version, ":now": now,
-                          ":gpk": board_index_pk(site, board_id, period_key, uuid)},
-                  names={"#u": "uuid"}, condition="attribute_not_exists(stateVersion) OR stateVersion < :v",
-                  return_new=False)
+        sets += ["#r = :r", "GSI3PK = :gpk", "GSI3SK = :gsk"]
+    if final:
+        names["#f"] = "finalRank"
+        values[":f"] = rank
+        sets.append("#f = :f")
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    db.update(user_pk(site, uuid), board_score_sk(board_id, period_key), expression, values=values, names=names,
+              return_new=False)
 
 
 def keep_last_final(site: str, uuid: str, board_id: str, period: str, period_key: str, rank: int,

@@ -103,6 +103,37 @@ def test_ranks_standings_and_previous_rank(api: Api, site: str, workflow: str) -
         shift()
 
 
+def test_a_reject_after_its_week_ended_counts_in_that_weeks_final_ranks(api: Api, site: str, workflow: str) -> None:
+    """A reject that lands after the week turned, before the job closed it, restates the ended
+    week's score on the live item (current entry, or previous behind the new week's): the week
+    closes with the score less the reversal."""
+    configure(api, site)
+    for uuid in ("u1", "u2", "u3"):
+        user(api, site, uuid, displayName=uuid.upper())
+    inc(api, site, "u1", "xp", 10)
+    big = inc(api, site, "u1", "xp", 40)
+    inc(api, site, "u2", "xp", 30)
+    inc(api, site, "u3", "xp", 5)
+    late = inc(api, site, "u3", "xp", 20)
+    drained()
+    ranks.run(sites=[site])
+    assert standings(api, site) == [(1, "u1", "U1", 50), (2, "u2", "U2", 30), (3, "u3", "U3", 25)]
+    try:
+        shift(7 * DAY)
+        inc(api, site, "u1", "xp", 2)  # u1 is in the new week: last week's entry is the previous one
+        reject(api, site, big["id"])
+        reject(api, site, late["id"])  # u3's only entry is still last week's
+        drained()
+        ranks.run(sites=[site])  # closes last week: u2 30, u1 10, u3 5
+        rows = {uuid: board_row(api, site, uuid, "weekly") for uuid in ("u1", "u2", "u3")}
+        assert {uuid: row["previousRank"] for uuid, row in rows.items()} == {"u1": 2, "u2": 1, "u3": 3}
+        assert standings(api, site) == [(1, "u1", "U1", 2)]
+        assert standings(api, site, "?period=allTime") == [(1, "u2", "U2", 30), (2, "u1", "U1", 12),
+                                                           (3, "u3", "U3", 5)]
+    finally:
+        shift()
+
+
 def test_standings_refusals(api: Api, site: str) -> None:
     configure(api, site)
     status, data, _ = api.get(f"/sites/{site}/leaderboards/nope/standings")
@@ -126,13 +157,14 @@ def test_schedule_is_wired(api: Api, site: str) -> None:
 
 
 def test_a_board_periods_scores_spread_over_its_shards_and_all_are_ranked(api: Api, site: str, workflow: str) -> None:
-    """Score items go to 16 GSI2 partitions by user (no partition takes every score change of a
-    board); the rank job reads every shard, and the unsharded partition that score items
-    written before the shards still sit in, and ranks them all as one board."""
+    """A user's live scores of a board (one item, every period of it) go to 16 GSI2 partitions
+    by user (no partition takes every score change of a board); the rank job reads every shard
+    and ranks them all as one board. A score item of the layout before the live items, still in
+    its board period's GSI2 partition, is adopted by the job and leaves that index."""
     from chalicelib.clock import now
     from chalicelib.engine.periods import period_key
     from chalicelib.store import db
-    from chalicelib.store.keys import BOARD_SHARDS, board_index_pk, board_score_sk, user_pk
+    from chalicelib.store.keys import BOARD_SHARDS, board_index_pk, board_live_sk, board_score_sk, user_pk
 
     configure(api, site)
     uuids = [f"s{n}" for n in range(12)]
@@ -141,15 +173,24 @@ def test_a_board_periods_scores_spread_over_its_shards_and_all_are_ranked(api: A
         inc(api, site, uuid, "xp", 10 + n)
     drained()
     week = period_key("week", now(), "Europe/London", "monday")
-    stored = {uuid: db.get(user_pk(site, uuid), board_score_sk("xp_board", week)) for uuid in uuids}
+    stored = {uuid: db.get(user_pk(site, uuid), board_live_sk("xp_board")) for uuid in uuids}
     partitions = {str(item["GSI2PK"]) for item in stored.values() if item}
-    assert partitions == {board_index_pk(site, "xp_board", week, uuid) for uuid in uuids}
+    assert partitions == {board_index_pk(site, "xp_board", uuid) for uuid in uuids}
     assert len(partitions) > 1 and all(p.rsplit("#", 1)[1].isdigit() for p in partitions)
     assert BOARD_SHARDS == 16
-    # A score item as written before the shards: in the board period's unsharded partition.
-    old = stored["s0"]
-    assert old is not None
-    db.put({**old, "GSI2PK": f"{site}#LB#xp_board#{week}"})
+    assert stored["s3"] is not None and stored["s3"]["c|weekly"]["k"] == week and stored["s3"]["c|weekly"]["s"] == 13
+    # s0 as written before the live items: a score item of the week in the board period's
+    # partition, and no live item.
+    db.delete(user_pk(site, "s0"), board_live_sk("xp_board"))
+    legacy = {"PK": user_pk(site, "s0"), "SK": board_score_sk("xp_board", week), "uuid": "s0",
+              "boardId": "xp_board", "periodKey": week, "score": 10, "stateVersion": 1,
+              "reachedAt": "2026-01-01T00:00:00Z", "GSI2PK": f"{site}#LB#xp_board#{week}", "GSI2SK": "s0"}
+    db.put(legacy)
     ranks.run(sites=[site])
     expected = [(n + 1, uuids[11 - n], uuids[11 - n].upper(), 21 - n) for n in range(12)]
     assert standings(api, site) == expected
+    adopted = db.get(user_pk(site, "s0"), board_live_sk("xp_board"))
+    assert adopted is not None and adopted["c|weekly"] == {"k": week, "s": 10, "r": "2026-01-01T00:00:00Z"}
+    assert adopted["GSI2PK"] == board_index_pk(site, "xp_board", "s0")
+    rank_item = db.get(user_pk(site, "s0"), board_score_sk("xp_board", week))
+    assert rank_item is not None and "GSI2PK" not in rank_item and rank_item["rank"] == 12

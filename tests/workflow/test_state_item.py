@@ -119,27 +119,30 @@ def test_a_write_between_the_read_and_the_move_makes_the_mover_read_again(
 def test_a_step_dying_between_its_commit_and_the_scores_sets_them_on_its_retry(
         api: Api, game: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The scores are written after the commit: a run that dies there (here a throttle on the
-    first score write, which the ASL retries) finds its work ended on the retry and sets every
-    board period from the state item, as if nothing had happened."""
+    first live score write, which the ASL retries) finds its work ended on the retry and sets
+    every board period from the state item, as if nothing had happened."""
     from chalicelib.activities.effects import TransientError
     from chalicelib.store import ranks
-    from chalicelib.store.keys import board_score_sk
+    from chalicelib.store.keys import board_live_sk
 
-    original = ranks.set_score
+    original = ranks.put_live
     died: list[str] = []
 
-    def set_score(*args: Any, **kwargs: Any) -> None:
+    def put_live(*args: Any, **kwargs: Any) -> bool:
         if not died:
             died.append(args[2])
             raise TransientError("throttled after the commit")
-        original(*args, **kwargs)
+        return original(*args, **kwargs)
 
     def scores() -> list[Any]:
         week = stored_state("alice", game).periods["week"]
-        items = [db.get(user_pk(game, "alice"), board_score_sk("xp_board", key)) for key in (week, "all")]
-        return [(i["score"], i["stateVersion"]) if i else None for i in items]
+        item = db.get(user_pk(game, "alice"), board_live_sk("xp_board"))
+        if item is None:
+            return [None, None]
+        assert item["c|weekly"]["k"] == week and item["c|allTime"]["k"] == "all"
+        return [(item[attr]["s"], item["stateVersion"]) for attr in ("c|weekly", "c|allTime")]
 
-    monkeypatch.setattr(ranks, "set_score", set_score)
+    monkeypatch.setattr(ranks, "put_live", put_live)
     earn_xp = {"type": "point", "action": "increment", "points": [{"pointId": "xp", "points": 10}]}
     done = run(api, game, "alice", earn_xp)
     # The commit carried the finish: the status reads SUCCEEDED while the run is still dying.

@@ -6,10 +6,15 @@ from chalicelib.engine.leaderboards import (
     FinalRank,
     RankChange,
     Score,
+    ScoreUpdate,
+    adopted_entries,
+    entry_of,
     is_ranked,
+    next_entries,
     previous_rank,
     rank_change,
     rank_scores,
+    restated_entries,
 )
 
 D = dt.date
@@ -68,3 +73,52 @@ def test_who_is_ranked() -> None:
     assert not is_ranked(b, tags=["sales"], blocked=True, member=True)
     assert not is_ranked(b, tags=["sales"], blocked=False, member=False)
     assert not is_ranked(b, tags=["sales"], blocked=False, member=True, show_on_leaderboards=False)
+
+
+# ---------------------------------------------------------------- live scores
+
+W1, W2, W3 = "week:2026-11-23", "week:2026-11-30", "week:2026-12-07"
+T1, T2 = "2026-11-24T10:00:00Z", "2026-12-01T09:00:00Z"
+
+
+def test_a_score_that_rises_moves_its_time_and_one_that_falls_keeps_it() -> None:
+    held = {"c|weekly": {"k": W1, "s": 10, "r": T1}, "uuid": "alice", "stateVersion": 3}
+    rose = next_entries(held, [ScoreUpdate("weekly", W1, 15, True)], T2)
+    assert rose == {"c|weekly": {"k": W1, "s": 15, "r": T2}}
+    fell = next_entries(held, [ScoreUpdate("weekly", W1, 4, False)], T2)
+    assert fell == {"c|weekly": {"k": W1, "s": 4, "r": T1}}
+    assert held["c|weekly"] == {"k": W1, "s": 10, "r": T1}  # the item as read is left as it was
+
+
+def test_a_new_period_pushes_the_current_entry_to_previous() -> None:
+    held = {"c|weekly": {"k": W1, "s": 10, "r": T1}, "p|weekly": {"k": "week:2026-11-16", "s": 3, "r": T1}}
+    out = next_entries(held, [ScoreUpdate("weekly", W2, 5, True), ScoreUpdate("allTime", "all", 15, True)], T2)
+    assert out == {"c|weekly": {"k": W2, "s": 5, "r": T2}, "p|weekly": {"k": W1, "s": 10, "r": T1},
+                   "c|allTime": {"k": "all", "s": 15, "r": T2}}
+
+
+def test_a_newer_period_held_and_a_refresh_without_a_score_are_left_alone() -> None:
+    held = {"c|weekly": {"k": W3, "s": 1, "r": T2}}
+    assert next_entries(held, [ScoreUpdate("weekly", W2, 9, True)], T1) == held  # a writer with an older clock
+    assert next_entries({}, [ScoreUpdate("weekly", W2, 0, None)], T2) == {}
+    # A refresh of a period the user has a score in writes it with its time (the first write).
+    assert next_entries({}, [ScoreUpdate("weekly", W2, 4, None)], T2) == {"c|weekly": {"k": W2, "s": 4, "r": T2}}
+
+
+def test_an_ended_periods_new_score_lands_on_the_entry_that_holds_it() -> None:
+    held = {"c|weekly": {"k": W2, "s": 5, "r": T2}, "p|weekly": {"k": W1, "s": 10, "r": T1}}
+    assert restated_entries(held, "weekly", W1, 7) == {"c|weekly": {"k": W2, "s": 5, "r": T2},
+                                                       "p|weekly": {"k": W1, "s": 7, "r": T1}}
+    assert restated_entries(held, "weekly", "week:2026-11-09", 1) == held  # no longer held: nothing to restate
+    assert entry_of(held, "weekly", W1) == {"k": W1, "s": 10, "r": T1} and entry_of(held, "weekly", W3) is None
+
+
+def test_an_older_layouts_score_is_adopted_where_nothing_newer_holds_its_period() -> None:
+    old = {"k": W2, "s": 8, "r": T1}
+    assert adopted_entries({}, "weekly", old) == {"c|weekly": old}
+    later = {"c|weekly": {"k": W3, "s": 2, "r": T2}}
+    assert adopted_entries(later, "weekly", old) == {**later, "p|weekly": old}
+    earlier = {"c|weekly": {"k": W1, "s": 4, "r": T1}}
+    assert adopted_entries(earlier, "weekly", old) == {"c|weekly": old, "p|weekly": earlier["c|weekly"]}
+    same = {"c|weekly": {"k": W2, "s": 9, "r": T2}}
+    assert adopted_entries(same, "weekly", old) == same  # the live figure is the newer one
