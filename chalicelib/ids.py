@@ -42,6 +42,22 @@ def new_id(at: dt.datetime | None = None) -> str:
     return _encode(ms, 10) + _encode(rand, 16)
 
 
+def time_of(identifier: str) -> dt.datetime | None:
+    """The instant an id was issued for (its first 10 characters), or None if it is not one."""
+    if len(identifier) < 10:
+        return None
+    ms = 0
+    for char in identifier[:10].upper():
+        digit = _ALPHABET.find(char)
+        if digit < 0:
+            return None
+        ms = ms * 32 + digit
+    try:
+        return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def restart() -> None:
     """Forget the last id issued (tests that move the clock back between tests)."""
     global _last

@@ -22,6 +22,7 @@ from chalicelib.engine.periods import period_key
 from chalicelib.engine.wallet import WalletChange
 from chalicelib.ids import new_id
 from chalicelib.models.mechanics import PointType, SiteMechanics
+from chalicelib.store import activities as activity_store
 from chalicelib.store import db, userstate
 from chalicelib.store import ranks as rank_store
 from chalicelib.store.keys import (
@@ -152,6 +153,8 @@ class Effects:
     guards: dict[int, Guarded] = field(default_factory=dict)
     # Whether the commit ended the activity (SUCCEEDED, FAILED or REJECTED).
     finished: bool = False
+    # The commit ends the activity's work (the finish rides in it): its ordering marker goes.
+    ends_work: bool = False
     # uuid -> what this commit changes on that user's state item (one update each).
     state: dict[str, StateChange] = field(default_factory=dict)
     # (uuid, board, period, period key) -> (the measure it ranks by, whether it rose): the
@@ -476,6 +479,11 @@ class Effects:
                 raise StepConflict(f"state changed under step {self.step}: {err.reasons}") from err
             raise  # refused for another reason (an item too large): not worth a retry
         self.applied = True
+        if self.ends_work:
+            # After the commit, as a plain delete (1 write unit, 2 inside the transaction): a run
+            # that dies before it leaves the marker of ended work, which whoever finds it next
+            # (the user's next work, or the reconciler) removes (workflow.steps).
+            activity_store.clear_marker(self.ctx.site_id, self.ctx.uuid, self.ctx.activity_id)
         self.keep_scores()
         self.finished = (status_note or {}).get("status") in ("SUCCEEDED", "FAILED", "REJECTED")
         self.ctx.results[self.step] = result

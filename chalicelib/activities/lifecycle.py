@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib.activities.effects import Context, Effects
 from chalicelib.store import activities as store
 from chalicelib.store import db
-from chalicelib.store.keys import activity_sk, pending_sk, user_pk
+from chalicelib.store.keys import activity_sk, user_pk
 
 
 def rewards_pending(activity: dict[str, Any], changed: dict[str, list[str]], blocked: bool) -> bool:
@@ -26,14 +26,13 @@ def closing(effects: Effects, result: dict[str, Any], *, last: bool) -> dict[str
     """The status note of a processing commit; the finish rides along when it is the last.
 
     `last`: the rewards step (always the last) or a type step with no rewards to evaluate.
-    The finish (the ordering marker gone, the activity counted, a gift's or award's copy for
-    its target) then costs no commit, read or item write of its own.
+    The finish (the activity counted, a gift's or award's copy for its target, and right after
+    the commit the ordering marker removed) then costs no commit or read of its own.
     """
     ctx = effects.ctx
     if not last and rewards_pending(ctx.activity, effects.changed(), bool(result.get("blocked"))):
         return {"status": "PROCESSING"}
-    pk = user_pk(ctx.site_id, ctx.uuid)
-    effects.ops.append(db.tx_delete(pk, pending_sk(ctx.activity_id)))
+    effects.ends_work = True  # the ordering marker goes right after the commit
     effects.measure(ctx.uuid, "n:activities", 1)  # the stats bar's count: all time's n:activities
     target = received_by(ctx.activity)
     if target:

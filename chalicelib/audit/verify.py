@@ -20,6 +20,8 @@ What it checks, per site (all sites unless told):
   lapsed; a reject that revoked a reward another activity unlocked may take back more, never
   less); a FAILED one left no ledger entry, or compensated all it booked (its `compensate`
   step reversed its entries, by the same rule as a reject).
+- ordering markers: none left of an activity that ended, nor one without its activity once the
+  accept's grace has passed.
 
 Users are listed with paged Queries of GSI1 (`{site}#USERS`), sites with GSI1 (`SITES`), and
 each user's partition is read with paged Queries: never a Scan. It is an offline tool (make
@@ -33,10 +35,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import clock
+from chalicelib.ids import time_of
 from chalicelib.store import db
+from chalicelib.store.activities import ACCEPT_GRACE
 from chalicelib.store.keys import (
     ACTIVITY,
     LEDGER,
+    PENDING,
     SITES_INDEX_PK,
     USER_STATE_SK,
     coupon_stock_sk,
@@ -111,6 +117,7 @@ class _SiteData:
     activities: dict[str, db.Item] = field(default_factory=dict)  # the owner's copy, by id
     coupons: list[db.Item] = field(default_factory=list)
     bounties: dict[str, db.Item] = field(default_factory=dict)
+    markers: list[db.Item] = field(default_factory=list)  # ordering markers `P#`, with `owner`
 
 
 def verify(sites: list[str] | None = None, report: Report | None = None) -> Report:
@@ -137,11 +144,33 @@ def verify_site(site: str, report: Report) -> Report:
                 data.coupons.append({**item, "owner": uuid})
             elif sk.startswith("S#Y#"):
                 data.bounties[str(item["bountyId"])] = {**item, "owner": uuid}
+            elif sk.startswith(PENDING):
+                data.markers.append({**item, "owner": uuid})
     _check_coupons(site, data, report)
     _check_bounties(site, data, report)
     _check_goods(site, data, report)
     _check_activities(site, data, report)
+    _check_markers(site, data, report)
     return report
+
+
+def _check_markers(site: str, data: _SiteData, report: Report) -> None:
+    """An activity's ordering marker stands for unfinished work: once the activity ended it is
+    gone (else it would hold the user's later work back), and one with no activity behind it
+    (an accept that died between its two writes) is gone once its accept's grace has passed."""
+    now = clock.now()
+    for marker in data.markers:
+        work = marker.get("todo") or {}
+        if work.get("job") != "process":
+            continue  # a reject job's marker: its activity stays SUCCEEDED while it is pending
+        gate = str(marker["SK"])[len(PENDING):]
+        where = f"marker {gate} (user {marker['owner']})"
+        activity = data.activities.get(gate)
+        if activity is not None and activity.get("status") in ("SUCCEEDED", "FAILED", "REJECTED"):
+            report.add(site, "marker-of-unfinished-work", where, f"the activity is {activity['status']}")
+        issued = time_of(gate)
+        if activity is None and issued is not None and now - issued >= ACCEPT_GRACE:
+            report.add(site, "marker-of-unfinished-work", where, "no activity behind it, past the accept's grace")
 
 
 def _undone(activity: db.Item | None) -> bool:

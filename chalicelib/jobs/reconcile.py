@@ -11,6 +11,11 @@ than `HAND_OVER_AFTER` ago, and:
   MarkFailed that could not write included). A reject job that old is refused instead: the
   activity stays SUCCEEDED with `rejection.refused` set.
 
+A marker with no activity behind it (an accept that died between its marker and its activity:
+no client was told of it) is cleared by whoever runs its work once the accept's grace has
+passed (`store.activities.settle_unaccepted`), and a marker left after its activity ended by
+the handler that finds it ended (`workflow.steps`): a hand-over or a give-up reaches both.
+
 What it did is counted (`WorkHandedOver`, `WorkTimedOut`) and logged.
 """
 
@@ -70,8 +75,16 @@ def resume() -> int:
     from chalicelib.workflow import starter
 
     now = clock.now()
-    handed_over = sum(starter.hand_off(work, dedup=f"{work['gateId']}:resume:{now.strftime('%Y%m%d%H%M%S')}")
-                      for work, _ in _unfinished(clock.iso(now)))
-    if handed_over:
-        logger.info("unfinished work handed over after a restart", extra={"work": handed_over})
+    handed_over = cleared = 0
+    for work, _ in _unfinished(clock.iso(now)):
+        if work.get("job") == "process" and activities.get(work["site"], work["uuid"], work["activityId"]) is None:
+            # An accept the stop cut between its marker and its activity: no one can still be
+            # writing it, so its marker goes now rather than after the grace.
+            activities.clear_marker(work["site"], work["uuid"], str(work["gateId"]))
+            cleared += 1
+            continue
+        handed_over += starter.hand_off(work, dedup=f"{work['gateId']}:resume:{now.strftime('%Y%m%d%H%M%S')}")
+    if handed_over or cleared:
+        logger.info("unfinished work handed over after a restart",
+                    extra={"work": handed_over, "unaccepted_markers_cleared": cleared})
     return handed_over

@@ -369,6 +369,26 @@ def put(item: Mapping[str, Any], condition: str | None = None, names: Mapping[st
     call("put_item", **kwargs)
 
 
+BATCH_WRITE_MAX = 25
+# Rounds of a BatchWriteItem's unprocessed items (each one a request botocore itself retries).
+BATCH_WRITE_ATTEMPTS = 3
+
+
+def batch_put(items: Sequence[Mapping[str, Any]]) -> None:
+    """Plain puts in one BatchWriteItem (each item costs what its own PutItem would; no
+    conditions, no atomicity). What DynamoDB leaves unprocessed (throttled) is sent again,
+    botocore's backoff between; still unprocessed after that is `Busy`."""
+    if len(items) > BATCH_WRITE_MAX:
+        raise ValueError(f"at most {BATCH_WRITE_MAX} items per BatchWriteItem, got {len(items)}")
+    pending: dict[str, Any] = {table(): [{"PutRequest": {"Item": serialize(item)}} for item in items]}
+    for _ in range(BATCH_WRITE_ATTEMPTS):
+        if not pending:
+            return
+        pending = call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
+    if pending:
+        raise Busy("UnprocessedItems", f"{sum(len(v) for v in pending.values())} items not written")
+
+
 def update(
     pk: str,
     sk: str,

@@ -7,7 +7,8 @@ order while other users' batches run in other invocations; nothing waits for any
 
 When a handler finds earlier work of the user unfinished (its hand-off was lost or is late),
 the execution ends in `HandedBack` with that work: the consumer runs it first, then the
-message's own work again. A message whose execution did not end (FAILED, TIMED_OUT, a start
+message's own work again. Earlier work whose activity is not written yet (its accept is under
+way) is not ready: the message goes back to the queue and is tried again a moment later. A message whose execution did not end (FAILED, TIMED_OUT, a start
 that failed) is reported in `batchItemFailures` together with the later messages of its group,
 so SQS redelivers them, in order, after the visibility timeout; other groups go on. AWS's
 guide asks a FIFO consumer to give back everything after the first failure; giving back only
@@ -23,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.observability import count, logger
 from chalicelib.workflow import starter
+from chalicelib.workflow.definition import NOT_READY
 
 # Earlier work found unfinished is run first; a chain this long means something is wrong with
 # the user's markers, and the message goes back to the queue instead.
@@ -146,6 +148,11 @@ def _execute(work: dict[str, Any]) -> dict[str, Any] | None:
               activity_type=work.get("type"))
         return None
     output = outcome.get("output")
+    if isinstance(output, dict) and output.get(NOT_READY):
+        # Its activity is not written yet (an accept under way): neither ended nor failed.
+        logger.info("work not ready; tried again later", extra={"activity_id": work.get("activityId")})
+        count("WorkNotReady", activity_type=work.get("type"))
+        return None
     return output if isinstance(output, dict) else {}
 
 

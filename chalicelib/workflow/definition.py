@@ -20,6 +20,9 @@ FUNCTIONS = {
     "RejectFunctionArn": REJECT,
     "MarkFailedFunctionArn": MARK_FAILED,
 }
+# The output field of work that is not ready (the step found its activity not written yet: an
+# accept under way); the consumer gives the message back for a later try.
+NOT_READY = "notReady"
 # Express: billed per execution and duration, not per transition; run synchronously by the consumer.
 STATE_MACHINE_TYPE = "EXPRESS"
 # The function Lambda's SQS event source feeds from the activity queue (infra/package.py wires it).

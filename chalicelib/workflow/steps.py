@@ -26,6 +26,7 @@ from chalicelib.engine.errors import DomainError
 from chalicelib.observability import count, logger
 from chalicelib.store import activities, db, sites
 from chalicelib.store import mechanics as mechanics_store
+from chalicelib.workflow.definition import NOT_READY
 
 Event = dict[str, Any]
 # Re-reads after a condition failed on state (StepConflict): the only retry layer for it.
@@ -113,6 +114,11 @@ def _run(event: Event, work: Callable[[Context], Effects], *, stored: bool = Fal
     raise StepConflict("unreachable")
 
 
+def _gate(event: Event) -> str:
+    """The id of the work's ordering marker (an activity's own id; a reject job's id)."""
+    return str(event.get("gateId") or event["activityId"])
+
+
 def _its_turn(event: Event) -> bool:
     """True when this work is the user's earliest unfinished; False when it has ended already.
 
@@ -120,7 +126,7 @@ def _its_turn(event: Event) -> bool:
     lost or is late): the consumer runs that first. Ids are time-ordered, so the earliest
     marker is the earliest accepted.
     """
-    gate = str(event.get("gateId") or event["activityId"])
+    gate = _gate(event)
     earliest = activities.earliest_unfinished(event["site"], event["uuid"])
     if earliest is None or str(earliest["gateId"]) > gate:
         return False
@@ -130,17 +136,40 @@ def _its_turn(event: Event) -> bool:
     return True
 
 
-def _changed(event: Event, effects: Effects) -> tuple[dict[str, list[str]], bool, dict[str, Any]]:
-    """What the type step changed (verbs, earned points), whether it was blocked, its results."""
-    if effects.applied:
+def _changed(event: Event, effects: Effects, stored: dict[str, Any] | None
+             ) -> tuple[dict[str, list[str]], bool, dict[str, Any]]:
+    """What the type step changed (verbs, earned points), whether it was blocked, its results;
+    for a redelivery (`stored`: the activity as stored), what its first run recorded."""
+    if stored is None:
         return effects.changed(), bool(effects.result_blocked), dict(effects.ctx.results)
-    # A redelivery: what the first run changed is recorded on the activity.
-    stored = _context(event, stored=True).activity
     record = (stored.get("effects") or {}).get(stored["type"]) or {}
     changed = {"verbs": [record["verb"]] if record.get("verb") else [],
                "points": sorted({e["pointId"] for e in record.get("ledger", []) if e["bookedUnder"] == "earned"})}
     results = stored.get("results") or {}
     return changed, bool((results.get(stored["type"]) or {}).get("blocked")), results
+
+
+ENDED = ("SUCCEEDED", "FAILED", "REJECTED")
+
+
+def _ended_already(event: Event) -> None:
+    """Work whose activity has ended while its marker is still there (its run died between the
+    finish's commit and the marker's removal, which follows it): the marker goes, and the
+    scores are set again (they follow the commit too)."""
+    logger.info("work had ended; its ordering marker is cleared")
+    count("EndedWorkMarkerCleared", activity_type=event.get("type"))
+    activities.clear_marker(event["site"], event["uuid"], _gate(event))
+    _scores_again(event)
+
+
+def _unaccepted(event: Event) -> bool:
+    """Work whose activity is not there: its accept died between the marker and the activity
+    (the marker is cleared: True, nothing to run), or is still writing it (False: not ready)."""
+    if activities.settle_unaccepted(event["site"], event["uuid"], _gate(event), clock.now()):
+        logger.warning("marker of an accept that never committed cleared")
+        count("UnacceptedMarkerCleared")
+        return True
+    return False
 
 
 def _scores_again(event: Event) -> None:
@@ -154,19 +183,33 @@ def _scores_again(event: Event) -> None:
 
 
 def _by_type(module: Any) -> Callable[[Event, Any], Event]:
-    def one(event: Event) -> None:
+    def one(event: Event) -> bool:
+        """The work's whole run; False when it is not ready (its accept is still writing it)."""
         if not _its_turn(event):
             # A redelivery of ended work: its first run may have died after its last commit,
             # before the scores it moved were set (they follow the commit): set them again.
             logger.info("work already ended; only its scores are set again")
             _scores_again(event)
-            return
+            return True
+        if event.get("activity") is None:
+            # Work from a marker (handed back, or the reconciler's): the activity read once here.
+            stored = activities.get(event["site"], event["uuid"], event["activityId"])
+            if stored is None:
+                return _unaccepted(event)
+            if stored.get("status") in ENDED:
+                _ended_already(event)
+                return True
+            event = {**event, "activity": stored}
         effects = _run(event, module.process, last=False)
         if effects.finished:
-            return
-        changed, blocked, results = _changed(event, effects)
-        # The activity the step ran with (the work's slim form, or read once when the work came
-        # without it, e.g. from the reconciler): what the next steps go on with.
+            return True
+        redelivered = None if effects.applied else _context(event, stored=True).activity
+        if redelivered is not None and redelivered.get("status") in ENDED:
+            _ended_already(event)
+            return True
+        changed, blocked, results = _changed(event, effects, redelivered)
+        # The activity the step ran with (the work's slim form, or as read above): what the next
+        # steps go on with.
         activity = effects.ctx.activity
         event = {**event, "activity": activity}
         if lifecycle.rewards_pending(activity, changed, blocked):
@@ -179,25 +222,27 @@ def _by_type(module: Any) -> Callable[[Event, Any], Event]:
                                        [gift_reward] if gift_reward else [])
 
             if _run(event, unlock, last=True, results=results).finished:
-                return
+                return True
         _run(event, lifecycle.finish, last=True, results=results)
+        return True
 
     def handler(event: Event, context: Any = None) -> Event:
         batch = event.get("batch")
         if not batch:
-            one(event)
-            return _out(event)
+            return _out(event) if one(event) else {**_out(event), NOT_READY: True}
         processed = _each(batch, one)
-        return {**_out({k: v for k, v in event.items() if k != "batch"}), "processed": processed}
+        out = {**_out({k: v for k, v in event.items() if k != "batch"}), "processed": processed}
+        return out if processed else {**out, NOT_READY: True}
 
     handler.__name__ = handler.__qualname__ = f"{module.__name__.rsplit('.', 1)[-1]}_step"
     return _retryable(handler)
 
 
-def _each(batch: list[Event], one: Callable[[Event], None]) -> int:
+def _each(batch: list[Event], one: Callable[[Event], bool]) -> int:
     """Several queued activities of one user and type, in order, in one invocation: how many ended.
 
-    A broken rule ends its activity FAILED here (what MarkFailed would do) and the batch goes on.
+    A broken rule ends its activity FAILED here (what MarkFailed would do) and the batch goes on;
+    work that is not ready stops it.
     Anything else stops the batch: raised when nothing ended yet (the ASL's Retry and Catch take
     it, as for a single activity, whose fields the batch's event carries), else the count so far,
     and the consumer runs the rest in a new execution.
@@ -205,7 +250,8 @@ def _each(batch: list[Event], one: Callable[[Event], None]) -> int:
     for done, work in enumerate(batch):
         logger.thread_safe_append_keys(activity_id=work.get("activityId"))
         try:
-            one(work)
+            if not one(work):
+                return done
         except ActivityRuleBroken as broken:
             end_failed(work, {"type": broken.type, "message": broken.message})
         except Exception:
@@ -238,7 +284,7 @@ def reject_step(event: Event, context: Any = None) -> Event:
     if activity is None or activity["status"] != "SUCCEEDED" or not rejection.get("pending") \
             or activity.get("rejectJob") != event.get("gateId"):
         # The job's marker outlived its reject (ended by another delivery): clear it.
-        activities.clear_marker(event["site"], event["uuid"], str(event["gateId"]))
+        activities.clear_marker(event["site"], event["uuid"], _gate(event))
         return _out(event)
     _run({**event, "activity": activity}, reject.process)
     return _out(event)
@@ -267,8 +313,12 @@ def end_failed(event: Event, error: dict[str, str]) -> None:
     logger.info("activity failed", extra={"error_type": error["type"], "error_message": error["message"]})
     count("ActivityFailed" if error["type"] != "InternalError" else "ActivityErrored",
           activity_type=event.get("type"))
-    stored = activities.get(event["site"], event["uuid"], event["activityId"]) or {}
-    if reject.applied_steps(stored) and stored.get("status") in ("QUEUED", "PROCESSING"):
+    stored = activities.get(event["site"], event["uuid"], event["activityId"])
+    if stored is None:
+        _unaccepted(event)  # nothing to fail: an accept that never committed (its marker goes)
+    elif stored.get("status") in ENDED:
+        _ended_already(event)  # ended meanwhile (or long ago, its marker left behind)
+    elif reject.applied_steps(stored):
         # Some steps committed before the failure: undo them, so FAILED means no effect.
         _run(event, lambda ctx: reject.compensate(ctx, error), stored=True)
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -171,6 +171,175 @@ def test_a_duplicate_hand_off_by_the_reconciler_changes_nothing(api: Api) -> Non
     assert reconcile.run() == {"handedOver": 0, "timedOut": 0}  # nothing is unfinished
     assert wait_for(api, SITE, done["id"])["result"] == done["result"]
     assert wallet("alice", "coins")["balance"] == 30
+
+
+# ------------------------------------------------------------------ accept's two writes
+
+def markers(uuid: str) -> list[str]:
+    """The user's ordering markers (`P#{gate}`), oldest first."""
+    from chalicelib.store import db
+    from chalicelib.store.keys import PENDING, user_pk
+
+    items = db.query_all(key_condition="PK = :pk AND begins_with(SK, :p)",
+                         values={":pk": user_pk(SITE, uuid), ":p": PENDING})
+    return [str(i["SK"])[len(PENDING):] for i in items]
+
+
+class AcceptCut(Exception):
+    """The API function stopped between accept's marker and its activity write."""
+
+
+class CutAccepts:
+    """While armed, accept's activity write never happens: the request ends there (a 500, as
+    when the function dies) and the write is kept, for `complete` to make it late."""
+
+    def __init__(self, real_put: Callable[..., None]) -> None:
+        self.real_put = real_put
+        self.armed = 0
+        self.kept: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+
+    def arm(self) -> None:
+        self.armed += 1
+
+    def put(self, item: Any, *args: Any, **kwargs: Any) -> None:
+        if self.armed and str(item.get("SK", "")).startswith("A#"):
+            self.armed -= 1
+            self.kept.append((item, args, kwargs))
+            raise AcceptCut("the API function died between its two writes")
+        self.real_put(item, *args, **kwargs)
+
+    def complete(self) -> None:
+        """The cut accept's activity write, made now (an accept that was slow, not dead)."""
+        item, args, kwargs = self.kept.pop()
+        self.real_put(item, *args, **kwargs)
+
+
+@pytest.fixture
+def cut_accepts(monkeypatch: pytest.MonkeyPatch) -> CutAccepts:
+    from chalicelib.store import db
+
+    cuts = CutAccepts(db.put)
+    monkeypatch.setattr(db, "put", cuts.put)
+    return cuts
+
+
+def test_an_accept_cut_after_its_marker_holds_the_users_work_only_for_the_grace(
+        api: Api, cut_accepts: CutAccepts) -> None:
+    """A marker with no activity behind it: the user's next activity hands it back, finds it
+    not ready while the cut accept could still be writing, and once the grace has passed the
+    marker is cleared and the next activity runs. The client of the cut accept had no 202."""
+    from chalicelib.store.activities import ACCEPT_GRACE
+
+    cut_accepts.arm()
+    status, data, _ = api.post(f"/sites/{SITE}/activities", {"uuid": "alice", "attrs": INCREMENT})
+    assert status == 500, data
+    (orphan,) = markers("alice")
+    later = submit(api, SITE, "alice", INCREMENT)
+    time.sleep(1.0)
+    assert status_of(api, later) == "QUEUED"  # held behind the marker: the accept may be under way
+    assert markers("alice") == [orphan, later]
+    shift(ACCEPT_GRACE.total_seconds() + 1)
+    assert wait_for(api, SITE, later)["status"] == "SUCCEEDED"
+    assert markers("alice") == []
+    assert wallet("alice", "coins")["entries"] == 1
+    assert run(api, SITE, "alice", REDEEM)["status"] == "SUCCEEDED"
+
+
+def test_a_cut_accepts_marker_alone_is_cleared_by_the_reconciler(api: Api, cut_accepts: CutAccepts) -> None:
+    from chalicelib.jobs import reconcile
+
+    cut_accepts.arm()
+    assert api.post(f"/sites/{SITE}/activities", {"uuid": "alice", "attrs": INCREMENT})[0] == 500
+    assert len(markers("alice")) == 1
+    shift(61)
+    assert reconcile.run() == {"handedOver": 1, "timedOut": 0}
+    drained()
+    assert markers("alice") == []
+    # Had its hand-over been lost, the reconciler's give-up clears it all the same.
+    cut_accepts.arm()
+    assert api.post(f"/sites/{SITE}/activities", {"uuid": "bob", "attrs": INCREMENT})[0] == 500
+    shift(61 + 181)
+    assert reconcile.run() == {"handedOver": 0, "timedOut": 1}
+    assert markers("bob") == []
+
+
+def test_an_accept_still_writing_its_activity_is_not_overtaken(api: Api, cut_accepts: CutAccepts) -> None:
+    """The first accept has written its marker, not yet its activity, when the user's second
+    activity (a redeem of what the first credits) is processed: the second waits its turn
+    without failing, and takes effect after the first once that accept completes."""
+    from chalicelib.store.activities import work_of
+    from chalicelib.workflow import starter
+
+    cut_accepts.arm()
+    assert api.post(f"/sites/{SITE}/activities", {"uuid": "alice", "attrs": INCREMENT})[0] == 500
+    (first,) = markers("alice")
+    second = submit(api, SITE, "alice", REDEEM)
+    time.sleep(1.0)
+    assert status_of(api, second) == "QUEUED"
+    # The first accept goes on: its activity write, then its hand-off.
+    cut_accepts.complete()
+    assert starter.hand_off(work_of(SITE, "alice", first, "point", "process", first))
+    assert wait_for(api, SITE, second)["status"] == "SUCCEEDED"
+    assert wait_for(api, SITE, first)["status"] == "SUCCEEDED"
+    coins = wallet("alice", "coins")
+    assert (coins["balance"], coins["entries"]) == (0, 2)
+    assert markers("alice") == []
+
+
+def test_a_refused_activity_write_takes_its_marker_with_it(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB refuses the activity (throttled past botocore's retries): the client gets 503,
+    and the marker written just before is gone, so the user's next activity runs at once."""
+    from chalicelib.store import db
+
+    real_put, refused = db.put, []
+
+    def throttled(item: Any, *args: Any, **kwargs: Any) -> None:
+        if not refused and str(item.get("SK", "")).startswith("A#"):
+            refused.append(item["id"])
+            raise db.Busy("ProvisionedThroughputExceededException", "injected")
+        real_put(item, *args, **kwargs)
+
+    monkeypatch.setattr(db, "put", throttled)
+    status, data, _ = api.post(f"/sites/{SITE}/activities", {"uuid": "alice", "attrs": INCREMENT})
+    assert status == 503 and data["error"]["type"] == "ServiceUnavailable", data
+    assert markers("alice") == []
+    assert run(api, SITE, "alice", INCREMENT)["status"] == "SUCCEEDED"
+
+
+def test_a_repeated_idempotency_key_leaves_no_marker(api: Api) -> None:
+    first = submit(api, SITE, "alice", INCREMENT, key="k-1")
+    assert submit(api, SITE, "alice", INCREMENT, key="k-1") == first
+    assert wait_for(api, SITE, first)["status"] == "SUCCEEDED"
+    assert markers("alice") == []
+    assert wallet("alice", "coins")["entries"] == 1
+
+
+@pytest.mark.parametrize("fault", ["throttled", "lost"])
+def test_a_marker_left_after_the_finish_is_cleared(api: Api, monkeypatch: pytest.MonkeyPatch, fault: str) -> None:
+    """The finish's commit went through, the marker's removal after it did not: throttled (the
+    ASL retries the step, which finds its work ended and removes it), or lost (the run died
+    there: the user's next activity finds the marker of ended work, removes it and runs)."""
+    from chalicelib.activities.effects import TransientError
+    from chalicelib.store import activities
+
+    real_clear, faults = activities.clear_marker, []
+
+    def clear(site: str, uuid: str, gate_id: str) -> None:
+        if not faults:
+            faults.append(gate_id)
+            if fault == "throttled":
+                raise TransientError("throttled: injected")
+            return  # lost
+        real_clear(site, uuid, gate_id)
+
+    monkeypatch.setattr(activities, "clear_marker", clear)
+    done = run(api, SITE, "alice", INCREMENT)
+    assert done["status"] == "SUCCEEDED" and faults == [done["id"]]
+    drained()
+    assert markers("alice") == ([] if fault == "throttled" else [done["id"]])
+    assert run(api, SITE, "alice", REDEEM)["status"] == "SUCCEEDED"
+    assert markers("alice") == []
+    assert wallet("alice", "coins")["entries"] == 2
 
 
 # ------------------------------------------------------------------ consumer and execution faults
