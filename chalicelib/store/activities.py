@@ -59,7 +59,7 @@ def _marker(site: str, uuid: str, created_at: str, work: Work) -> dict[str, Any]
 
 # Users are never deleted, so a user seen once exists for good: a warm process checks each user
 # once (a strongly consistent read of the profile's key, 1 read unit) instead of putting a
-# ConditionCheck in every accept's transaction (2 write units, 5 times the price).
+# ConditionCheck beside every accept's activity write (a transaction: 2 write units, 5 times the price).
 _known_users: set[tuple[str, str]] = set()
 _KNOWN_KEPT = 100_000
 

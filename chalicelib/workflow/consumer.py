@@ -8,11 +8,12 @@ order while other users' batches run in other invocations; nothing waits for any
 When a handler finds earlier work of the user unfinished (its hand-off was lost or is late),
 the execution ends in `HandedBack` with that work: the consumer runs it first, then the
 message's own work again. Earlier work whose activity is not written yet (its accept is under
-way) is not ready: the message goes back to the queue and is tried again a moment later. A message whose execution did not end (FAILED, TIMED_OUT, a start
-that failed) is reported in `batchItemFailures` together with the later messages of its group,
-so SQS redelivers them, in order, after the visibility timeout; other groups go on. AWS's
-guide asks a FIFO consumer to give back everything after the first failure; giving back only
-the failed group keeps the order it protects, without holding up other users.
+way) is not ready: the message goes back to the queue and is tried again a moment later. A
+message whose execution did not end (FAILED, TIMED_OUT, a start that failed) is reported in
+`batchItemFailures` together with the later messages of its group, so SQS redelivers them, in
+order, after the visibility timeout; other groups go on. AWS's guide asks a FIFO consumer to
+give back everything after the first failure; giving back only the failed group keeps the
+order it protects, without holding up other users.
 """
 
 from __future__ import annotations
