@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.clock import iso
-from chalicelib.engine.leaderboards import ScoreUpdate, next_entries, ranked_measure, restated_entries
+from chalicelib.engine.leaderboards import (
+    ScoreUpdate,
+    entries_held,
+    next_entries,
+    ranked_measure,
+    restated_entries,
+)
 from chalicelib.engine.periods import period_key
 from chalicelib.engine.wallet import WalletChange
 from chalicelib.ids import new_id
@@ -387,7 +393,7 @@ class Effects:
                 if key != current.get((board_id, period)):
                     bucket = found.get(bucket_sk(key))
                     entries = restated_entries(entries, period, key, measures_of(bucket, held, key).get(measure, 0))
-            if seen is not None and entries == {k: v for k, v in seen.items() if k.startswith(("c|", "p|"))}:
+            if seen is not None and entries == entries_held(seen):
                 continue
             if not rank_store.put_live(self.ctx.site_id, uuid, board_id, entries, version=held.version, seen=seen):
                 done = False
@@ -485,7 +491,7 @@ class Effects:
             # (the user's next work, or the reconciler) removes (workflow.steps).
             activity_store.clear_marker(self.ctx.site_id, self.ctx.uuid, self.ctx.activity_id)
         self.keep_scores()
-        self.finished = (status_note or {}).get("status") in ("SUCCEEDED", "FAILED", "REJECTED")
+        self.finished = (status_note or {}).get("status") in activity_store.ENDED_STATUSES
         self.ctx.results[self.step] = result
         for other, part_result in self.absorbed:
             self.ctx.results[other.step] = part_result

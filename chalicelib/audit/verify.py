@@ -36,9 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.ids import time_of
 from chalicelib.store import db
-from chalicelib.store.activities import ACCEPT_GRACE
+from chalicelib.store.activities import ENDED_STATUSES, accept_may_be_writing
 from chalicelib.store.keys import (
     ACTIVITY,
     LEDGER,
@@ -166,10 +165,9 @@ def _check_markers(site: str, data: _SiteData, report: Report) -> None:
         gate = str(marker["SK"])[len(PENDING):]
         where = f"marker {gate} (user {marker['owner']})"
         activity = data.activities.get(gate)
-        if activity is not None and activity.get("status") in ("SUCCEEDED", "FAILED", "REJECTED"):
+        if activity is not None and activity.get("status") in ENDED_STATUSES:
             report.add(site, "marker-of-unfinished-work", where, f"the activity is {activity['status']}")
-        issued = time_of(gate)
-        if activity is None and issued is not None and now - issued >= ACCEPT_GRACE:
+        if activity is None and not accept_may_be_writing(gate, now):
             report.add(site, "marker-of-unfinished-work", where, "no activity behind it, past the accept's grace")
 
 

@@ -125,6 +125,11 @@ def previous_attr(period: str) -> str:
     return f"p|{period}"
 
 
+def entries_held(item: Mapping[str, Any]) -> dict[str, Entry]:
+    """The entries of a live item (a copy: the item as read is left as it was)."""
+    return {k: dict(v) for k, v in item.items() if k.startswith(("c|", "p|"))}
+
+
 @dataclass(frozen=True)
 class ScoreUpdate:
     """A period's score as the user's state item has it now. `rose`: the commit raised it
@@ -143,7 +148,7 @@ def next_entries(held: Mapping[str, Any], updates: Iterable[ScoreUpdate], now: s
     entry takes `now` and pushes the current one to previous. A newer period already held (a
     writer with a later clock) is left alone, and so is a period the user has no score in.
     """
-    out: dict[str, Entry] = {k: dict(v) for k, v in held.items() if k.startswith(("c|", "p|"))}
+    out: dict[str, Entry] = entries_held(held)
     for update in updates:
         current = out.get(current_attr(update.period))
         if current is not None and current["k"] == update.key:
@@ -161,7 +166,7 @@ def next_entries(held: Mapping[str, Any], updates: Iterable[ScoreUpdate], now: s
 def restated_entries(held: Mapping[str, Any], period: str, key: str, score: int) -> dict[str, Entry]:
     """The entries after an ended period's score changed (a reject after the period turned):
     the entry holding that period, current or previous, takes the new score."""
-    out: dict[str, Entry] = {k: dict(v) for k, v in held.items() if k.startswith(("c|", "p|"))}
+    out: dict[str, Entry] = entries_held(held)
     for attr in (current_attr(period), previous_attr(period)):
         if (out.get(attr) or {}).get("k") == key:
             out[attr]["s"] = score
@@ -171,7 +176,7 @@ def restated_entries(held: Mapping[str, Any], period: str, key: str, score: int)
 def adopted_entries(held: Mapping[str, Any], period: str, entry: Entry) -> dict[str, Entry]:
     """The entries with an older layout's score of one period (`entry`) taken in where the live
     item has nothing newer for it: as current, or as previous behind a later current."""
-    out: dict[str, Entry] = {k: dict(v) for k, v in held.items() if k.startswith(("c|", "p|"))}
+    out: dict[str, Entry] = entries_held(held)
     current, previous = out.get(current_attr(period)), out.get(previous_attr(period))
     if current is None:
         out[current_attr(period)] = entry

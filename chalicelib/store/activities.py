@@ -119,12 +119,21 @@ def accept(site: str, activity: dict[str, Any], idempotency: dict[str, Any] | No
 ACCEPT_GRACE = dt.timedelta(seconds=60)
 
 
+# The statuses an activity's work ends in: its ordering marker has no reason to exist any more.
+ENDED_STATUSES = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
+
+
+def accept_may_be_writing(gate_id: str, now: dt.datetime) -> bool:
+    """Whether the accept that wrote marker `gate_id` may still be writing its activity."""
+    issued = time_of(gate_id)
+    return issued is not None and now - issued < ACCEPT_GRACE
+
+
 def settle_unaccepted(site: str, uuid: str, gate_id: str, now: dt.datetime) -> bool:
     """The marker of work whose activity is not there: removed once its accept can no longer be
     writing the activity (True: nothing to run, the user's later work goes on); False while it
     still may (the work is not ready: try again later)."""
-    issued = time_of(gate_id)
-    if issued is not None and now - issued < ACCEPT_GRACE:
+    if accept_may_be_writing(gate_id, now):
         return False
     clear_marker(site, uuid, gate_id)
     return True

@@ -376,8 +376,8 @@ BATCH_WRITE_ATTEMPTS = 3
 
 def batch_put(items: Sequence[Mapping[str, Any]]) -> None:
     """Plain puts in one BatchWriteItem (each item costs what its own PutItem would; no
-    conditions, no atomicity). What DynamoDB leaves unprocessed (throttled) is sent again,
-    botocore's backoff between; still unprocessed after that is `Busy`."""
+    conditions, no atomicity). What DynamoDB leaves unprocessed (throttled) is sent again, at
+    most `BATCH_WRITE_ATTEMPTS` rounds in all; still unprocessed after that is `Busy`."""
     if len(items) > BATCH_WRITE_MAX:
         raise ValueError(f"at most {BATCH_WRITE_MAX} items per BatchWriteItem, got {len(items)}")
     pending: dict[str, Any] = {table(): [{"PutRequest": {"Item": serialize(item)}} for item in items]}

@@ -41,7 +41,7 @@ from chalicelib.store.keys import (
     site_pk,
     user_pk,
 )
-from chalicelib.store.reads import BATCH_GET_MAX, batch_get
+from chalicelib.store.reads import BATCH_GET_MAX, batch_get, user_items
 
 Item = dict[str, Any]
 POSITION_DIGITS = 10
@@ -81,10 +81,9 @@ def live_scores(site: str, board_id: str) -> list[Item]:
 def live_items(site: str, uuid: str, board_ids: Sequence[str], extra: Sequence[str] = ()) -> dict[str, Item]:
     """The user's live items of `board_ids` and the items `extra` (sort keys), by sort key, in
     one strongly consistent BatchGetItem."""
-    pk = user_pk(site, uuid)
-    keys = [(pk, sk) for sk in (*extra, *(board_live_sk(b) for b in board_ids))]
-    return {str(item["SK"]): item for start in range(0, len(keys), BATCH_GET_MAX)
-            for item in batch_get(keys[start:start + BATCH_GET_MAX])}
+    sort_keys = [*extra, *(board_live_sk(b) for b in board_ids)]
+    return {str(item["SK"]): item for start in range(0, len(sort_keys), BATCH_GET_MAX)
+            for item in user_items(site, uuid, sort_keys[start:start + BATCH_GET_MAX])}
 
 
 def put_live(site: str, uuid: str, board_id: str, entries: dict[str, Entry], *, version: int,

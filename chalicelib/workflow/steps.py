@@ -136,8 +136,7 @@ def _its_turn(event: Event) -> bool:
     return True
 
 
-def _changed(event: Event, effects: Effects, stored: dict[str, Any] | None
-             ) -> tuple[dict[str, list[str]], bool, dict[str, Any]]:
+def _changed(effects: Effects, stored: dict[str, Any] | None) -> tuple[dict[str, list[str]], bool, dict[str, Any]]:
     """What the type step changed (verbs, earned points), whether it was blocked, its results;
     for a redelivery (`stored`: the activity as stored), what its first run recorded."""
     if stored is None:
@@ -147,9 +146,6 @@ def _changed(event: Event, effects: Effects, stored: dict[str, Any] | None
                "points": sorted({e["pointId"] for e in record.get("ledger", []) if e["bookedUnder"] == "earned"})}
     results = stored.get("results") or {}
     return changed, bool((results.get(stored["type"]) or {}).get("blocked")), results
-
-
-ENDED = ("SUCCEEDED", "FAILED", "REJECTED")
 
 
 def _ended_already(event: Event) -> None:
@@ -196,7 +192,7 @@ def _by_type(module: Any) -> Callable[[Event, Any], Event]:
             stored = activities.get(event["site"], event["uuid"], event["activityId"])
             if stored is None:
                 return _unaccepted(event)
-            if stored.get("status") in ENDED:
+            if stored.get("status") in activities.ENDED_STATUSES:
                 _ended_already(event)
                 return True
             event = {**event, "activity": stored}
@@ -204,10 +200,10 @@ def _by_type(module: Any) -> Callable[[Event, Any], Event]:
         if effects.finished:
             return True
         redelivered = None if effects.applied else _context(event, stored=True).activity
-        if redelivered is not None and redelivered.get("status") in ENDED:
+        if redelivered is not None and redelivered.get("status") in activities.ENDED_STATUSES:
             _ended_already(event)
             return True
-        changed, blocked, results = _changed(event, effects, redelivered)
+        changed, blocked, results = _changed(effects, redelivered)
         # The activity the step ran with (the work's slim form, or as read above): what the next
         # steps go on with.
         activity = effects.ctx.activity
@@ -316,7 +312,7 @@ def end_failed(event: Event, error: dict[str, str]) -> None:
     stored = activities.get(event["site"], event["uuid"], event["activityId"])
     if stored is None:
         _unaccepted(event)  # nothing to fail: an accept that never committed (its marker goes)
-    elif stored.get("status") in ENDED:
+    elif stored.get("status") in activities.ENDED_STATUSES:
         _ended_already(event)  # ended meanwhile (or long ago, its marker left behind)
     elif reject.applied_steps(stored):
         # Some steps committed before the failure: undo them, so FAILED means no effect.
