@@ -8,9 +8,11 @@ functions can be counted with botocore events) and prints:
 - DynamoDB requests per activity, by type;
 - a behaviour activity's DynamoDB requests for a user with 10 and with 10,000 past activities;
 - a burst of 20 activities of one user (19 increments then a redeem of their sum);
-- the floor: the same state machine file with every Task a no-op, run by the same engine and
-  polled the same way, measured right before ours at 1 and 10 concurrent, in three rounds
-  (the ratios printed are medians over the rounds, so one noisy moment does not decide them).
+- two floors, each the same state machine file with every Task a no-op, run by the same engine
+  and polled at the same pace: the engine's alone (straight to the queue, the status read from
+  memory) and the whole shape (also submitted and polled through an HTTP API of its own, served
+  as the stack serves ours); each measured right before ours at 1 and 10 concurrent, in three
+  rounds (the ratios printed are medians over the rounds, so one noisy moment does not decide them).
 
     python bench/activities.py [--quick] [--lambda process|thread] [--latency aws|off|SCALE] [--burst-only]
 
@@ -250,53 +252,106 @@ def burst(api: Client, site: str) -> None:
 _FLOOR: dict[str, Any] = {}
 
 
-def floor(executions: int, concurrency: int) -> tuple[list[float], float]:
-    """The same pipeline shape with every Task a no-op, on the same engine, polled the same way.
-
-    A FIFO queue of its own (one message group per execution, as ours has one per user) fed to
-    a consumer by the same poller, the consumer running each message as a synchronous Express
-    execution of the same ASL file whose Tasks all answer at once; an execution counts as done
-    when its consumer returns, which the client polls for at the same pace as our activities.
-    """
+def _floor_pipeline() -> dict[str, Any]:
+    """The no-op pipeline both floors share, made once: a FIFO queue of its own (one message
+    group per execution, as ours has one per user) fed by the same poller to a consumer that runs
+    each message as a synchronous Express execution of the same ASL file, every Task a Lambda
+    that answers at once; `finished` records when each consumer returned."""
+    if _FLOOR:
+        return _FLOOR
     import boto3
 
-    from chalicelib.ids import new_id
     from chalicelib.workflow.definition import BATCH_SIZE, CONSUMER_TIMEOUT, FUNCTIONS
     from local import patches, provision, runtime, sqs_poller
 
     sfn = boto3.client("stepfunctions")
     sqs = boto3.client("sqs")
-    if not _FLOOR:
-        noop_name = "bench-noop"
-        patches.register_functions({noop_name: lambda event, context: event})
-        arns = provision.create_functions(boto3.client("lambda"), boto3.client("iam"), [noop_name])
-        subs = {placeholder: arns[noop_name] for placeholder in FUNCTIONS}
-        machine = provision.create_state_machine(sfn, boto3.client("iam"), "bench-floor", subs)
-        url = provision.create_queues(sqs, "bench-floor")
-        finished: dict[str, float] = {}
+    noop_name = "bench-noop"
+    patches.register_functions({noop_name: lambda event, context: event})
+    arns = provision.create_functions(boto3.client("lambda"), boto3.client("iam"), [noop_name])
+    subs = {placeholder: arns[noop_name] for placeholder in FUNCTIONS}
+    machine = provision.create_state_machine(sfn, boto3.client("iam"), "bench-floor", subs)
+    url = provision.create_queues(sqs, "bench-floor")
+    finished: dict[str, float] = {}
 
-        def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            for record in event["Records"]:
-                body = record["body"]
-                sfn.start_sync_execution(stateMachineArn=machine, input=body)
-                finished[json.loads(body)["activityId"]] = time.time()
-            return {"batchItemFailures": []}
+    def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        for record in event["Records"]:
+            body = record["body"]
+            sfn.start_sync_execution(stateMachineArn=machine, input=body)
+            finished[json.loads(body)["activityId"]] = time.time()
+        return {"batchItemFailures": []}
 
-        pollers = int(os.environ.get(runtime.POLLERS_ENV) or runtime.DEFAULT_POLLERS)
-        _FLOOR.update(url=url, finished=finished, poller=sqs_poller.start(
-            url, consume, batch_size=BATCH_SIZE, pollers=pollers, name="bench-floor", timeout_seconds=CONSUMER_TIMEOUT))
-    url, finished = _FLOOR["url"], _FLOOR["finished"]
+    def enqueue() -> str:
+        name = f"floor-{new_id()}"
+        sqs.send_message(QueueUrl=url, MessageGroupId=name, MessageDeduplicationId=name, MessageBody=json.dumps(
+            {"site": "x", "uuid": name, "activityId": name, "type": "behaviour", "job": "process", "gateId": name}))
+        return name
+
+    from chalicelib.ids import new_id
+
+    pollers = int(os.environ.get(runtime.POLLERS_ENV) or runtime.DEFAULT_POLLERS)
+    _FLOOR.update(enqueue=enqueue, finished=finished, poller=sqs_poller.start(
+        url, consume, batch_size=BATCH_SIZE, pollers=pollers, name="bench-floor", timeout_seconds=CONSUMER_TIMEOUT))
+    return _FLOOR
+
+
+def _floor_api(host: str) -> int:
+    """The floor's own API, served the way the stack serves ours (local.http.serve): a POST that
+    enqueues and answers 202 with a Location, a GET that answers the status. No key check, no
+    DynamoDB: the HTTP hops of our shape with nothing behind them."""
+    if "port" in _FLOOR:
+        return int(_FLOOR["port"])
+    from chalice import Chalice, Response
+
+    from local.http import serve
+    from local.stack import free_port
+
+    pipeline = _floor_pipeline()
+    app = Chalice(app_name="bench-floor")
+
+    @app.route("/floor", methods=["POST"])
+    def accept() -> Response:
+        name = pipeline["enqueue"]()
+        return Response(body={"id": name, "status": "PENDING"}, status_code=202,
+                        headers={"Location": f"/floor/{name}"})
+
+    @app.route("/floor/{name}")
+    def status(name: str) -> dict[str, Any]:
+        done = pipeline["finished"].get(name)
+        return {"id": name, "status": "SUCCEEDED" if done else "PENDING", "processedAt": done}
+
+    port = free_port()
+    _FLOOR["server"], _ = serve(app, host, port)
+    _FLOOR["port"] = port
+    return port
+
+
+def floor(executions: int, concurrency: int, over_http: bool = False) -> tuple[list[float], float]:
+    """The same pipeline shape with every Task a no-op, on the same engine, polled at the same pace.
+
+    `over_http`: submitted and polled through an HTTP API of its own (`_floor_api`), as our
+    activities are; otherwise straight to the queue, the status read from memory (the engine's
+    floor: what the queue, the poller and the Express run cost alone).
+    """
+    pipeline = _floor_pipeline()
+    finished = pipeline["finished"]
+    client = Client(_floor_api("127.0.0.1"), "") if over_http else None
     latencies: list[float] = []
     lock = threading.Lock()
     pause = poll_seconds(concurrency)
 
     def one(_: int) -> None:
-        name = f"floor-{new_id()}"
         started = time.time()
-        sqs.send_message(QueueUrl=url, MessageGroupId=name, MessageDeduplicationId=name, MessageBody=json.dumps(
-            {"site": "x", "uuid": name, "activityId": name, "type": "behaviour", "job": "process", "gateId": name}))
-        while name not in finished:
-            time.sleep(pause)
+        if client is None:
+            name = pipeline["enqueue"]()
+            while name not in finished:
+                time.sleep(pause)
+        else:
+            status, data = client.call("POST", "/floor")
+            assert status == 202, data
+            name = data["id"]
+            while client.call("GET", f"/floor/{name}")[1]["status"] != "SUCCEEDED":
+                time.sleep(pause)
         with lock:
             latencies.append(finished[name] - started)
 
@@ -400,11 +455,17 @@ def main() -> int:
         # The floor runs right before ours, at each concurrency and in each of a few rounds, so
         # both meet the same process (heap, table, executions kept by the engine) and the same
         # moments of a shared machine; the ratios are the medians over the rounds.
-        print("\nEnd to end (submit -> SUCCEEDED), behaviour activities; the floor (the same state machine")
-        print("shape with no-op tasks on the same engine, polled the same way) measured just before ours,")
-        print(f"{COMPARISON_ROUNDS} rounds each (latencies pooled, rates per round):")
-        results: dict[int, tuple[list[float], list[float]]] = {}
-        floors: dict[int, tuple[list[float], list[float]]] = {}
+        # Two floors, each the same state machine shape with no-op tasks on the same engine,
+        # polled at the same pace: the engine's alone (straight to the queue, the status read
+        # from memory) and the whole shape (submitted and polled through an HTTP API of its own,
+        # served as ours is). Each runs right before ours, at each concurrency and in each of a
+        # few rounds, so all three meet the same process (heap, table, executions kept by the
+        # engine) and the same moments of a shared machine; ratios are medians over the rounds.
+        print("\nEnd to end (submit -> SUCCEEDED), behaviour activities, against two no-op floors of the same")
+        print("state machine shape on the same engine: 'engine' (queue, poller and Express run alone) and")
+        print(f"'shape' (also submitted and polled over HTTP, as ours), {COMPARISON_ROUNDS} rounds each:")
+        kinds = ("engine", "shape", "ours")
+        results: dict[int, dict[str, tuple[list[float], list[float]]]] = {}
         for submitters in (1, 10, 100):
             per = max(2, rounds * 2 // max(1, submitters // 10)) if submitters < 100 else (1 if args.quick else 2)
             if submitters == 100:
@@ -412,30 +473,33 @@ def main() -> int:
                 print(f"  {submitters:3d} submitters: p50 {ms(pct(latencies, .5))}  p95 {ms(pct(latencies, .95))}  "
                       f"{rate:6.1f} activities/s  ({len(latencies)} activities, {failures} not SUCCEEDED)")
                 continue
-            ours_lat: list[float] = []
-            floor_lat: list[float] = []
-            ours_rates: list[float] = []
-            floor_rates: list[float] = []
+            runs: dict[str, tuple[list[float], list[float]]] = {kind: ([], []) for kind in kinds}
             failures = 0
             for _ in range(COMPARISON_ROUNDS):
-                f_latencies, f_rate = floor(per * submitters, submitters)
-                latencies, rate, failed = end_to_end(api, site, submitters, per)
-                floor_lat += f_latencies
-                floor_rates.append(f_rate)
-                ours_lat += latencies
-                ours_rates.append(rate)
-                failures += failed
-            floors[submitters], results[submitters] = (floor_lat, floor_rates), (ours_lat, ours_rates)
-            print(f"  {submitters:3d} floor:      p50 {ms(pct(floor_lat, .5))}  p95 {ms(pct(floor_lat, .95))}  "
-                  f"{statistics.median(floor_rates):6.1f} executions/s")
-            print(f"  {submitters:3d} submitters: p50 {ms(pct(ours_lat, .5))}  p95 {ms(pct(ours_lat, .95))}  "
-                  f"{statistics.median(ours_rates):6.1f} activities/s  ({len(ours_lat)} activities, "
-                  f"{failures} not SUCCEEDED)")
-        ratios = [o / f for o, f in zip(results[10][1], floors[10][1], strict=True)]
-        print(f"  ours/floor p50 (1 submitter): {pct(results[1][0], .5) / pct(floors[1][0], .5):.2f}x (target <= 2x); "
-              f"throughput at 10: ours {statistics.median(results[10][1]):.1f}/s vs floor "
-              f"{statistics.median(floors[10][1]):.1f}/s = {statistics.median(ratios):.2f} (target >= 0.5; "
-              f"rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
+                for kind in kinds:
+                    if kind == "ours":
+                        latencies, rate, failed = end_to_end(api, site, submitters, per)
+                        failures += failed
+                    else:
+                        latencies, rate = floor(per * submitters, submitters, over_http=kind == "shape")
+                    runs[kind][0].extend(latencies)
+                    runs[kind][1].append(rate)
+            results[submitters] = runs
+            for kind in kinds:
+                lat, rates = runs[kind]
+                label = f"{kind} floor:" if kind != "ours" else "submitters:"
+                print(f"  {submitters:3d} {label:13s} p50 {ms(pct(lat, .5))}  p95 {ms(pct(lat, .95))}  "
+                      f"{statistics.median(rates):6.1f} {'activities' if kind == 'ours' else 'executions'}/s"
+                      + (f"  ({len(lat)} activities, {failures} not SUCCEEDED)" if kind == "ours" else ""))
+        ours_1, ours_10 = results[1]["ours"], results[10]["ours"]
+        for kind in ("shape", "engine"):
+            floor_1, floor_10 = results[1][kind], results[10][kind]
+            ratios = [o / f for o, f in zip(ours_10[1], floor_10[1], strict=True)]
+            target = " (the issue's 'same-shape no-op floor')" if kind == "shape" else ""
+            print(f"  against the {kind} floor{target}: p50 (1 submitter) "
+                  f"{pct(ours_1[0], .5) / pct(floor_1[0], .5):.2f}x (target <= 2x); throughput at 10: ours "
+                  f"{statistics.median(ours_10[1]):.1f}/s vs {statistics.median(floor_10[1]):.1f}/s = "
+                  f"{statistics.median(ratios):.2f} (target >= 0.5; rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
 
         per_type(api, site, counter)
         history_independence(api, site, counter, (10, 1000) if args.quick else (10, 10_000))

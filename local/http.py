@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from chalice.local import ChaliceRequestHandler, LocalGatewayException, ThreadedHTTPServer
+from chalice import Chalice
+from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGatewayException, ThreadedHTTPServer
 
 from local.provision import console_headers
 
@@ -158,3 +160,24 @@ class BacklogServer(ThreadedHTTPServer):
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
             return
         super().handle_error(request, client_address)
+
+
+def serve(app_obj: Chalice, host: str, port: int) -> tuple[LocalDevServer, threading.Thread]:
+    """Serve a Chalice app the way the local stack serves the API, on a thread of its own.
+
+    bench/activities.py serves its no-op floor with this too, so the floor's HTTP hops cost
+    what the API's do.
+    """
+    from chalice.config import Config
+    from chalice.local import CustomLocalChalice, LocalChalice
+
+    from local.stack import STAGE
+
+    if not isinstance(app_obj, LocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
+        app_obj.__class__ = CustomLocalChalice
+    config = Config.create(chalice_stage=STAGE, app_name=app_obj.app_name)
+    server = LocalDevServer(app_obj, config, host, port, handler_cls=ConsoleAwareHandler, server_cls=BacklogServer)
+    thread = threading.Thread(target=server.server.serve_forever, name=f"http-{app_obj.app_name}", daemon=True)
+    thread.start()
+    return server, thread

@@ -17,7 +17,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_DIR = ROOT / "admin"
-APP_NAME = "gamification"
 STAGE = "local"
 
 
@@ -214,23 +213,10 @@ class LocalStack:
                 self.state_file.unlink()
 
     def _serve_http(self) -> None:
-        from chalice.config import Config
-        from chalice.local import LocalDevServer
-
         import app as app_module
-        from local.http import BacklogServer, ConsoleAwareHandler
+        from local.http import serve
 
-        config = Config.create(chalice_stage=STAGE, app_name=APP_NAME)
-        from chalice.local import CustomLocalChalice, LocalChalice
-
-        app_obj = app_module.app
-        if not isinstance(app_obj, LocalChalice):
-            CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
-            app_obj.__class__ = CustomLocalChalice
-        self._http = LocalDevServer(app_obj, config, self.host, self.port,
-                                    handler_cls=ConsoleAwareHandler, server_cls=BacklogServer)
-        thread = threading.Thread(target=self._http.server.serve_forever, name="http", daemon=True)
-        thread.start()
+        self._http, thread = serve(app_module.app, self.host, self.port)
         self._threads.append(thread)
 
     def stop(self) -> None:
