@@ -92,6 +92,8 @@ def known_shards(family_key: str) -> int:
         return keys.UNFINISHED_SHARDS
     if "#LBL#" in family_key:
         return keys.BOARD_SHARDS
+    if family_key.startswith("STOCK#"):
+        return keys.STOCK_SHARDS
     return 0
 
 
@@ -250,6 +252,39 @@ def caches(containers: float, rate: float) -> None:
           f"{sites._CACHE_SECONDS:g} s {site:,.0f} RRU/s.")
 
 
+def flash_sale(rate: float) -> None:
+    """One coupon bought `rate` times a second (a flash sale): what its stock shards take.
+
+    A take is conditional on the shard's count read, so it loses its race when another buyer's
+    take commits on the same shard in between: with takes arriving at random (Poisson) at r a
+    second on a shard and a window w from the read to the commit, the chance is 1 - e^(-r w).
+    Every attempt, lost or not, costs the shard's read and a transaction's write units.
+    """
+    import math
+
+    from chalicelib.store import keys
+    from chalicelib.workflow.steps import _CONFLICT_ATTEMPTS
+    from local.latency import TABLE
+
+    shards = keys.STOCK_SHARDS
+    # The shard's read, the buy's credit read after it, and the commit (local/latency.py's table).
+    window = 2 * TABLE["dynamodb.read"] + TABLE["dynamodb.transaction"]
+    per_shard = rate / shards
+    lose = 1 - math.exp(-per_shard * window)
+    attempts = 1 / (1 - lose)
+    wru = per_shard * attempts * 2  # a transactional write of one small item, won or lost
+    rru = per_shard * attempts * 0.5  # an eventually consistent GetItem of a few bytes
+    sold_out = (shards + 1) * 0.5  # the BatchGetItem of every shard and the old counter
+    print(f"\nFlash sale: one coupon bought {rate:,.0f} times a second, over its {shards} stock shards "
+          f"(STOCK#{{site}}#{{coupon}}#{{n}}): {per_shard:,.1f} takes/s on each; a take loses its race "
+          f"{lose:.0%} of the time (window {window * 1000:.0f} ms), {attempts:.2f} attempts a purchase, all "
+          f"{_CONFLICT_ATTEMPTS} of a step lost {lose ** _CONFLICT_ATTEMPTS:.1e} (then the ASL's retry); each "
+          f"shard {wru:,.0f} WRU/s and {rru:,.0f} RRU/s (limits 1,000 and 3,000). Once sold out, the first "
+          f"buyer in each warm environment reads every shard ({sold_out:.1f} RRU) and the rest none. "
+          f"The single counter it replaced: one take at a time across all buyers, "
+          f"{1 / window:,.0f} a second at most before nearly every one loses.")
+
+
 def run_cost(args: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "counts.json"
@@ -312,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{max(0.0, needed / QUOTAS['lambda_scaling'].per_second):.0f} s (a ramp, not a steady limit).")
         everywhere = sum(float(limit.detail.split(" ms")[0]) / 1000 for limit in busy) * args.target
         caches(everywhere, args.target)
+    flash_sale(1000)
     print("Not modelled: token buckets (Step Functions, API Gateway's burst) let short bursts above the refill rates; "
           "each Lambda environment's first mechanics read (the counts are with caches warm).")
     print(f"first limit: {first.name} at {first.rate:.0f} activities/s")

@@ -122,7 +122,7 @@ def stage_log_level(stage: str) -> str:
 
 def short_name(deployed: str) -> str:
     """`gamification-local-activity_begin` -> `activity_begin` (Chalice's deployed name)."""
-    from local.stack import APP_NAME, STAGE
+    from local.runtime import APP_NAME, STAGE
 
     return deployed.removeprefix(f"{APP_NAME}-{STAGE}-")
 

@@ -85,11 +85,12 @@ def aws() -> Iterator[None]:
 
     from chalicelib import auth
     from chalicelib.config import settings
-    from chalicelib.store import activities, db, sites
+    from chalicelib.store import activities, db, sites, stock
     from local import patches, provision
 
     auth._verified.clear()  # keys verified by an earlier test's process state
     activities._known_users.clear()  # users an earlier test's tables had
+    stock._sold_out.clear()  # coupons sold out in an earlier test's tables
     patches.behave_like_aws()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()

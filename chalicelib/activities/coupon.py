@@ -1,24 +1,29 @@
 """Coupons: buy, redeem and refund.
 
-A site-level stock item counts the copies handed out; for a coupon with several codes or a
-limited series, taking one is conditional on the count read, so two buyers can never get the
-same code or exceed the series; a single-code unlimited coupon only adds to the count.
+A coupon's copies are handed out by its stock shards (engine.stock: which copy a shard holds
+next); for a coupon with several codes or a limited series, taking one is conditional on the
+shard's count read, so two buyers can never get the same code or exceed the series; a
+single-code unlimited coupon only adds to a shard's count. A buyer reads one shard at random,
+so a flash sale's buyers spread over the shards instead of racing for one counter; codes go out
+in list order per shard (across shards only roughly).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from chalicelib.activities import common
 from chalicelib.activities.effects import Context, Effects
 from chalicelib.clock import iso
 from chalicelib.engine import errors as rules
-from chalicelib.engine import wallet
+from chalicelib.engine import stock, wallet
 from chalicelib.engine.periods import local_date, local_midnight_utc
 from chalicelib.models.mechanics import Coupon
 from chalicelib.store import db
-from chalicelib.store.keys import coupon_stock_sk, site_pk, user_coupon_sk, user_pk
+from chalicelib.store import stock as stock_store
+from chalicelib.store.keys import STOCK_SHARDS, user_coupon_sk, user_pk
 from chalicelib.store.userstate import UserState, parse_time
 
 
@@ -109,31 +114,24 @@ def acquire(ctx: Context, effects: Effects, state: UserState, coupon: Coupon, ho
         held = [c for c in state.coupons.values() if c["couponId"] == coupon.id and c["status"] != "refunded"]
         if len(held) >= coupon.per_user_limit:
             raise rules.CouponLimitReached(f"at most {coupon.per_user_limit} '{coupon.id}' per user")
-    stock = db.get(site_pk(ctx.site_id), coupon_stock_sk(coupon.id)) or {}
-    issued = int(stock.get("issued", 0))
     codes = coupon.all_codes()
-    if coupon.limited_series is not None and issued >= coupon.limited_series:
-        raise rules.CouponSoldOut(f"all {coupon.limited_series} '{coupon.id}' coupons are gone")
-    if coupon.code_type == "multiple":
-        if issued >= len(codes):
-            raise rules.CouponSoldOut(f"every code of '{coupon.id}' has been handed out")
-        code = codes[issued]
-    else:
-        code = codes[0]
-    if coupon.code_type == "multiple" or coupon.limited_series is not None:
-        # Which code, or whether one is left, depends on the count read: conditional on it, so
-        # two buyers never get the same code or exceed the series (a loser re-reads).
-        condition = "attribute_not_exists(issued)" if issued == 0 else "issued = :read"
-        values: dict[str, Any] = {":next": issued + 1}
-        if issued:
-            values[":read"] = issued
-        effects.ops.append(db.tx_update(site_pk(ctx.site_id), coupon_stock_sk(coupon.id), "SET issued = :next",
-                                        values=values, condition=condition))
-    else:
-        # One code for everyone, no limit: the count is only counted, and concurrent buyers of
-        # the same coupon never conflict on it.
-        effects.ops.append(db.tx_update(site_pk(ctx.site_id), coupon_stock_sk(coupon.id), "ADD issued :one",
-                                        values={":one": 1}))
+    total = stock.copies(coupon)
+    alike = coupon.code_type != "multiple" and total is None  # one code for all, no limit: only counted
+    shard = None
+    if total is None or (total > 0 and not stock_store.known_sold_out(ctx.site_id, coupon.id, total)):
+        shard = stock_store.read(ctx.site_id, coupon.id, stock.first_choice(total, STOCK_SHARDS, secrets.randbelow))
+        if not stock.has_copy(shard, STOCK_SHARDS, total):
+            # This shard has handed out all of its copies: one read of them all finds one that
+            # has not (at random, so that buyers spread), or that none has.
+            shard = stock.pick(stock_store.read_all(ctx.site_id, coupon.id), STOCK_SHARDS, total, secrets.randbelow)
+            if shard is None and total is not None:
+                stock_store.remember_sold_out(ctx.site_id, coupon.id, total)
+    if shard is None:
+        if coupon.limited_series is not None and total == coupon.limited_series:
+            raise rules.CouponSoldOut(f"all {coupon.limited_series} '{coupon.id}' coupons are gone")
+        raise rules.CouponSoldOut(f"every code of '{coupon.id}' has been handed out")
+    code = codes[stock.next_copy(shard, STOCK_SHARDS)] if coupon.code_type == "multiple" else codes[0]
+    effects.ops.append(stock_store.tx_take(ctx.site_id, coupon.id, shard, counted_only=alike))
     spent = 0
     price = None
     if how == "purchase" and coupon.price is not None:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.store import db
+from chalicelib.store import db, stock
 from chalicelib.store.activities import ENDED_STATUSES, accept_may_be_writing
 from chalicelib.store.keys import (
     ACTIVITY,
@@ -44,8 +44,6 @@ from chalicelib.store.keys import (
     PENDING,
     SITES_INDEX_PK,
     USER_STATE_SK,
-    coupon_stock_sk,
-    site_pk,
     user_pk,
     users_index_pk,
 )
@@ -248,12 +246,11 @@ def _check_coupons(site: str, data: _SiteData, report: Report) -> None:
         report.checked["user coupons"] += 1
     for coupon_id, copies in sorted(held.items()):
         coupon = coupons.get(coupon_id)
-        stock = db.get(site_pk(site), coupon_stock_sk(coupon_id)) or {}
-        issued = int(stock.get("issued", 0))
+        issued = stock.handed_out(site, coupon_id)
         acquired = [c for c in copies if c.get("acquiredBy") in ("purchase", "award")]
         if len(acquired) > issued:
             report.add(site, "coupon-stock", f"coupon {coupon_id}",
-                       f"{len(acquired)} copies held but the stock counter handed out {issued}")
+                       f"{len(acquired)} copies held but the stock handed out {issued}")
         if coupon is None or coupon.code_type != "multiple":
             continue
         codes = Counter(str(c.get("code")) for c in copies)

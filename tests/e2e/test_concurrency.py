@@ -14,7 +14,8 @@ from tests.e2e.conftest import RunningStack
 pytestmark = pytest.mark.e2e
 
 
-def wait_all(stack: RunningStack, site: str, ids: list[str], timeout: float = 300) -> list[dict[str, Any]]:
+def wait_all(stack: RunningStack, site: str, ids: list[str], timeout: float = 300,
+             pause: float = 0.2) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     done: dict[str, dict[str, Any]] = {}
     while len(done) < len(ids):
@@ -26,17 +27,17 @@ def wait_all(stack: RunningStack, site: str, ids: list[str], timeout: float = 30
             assert status == 200, data
             if data["status"] in ("SUCCEEDED", "FAILED"):
                 done[activity_id] = data
-        time.sleep(0.2)
+        time.sleep(pause)
     return [done[i] for i in ids]
 
 
-def submit_all(stack: RunningStack, site: str, bodies: list[dict[str, Any]]) -> list[str]:
+def submit_all(stack: RunningStack, site: str, bodies: list[dict[str, Any]], workers: int = 0) -> list[str]:
     def post(body: dict[str, Any]) -> str:
         status, data = stack.api("POST", f"/sites/{site}/activities", body)
         assert status == 202, data
         return str(data["id"])
 
-    with ThreadPoolExecutor(len(bodies)) as pool:
+    with ThreadPoolExecutor(workers or len(bodies)) as pool:
         return list(pool.map(post, bodies))
 
 
@@ -106,3 +107,32 @@ def test_two_concurrent_awards_of_one_bounty(stack: RunningStack, site: str) -> 
     before = {"alice": 0, "bob": 0}  # their balances after the tests above
     assert wallet(stack, site, winner, "coins")["balance"] == before[winner] + 30
     assert wallet(stack, site, loser, "coins")["balance"] == before[loser]
+
+
+def test_a_flash_sale_of_300_copies_to_1000_buyers(stack: RunningStack, site: str) -> None:
+    """1,000 purchases of a coupon of 300 copies (a list of 400 codes, a series of 300), from 100
+    users buying 10 each, all at once: exactly 300 succeed, each code goes out once and only the
+    first 300 of the list, the other 700 end CouponSoldOut, and every buyer pays for what they got."""
+    codes = [f"F{n:03d}" for n in range(400)]
+    assert stack.api("POST", f"/sites/{site}/coupons", {
+        "id": "flash", "name": "Flash sale", "codeType": "multiple", "codes": codes, "limitedSeries": 300,
+        "price": {"pointId": "coins", "points": 1}, "redemption": "twoStep", "active": True})[0] == 201
+    buyers = [f"buyer{n:02d}" for n in range(100)]
+    for uuid in buyers:
+        assert stack.api("POST", f"/sites/{site}/users", {"uuid": uuid})[0] == 201
+    funded = submit_all(stack, site, [{"uuid": uuid, "attrs": {
+        "type": "point", "action": "increment", "points": [{"pointId": "coins", "points": 10}]}} for uuid in buyers])
+    assert {r["status"] for r in wait_all(stack, site, funded, pause=1.0)} == {"SUCCEEDED"}
+    buy = {"type": "coupon", "action": "buy", "couponId": "flash"}
+    ids = submit_all(stack, site, [{"uuid": uuid, "attrs": buy} for _ in range(10) for uuid in buyers], workers=32)
+    results = wait_all(stack, site, ids, pause=1.0)
+    outcomes = Counter((r["status"], (r["error"] or {}).get("type")) for r in results)
+    assert outcomes == {("SUCCEEDED", None): 300, ("FAILED", "CouponSoldOut"): 700}
+    bought: list[str] = []
+    for uuid in buyers:
+        status, data = stack.api("GET", f"/sites/{site}/users/{uuid}/tabs/coupons")
+        assert status == 200, data
+        mine = [c["code"] for c in data["items"] if c["couponId"] == "flash"]
+        bought += mine
+        assert wallet(stack, site, uuid, "coins")["spent"] == len(mine)
+    assert sorted(bought) == codes[:300]

@@ -221,7 +221,8 @@ def _expect_point(a: dict[str, Any], b: dict[str, Any]) -> None:
 
 def _expect_coupon(a: dict[str, Any], b: dict[str, Any]) -> None:
     assert a["wallets"]["coins"] == 30 and a["entries"]["coins"] == 2
-    assert a["coupons"] == [("voucher", "V1", "redeemed")]
+    [(coupon_id, code, status)] = a["coupons"]  # one copy, whichever stock shard the retry read
+    assert (coupon_id, status) == ("voucher", "redeemed") and code in ("V1", "V2")
     assert a["activities"] == 2
 
 
