@@ -261,6 +261,7 @@ def _floor_pipeline() -> dict[str, Any]:
         return _FLOOR
     import boto3
 
+    from chalicelib.ids import new_id
     from chalicelib.workflow.definition import BATCH_SIZE, CONSUMER_TIMEOUT, FUNCTIONS
     from local import patches, provision, runtime, sqs_poller
 
@@ -286,8 +287,6 @@ def _floor_pipeline() -> dict[str, Any]:
         sqs.send_message(QueueUrl=url, MessageGroupId=name, MessageDeduplicationId=name, MessageBody=json.dumps(
             {"site": "x", "uuid": name, "activityId": name, "type": "behaviour", "job": "process", "gateId": name}))
         return name
-
-    from chalicelib.ids import new_id
 
     pollers = int(os.environ.get(runtime.POLLERS_ENV) or runtime.DEFAULT_POLLERS)
     _FLOOR.update(enqueue=enqueue, finished=finished, poller=sqs_poller.start(

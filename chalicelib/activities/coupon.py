@@ -101,6 +101,24 @@ def _set_status(ctx: Context, effects: Effects, held: dict[str, Any], status: st
         {"userCouponId": held["userCouponId"], "from": held["status"], "to": status})
 
 
+def _shard_with_a_copy(ctx: Context, coupon: Coupon, total: int | None) -> stock.StockShard:
+    """A stock shard with a copy of `coupon` left: one read at random, and when that shard has
+    handed out all of its copies, one read of them all (a shard at random among those with
+    copies, so that buyers spread); CouponSoldOut when none has."""
+    if total is None or (total > 0 and not stock_store.known_sold_out(ctx.site_id, coupon.id, total)):
+        first = stock_store.read(ctx.site_id, coupon.id, stock.first_choice(total, STOCK_SHARDS, secrets.randbelow))
+        if stock.has_copy(first, STOCK_SHARDS, total):
+            return first
+        shard = stock.pick(stock_store.read_all(ctx.site_id, coupon.id), STOCK_SHARDS, total, secrets.randbelow)
+        if shard is not None:
+            return shard
+        if total is not None:
+            stock_store.remember_sold_out(ctx.site_id, coupon.id, total)
+    if coupon.limited_series is not None and total == coupon.limited_series:
+        raise rules.CouponSoldOut(f"all {coupon.limited_series} '{coupon.id}' coupons are gone")
+    raise rules.CouponSoldOut(f"every code of '{coupon.id}' has been handed out")
+
+
 def acquire(ctx: Context, effects: Effects, state: UserState, coupon: Coupon, how: str, *,
             redeem: bool = False, uuid: str | None = None) -> dict[str, Any]:
     """Hand one copy of `coupon` to the user, charging its price when bought."""
@@ -116,22 +134,14 @@ def acquire(ctx: Context, effects: Effects, state: UserState, coupon: Coupon, ho
             raise rules.CouponLimitReached(f"at most {coupon.per_user_limit} '{coupon.id}' per user")
     codes = coupon.all_codes()
     total = stock.copies(coupon)
-    alike = coupon.code_type != "multiple" and total is None  # one code for all, no limit: only counted
-    shard = None
-    if total is None or (total > 0 and not stock_store.known_sold_out(ctx.site_id, coupon.id, total)):
-        shard = stock_store.read(ctx.site_id, coupon.id, stock.first_choice(total, STOCK_SHARDS, secrets.randbelow))
-        if not stock.has_copy(shard, STOCK_SHARDS, total):
-            # This shard has handed out all of its copies: one read of them all finds one that
-            # has not (at random, so that buyers spread), or that none has.
-            shard = stock.pick(stock_store.read_all(ctx.site_id, coupon.id), STOCK_SHARDS, total, secrets.randbelow)
-            if shard is None and total is not None:
-                stock_store.remember_sold_out(ctx.site_id, coupon.id, total)
-    if shard is None:
-        if coupon.limited_series is not None and total == coupon.limited_series:
-            raise rules.CouponSoldOut(f"all {coupon.limited_series} '{coupon.id}' coupons are gone")
-        raise rules.CouponSoldOut(f"every code of '{coupon.id}' has been handed out")
-    code = codes[stock.next_copy(shard, STOCK_SHARDS)] if coupon.code_type == "multiple" else codes[0]
-    effects.ops.append(stock_store.tx_take(ctx.site_id, coupon.id, shard, counted_only=alike))
+    if coupon.code_type != "multiple" and total is None:
+        # One code for all and no limit: only counted, on any shard, with nothing to read first.
+        code = codes[0]
+        effects.ops.append(stock_store.tx_count(ctx.site_id, coupon.id, secrets.randbelow(STOCK_SHARDS)))
+    else:
+        shard = _shard_with_a_copy(ctx, coupon, total)
+        code = codes[stock.next_copy(shard, STOCK_SHARDS)] if coupon.code_type == "multiple" else codes[0]
+        effects.ops.append(stock_store.tx_take(ctx.site_id, coupon.id, shard))
     spent = 0
     price = None
     if how == "purchase" and coupon.price is not None:

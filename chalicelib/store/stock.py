@@ -51,31 +51,39 @@ def read(site: str, coupon_id: str, number: int) -> StockShard:
     return _shard(number, item, base)
 
 
-def read_all(site: str, coupon_id: str) -> list[StockShard]:
-    """Every shard and the old counter, in one BatchGetItem."""
+def _read_all(site: str, coupon_id: str) -> tuple[list[StockShard], int]:
     legacy = (site_pk(site), coupon_stock_sk(coupon_id))
     keys = [(coupon_stock_pk(site, coupon_id, n), STOCK_SHARD_SK) for n in range(STOCK_SHARDS)]
     found = {(str(i["PK"]), str(i["SK"])): i for i in batch_get([*keys, legacy], consistent=False)}
     base = _legacy_taken(found.get(legacy))
-    return [_shard(n, found.get(key), base) for n, key in enumerate(keys)]
+    return [_shard(n, found.get(key), base) for n, key in enumerate(keys)], base
+
+
+def read_all(site: str, coupon_id: str) -> list[StockShard]:
+    """Every shard and the old counter, in one BatchGetItem."""
+    return _read_all(site, coupon_id)[0]
 
 
 def handed_out(site: str, coupon_id: str) -> int:
     """Copies handed out in all: the old counter's and every shard's (the invariant checker)."""
-    shards = read_all(site, coupon_id)
-    return (shards[0].base if shards else 0) + sum(shard.took for shard in shards)
+    shards, legacy = _read_all(site, coupon_id)
+    return legacy + sum(shard.took for shard in shards)
 
 
-def tx_take(site: str, coupon_id: str, shard: StockShard, *, counted_only: bool = False) -> dict[str, Any]:
+def tx_take(site: str, coupon_id: str, shard: StockShard) -> dict[str, Any]:
     """Take the shard's next copy, conditional on the count read (another buyer's take in
-    between fails the transaction and the step reads again). `counted_only`: a coupon whose
-    copies are all alike and unlimited, only counted, never conflicting."""
+    between fails the transaction and the step reads again)."""
     pk = coupon_stock_pk(site, coupon_id, shard.number)
-    if counted_only:
-        return db.tx_update(pk, STOCK_SHARD_SK, "ADD took :one SET earlier = if_not_exists(earlier, :base)",
-                            values={":one": 1, ":base": shard.base})
     if not shard.stored:
         return db.tx_update(pk, STOCK_SHARD_SK, "SET took = :one, earlier = :base",
                             values={":one": 1, ":base": shard.base}, condition="attribute_not_exists(PK)")
     return db.tx_update(pk, STOCK_SHARD_SK, "SET took = :next", values={":next": shard.took + 1, ":read": shard.took},
                         condition="took = :read")
+
+
+def tx_count(site: str, coupon_id: str, number: int) -> dict[str, Any]:
+    """Count one more copy of a coupon whose copies are all alike and unlimited: no condition,
+    so its buyers never conflict. (A series set on it later counts from the shards' positions,
+    not from these counts: copies handed out before the limit existed may take it over.)"""
+    return db.tx_update(coupon_stock_pk(site, coupon_id, number), STOCK_SHARD_SK, "ADD took :one",
+                        values={":one": 1})
