@@ -169,6 +169,9 @@ class Effects:
     # Other steps committed in this step's transaction (`absorb`), with their results: their
     # measures move with this commit's, their records stay theirs.
     absorbed: list[tuple[Effects, dict[str, Any]]] = field(default_factory=list)
+    # Users whose state item the commit changes only if it still holds the version read
+    # (`_pin_scored_state`): what the commit leaves them is known without reading it back.
+    pinned: set[str] = field(default_factory=set)
 
     def state_of(self, uuid: str) -> StateChange:
         """The commit's change to `uuid`'s state item (wallets, usage, gift counts, measures)."""
@@ -366,11 +369,38 @@ class Effects:
         for uuid, boards in sorted(wanted.items()):
             ended = sorted({key for board_id, periods in boards.items() for period, key in periods
                             if key != current.get((board_id, period))})
+            found = None if everything or ended else self._as_committed(uuid)
             for _ in range(LIVE_SCORE_TRIES):
-                found = rank_store.live_items(self.ctx.site_id, uuid, sorted(boards),
-                                              extra=[USER_STATE_SK, *(bucket_sk(k) for k in ended)])
+                if found is None:
+                    found = rank_store.live_items(self.ctx.site_id, uuid, sorted(boards),
+                                                  extra=[USER_STATE_SK, *(bucket_sk(k) for k in ended)])
                 if self._set_live(uuid, boards, current, found):
                     break
+                found = None  # a live item changed since it was read: read them all again
+
+    def _as_committed(self, uuid: str) -> dict[str, dict[str, Any]] | None:
+        """A pinned user's state item as the commit left it and their live items as read with
+        it, by sort key: what keep_scores would read back (None for a user not pinned). A live
+        item written meanwhile fails its put's condition, and keep_scores reads them then."""
+        held = self.ctx.states.get(uuid)
+        if uuid not in self.pinned or held is None or held.live is None:
+            return None
+        return {USER_STATE_SK: self.state_of(uuid).applied_to(held.item), **held.live}
+
+    def _pin_scored_state(self) -> None:
+        """The activity's own user, when the commit moves their scores and their live items were
+        read with their state: the commit requires the version read, so its result is known and
+        keep_scores writes the live items without reading anything back first (one request less
+        an activity that moves a leaderboard). Other users (a gift's receiver, who others may
+        credit at the same moment) are not pinned; for the activity's own user, whose work runs
+        one at a time, a writer in between is rare and makes the step read again (StepConflict)."""
+        uuid = self.ctx.uuid
+        held = self.ctx.states.get(uuid)
+        if (held is None or held.live is None or uuid not in self.state
+                or not any(key[0] == uuid for key in self.scores)):
+            return
+        self.state[uuid].require_version(held.version)
+        self.pinned.add(uuid)
 
     def _set_live(self, uuid: str, boards: dict[str, dict[tuple[str, str], tuple[str, bool | None]]],
                   current: dict[tuple[str, str], str], found: dict[str, dict[str, Any]]) -> bool:
@@ -405,6 +435,7 @@ class Effects:
         Called once, when the commit is made (it routes the measures collected so far).
         """
         self._measure_ops()
+        self._pin_scored_state()
         for uuid, change in sorted(self.state.items()):
             op = change.operation(self.ctx.site_id, uuid)
             if op is not None:

@@ -93,6 +93,10 @@ class UserState:
     periods: dict[str, str] = field(default_factory=dict)
     measures: dict[str, dict[str, int]] = field(default_factory=dict)
     version: int | None = None
+    # As read, when read with the rest of the state (`load`): the state item itself (None when
+    # the user has none yet) and the leaderboard live items by sort key. None: not read.
+    item: dict[str, Any] | None = None
+    live: dict[str, dict[str, Any]] | None = None
 
     @property
     def blocked(self) -> bool:
@@ -118,10 +122,13 @@ def state_from_items(uuid: str, items: list[dict[str, Any]]) -> UserState | None
     if profile is None:
         return None
     state = UserState(uuid, profile)
+    state.live = live = {}
     for item in items:
         sk: str = item["SK"]
         kind, _, rest = sk[2:].partition("#")
-        if kind == "R":
+        if kind == "L":
+            live[sk] = item
+        elif kind == "R":
             state.rewards[rest] = item
         elif kind == "Q":
             state.coupons[rest] = item
@@ -130,6 +137,7 @@ def state_from_items(uuid: str, items: list[dict[str, Any]]) -> UserState | None
         elif kind == "K":
             state.scores[rest] = item
         elif sk == USER_STATE_SK:
+            state.item = item
             _read_state_item(state, item)
     return state
 
@@ -285,6 +293,19 @@ class StateChange:
     @property
     def empty(self) -> bool:
         return not (self.adds or self.sets or self.removes or self.conditions)
+
+    def applied_to(self, item: dict[str, Any] | None) -> dict[str, Any]:
+        """The state item as this change leaves `item`, when nothing else wrote it in between
+        (the commit required the version read): what a commit that writes leaves, version one up."""
+        after = dict(item or {})
+        if not (self.adds or self.sets or self.removes):
+            return after
+        for attr, delta in {**self.adds, VERSION: 1}.items():
+            after[attr] = int(after.get(attr, 0)) + delta
+        after.update(self.sets)
+        for attr in self.removes:
+            after.pop(attr, None)
+        return after
 
     def operation(self, site: str, uuid: str) -> dict[str, Any] | None:
         """The transaction operation, or None when there is nothing to write or check."""

@@ -187,7 +187,7 @@ def test_with_speedups_on_every_replacement_is_in_place(aws: None) -> None:
         assert patches.speedups_enabled()
     assert {f.__name__ for f in patches.FIXES} >= {"serialize_dynamodb", "route_lambda_invokes",
                                                    "dynamodb_limit_rule", "transactions_all_or_nothing"}
-    assert len(patches.SPEED_UPS) == 15
+    assert len(patches.SPEED_UPS) == 17
 
 
 def test_the_run_is_in_the_mode_local_speedups_asks_for(aws: None) -> None:

@@ -691,3 +691,32 @@ def test_json_paths_compiled_once_answer_as_moto_own_code(aws: None) -> None:
         slow = answers()
         assert json_path.parse("$.activity") is not json_path.parse("$.activity")
     assert fast == slow
+
+
+def test_unchecked_signatures_keep_what_moto_reads(aws: None) -> None:
+    """With speed-ups on, an in-process request carries its credential scope and no signature;
+    moto still reads the access key and the region from it. Off, botocore signs as it would for AWS."""
+    import boto3
+
+    from local import patches
+
+    def sent(region: str) -> tuple[str, str]:
+        headers: dict[str, str] = {}
+        client = boto3.client("sqs", region_name=region, aws_access_key_id="AKIDLOCALTEST",
+                              aws_secret_access_key="secret")
+        client.meta.events.register("before-send.sqs.*", lambda request, **_: headers.update(request.headers))
+        url = client.create_queue(QueueName=f"signed-{next(_partition)}")["QueueUrl"]
+        return headers["Authorization"].decode() if isinstance(headers["Authorization"], bytes) \
+            else headers["Authorization"], url
+
+    with patches.speedups(True):
+        fast, fast_url = sent("eu-west-1")
+    with patches.moto_own_paths():
+        slow, slow_url = sent("eu-west-1")
+    scope = f"Credential=AKIDLOCALTEST/{fast.split('/')[1]}/eu-west-1/sqs/aws4_request"
+    assert scope in fast and scope in slow
+    assert fast.endswith(f"Signature={patches.UNCHECKED_SIGNATURE}")
+    assert not slow.endswith(f"Signature={patches.UNCHECKED_SIGNATURE}")
+    # The queue lands in the region and account the credential scope names, either way.
+    assert fast_url.split("/")[2:4] == slow_url.split("/")[2:4]
+    assert "eu-west-1" in fast_url

@@ -158,3 +158,53 @@ def test_a_step_dying_between_its_commit_and_the_scores_sets_them_on_its_retry(
     assert alice.wallet("xp").balance == 15 and alice.stats["activities"] == 2
     report = verify([game])
     assert report.ok, report.summary()
+
+
+def test_the_live_items_are_written_from_the_commit_and_a_write_in_between_makes_it_read_again(
+        api: Api, game: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The activity's own user is pinned: the commit requires the state item's version as read,
+    so the live items are set from what the commit left, with no read after it. A credit that
+    lands between the read and the commit fails the commit's condition: the step reads again,
+    and the live item carries the credit too."""
+    from chalicelib.store import ranks
+    from chalicelib.store.keys import board_live_sk
+
+    reads: list[str] = []
+    original_live_items = ranks.live_items
+
+    def live_items(site: str, uuid: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(uuid)
+        return original_live_items(site, uuid, *args, **kwargs)
+
+    monkeypatch.setattr(ranks, "live_items", live_items)
+    earn_xp = {"type": "point", "action": "increment", "points": [{"pointId": "xp", "points": 10}]}
+    assert run(api, game, "alice", earn_xp)["status"] == "SUCCEEDED"
+    assert reads == []  # nothing read back after the commit
+
+    original = db.transact
+    raced: list[int] = []
+    commits: list[int] = []
+
+    def transact(operations: Any, token: str | None = None) -> None:
+        touches = [op for op in operations if "Update" in op and op["Update"]["Key"]["SK"]["S"] == USER_STATE_SK
+                   and op["Update"]["Key"]["PK"]["S"] == user_pk(game, "alice")]
+        commits.append(len(touches))
+        if touches and not raced:
+            # Another writer credits alice's all-time xp measure after the step read her state.
+            db.update(user_pk(game, "alice"), USER_STATE_SK, "ADD #m :three, v :one",
+                      values={":three": 3, ":one": 1}, names={"#m": measure_attr("all", "pts:xp")},
+                      return_new=False)
+            raced.append(1)
+        original(operations, token)
+
+    monkeypatch.setattr(db, "transact", transact)
+    assert run(api, game, "alice", {**earn_xp, "points": [{"pointId": "xp", "points": 5}]})["status"] == "SUCCEEDED"
+    drained()
+    assert raced == [1] and commits == [1, 1]  # the pinned commit was refused and made again
+    alice = stored_state("alice", game)
+    # Adds commute, so the wallet and the measure would be right either way; the live item shows
+    # the second run was decided on the state as it was then (18, not the 15 of the first read).
+    assert alice.measures["all"]["pts:xp"] == 18 and alice.wallet("xp").balance == 15
+    live = db.get(user_pk(game, "alice"), board_live_sk("xp_board"))
+    assert live is not None and live["c|allTime"]["s"] == 18 and live["stateVersion"] == alice.version
+    assert reads == []  # the step's second run was pinned on what it read again
