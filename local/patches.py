@@ -442,11 +442,7 @@ def _wire_form(value: Any) -> Any:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     if type(value) is DynamoType:
-        if value.type in ("B", "BS"):
-            raw = value.value if value.type == "BS" else [value.value]
-            encoded = [base64.b64encode(v).decode() if isinstance(v, bytes) else v for v in raw]
-            return {value.type: encoded if value.type == "BS" else encoded[0]}
-        return {value.type: _wire_form(value.value)}
+        return _attribute_form(value, DynamoType)
     if isinstance(value, dict):  # an item's attributes are a dict subclass
         return {k: _wire_form(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
@@ -454,6 +450,24 @@ def _wire_form(value: Any) -> Any:
     if hasattr(value, "to_json"):
         return _wire_form(value.to_json())
     return value
+
+
+def _attribute_form(value: Any, dynamo_type: type) -> dict[str, Any]:
+    """One typed attribute value as DynamoDB's JSON (`_wire_form`'s inner loop: a map's or a
+    list's members are typed values themselves, each turned straight into its JSON)."""
+    kind = value.type
+    if kind == "M":
+        return {"M": {k: _attribute_form(v, dynamo_type) if type(v) is dynamo_type else _wire_form(v)
+                      for k, v in value.value.items() if v is not None}}
+    if kind == "L":
+        return {"L": [_attribute_form(v, dynamo_type) if type(v) is dynamo_type else _wire_form(v)
+                      for v in value.value]}
+    if kind in ("B", "BS"):
+        raw = value.value if kind == "BS" else [value.value]
+        encoded = [base64.b64encode(v).decode() if isinstance(v, bytes) else v for v in raw]
+        return {kind: encoded if kind == "BS" else encoded[0]}
+    scalar = value.value
+    return {kind: scalar if type(scalar) in (str, bool) else _wire_form(scalar)}
 
 
 def plain_json_responses() -> None:
