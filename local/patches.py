@@ -743,41 +743,61 @@ def plain_item_answers() -> None:
 UNCHECKED_SIGNATURE = "0" * 64
 
 
+# The services the stack calls on every activity (DynamoDB, SQS, Step Functions, Lambda): their
+# requests are signed with SigV4 alone, with no handler of botocore's before signing.
+_UNCHECKED_SERVICES = frozenset({"dynamodb", "sqs", "states", "lambda"})
+
+
 def unchecked_signatures() -> None:
     """A request moto answers in this process carries its credential scope, not a signature.
 
-    botocore signs every request (a canonical request, a SHA-256 of the body, four HMACs):
-    about a seventh of a local DynamoDB request's CPU. In-process moto never checks a
-    signature (unless its IAM emulation is switched on with INITIAL_NO_AUTH_ACTION_COUNT, when
-    this speed-up stands aside); what it reads from the Authorization header is the access key
-    and the region of the credential scope, which the header keeps. Requests that leave the
-    process (LOCAL_LAMBDA=process talks to the stack over HTTP; S3's own signer; presigned URLs)
-    are signed as before.
+    botocore signs every request (choosing a signer, a canonical request, a SHA-256 of the
+    body, four HMACs): about a seventh of a local DynamoDB request's CPU. In-process moto
+    never checks a signature (unless its IAM emulation is switched on with
+    INITIAL_NO_AUTH_ACTION_COUNT, when this speed-up stands aside); what it reads from the
+    Authorization header is the access key and the region of the credential scope, which the
+    header keeps. Only standard SigV4 signing of `_UNCHECKED_SERVICES` takes this path; S3,
+    presigned URLs, per-request credentials and requests that leave the process (the
+    Lambda-like mode's workers talk to the stack over HTTP) are signed as before.
     """
     if "signing" in _patched:
         return
-    from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
+    from botocore.auth import SIGV4_TIMESTAMP
     from botocore.compat import get_current_datetime
     from botocore.exceptions import NoCredentialsError
+    from botocore.signers import RequestSigner
     from moto import settings as moto_settings
     from moto.core.models import botocore_stubber
 
-    original = SigV4Auth.add_auth
+    original = vars(RequestSigner)["sign"]
 
-    def add_auth(self: Any, request: Any) -> None:
-        if (type(self) is not SigV4Auth or not botocore_stubber.enabled
-                or not math.isinf(moto_settings.INITIAL_NO_AUTH_ACTION_COUNT)):
-            return original(self, request)
-        signer: Any = self  # botocore's private helpers, which its type stubs do not list
-        if signer.credentials is None:
+    def sign(self: Any, operation_name: str, request: Any, region_name: str | None = None,
+             signing_type: str = "standard", expires_in: int | None = None, signing_name: str | None = None) -> None:
+        context = request.context.get("signing") or {}
+        if (signing_type != "standard" or self._signature_version != "v4"
+                or self._signing_name not in _UNCHECKED_SERVICES or not botocore_stubber.enabled
+                or not math.isinf(moto_settings.INITIAL_NO_AUTH_ACTION_COUNT)
+                or context.get("request_credentials") or context.get("identity_cache") is not None):
+            return original(self, operation_name, request, region_name, signing_type, expires_in, signing_name)
+        if self._credentials is None:
             raise NoCredentialsError()
-        request.context["timestamp"] = get_current_datetime().strftime(SIGV4_TIMESTAMP)
-        signer._modify_request_before_signing(request)  # the date and session token headers
-        request.headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, "
-                                            f"SignedHeaders=host;x-amz-date, Signature={UNCHECKED_SIGNATURE}")
+        credentials = self._credentials.get_frozen_credentials()
+        region = region_name or context.get("region") or self._region_name
+        service = signing_name or context.get("signing_name") or self._signing_name
+        stamp = get_current_datetime().strftime(SIGV4_TIMESTAMP)
+        headers = request.headers
+        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+            if name in headers:
+                del headers[name]
+        headers["X-Amz-Date"] = stamp
+        if credentials.token:
+            headers["X-Amz-Security-Token"] = credentials.token
+        headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{stamp[:8]}/{region}/"
+                                    f"{service}/aws4_request, SignedHeaders=host;x-amz-date, "
+                                    f"Signature={UNCHECKED_SIGNATURE}")
         return None
 
-    _speedup("signing", SigV4Auth, "add_auth", add_auth)
+    _speedup("signing", RequestSigner, "sign", sign)
     _patched.add("signing")
 
 
