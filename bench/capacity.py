@@ -94,6 +94,8 @@ def known_shards(family_key: str) -> int:
         return keys.BOARD_SHARDS
     if family_key.startswith("STOCK#"):
         return keys.STOCK_SHARDS
+    if "#USERS#" in family_key:  # a profile write (a behaviour's tag change) in the users index
+        return keys.USERS_SHARDS
     return 0
 
 

@@ -23,7 +23,7 @@ What it checks, per site (all sites unless told):
 - ordering markers: none left of an activity that ended, nor one without its activity once the
   accept's grace has passed.
 
-Users are listed with paged Queries of GSI1 (`{site}#USERS`), sites with GSI1 (`SITES`), and
+Users are listed with paged Queries of GSI1 (each `{site}#USERS#{nn}` shard and `{site}#USERS`), sites with GSI1 (`SITES`), and
 each user's partition is read with paged Queries: never a Scan. It is an offline tool (make
 verify, the soak run, the tests), so it reads whole partitions with strong consistency.
 """
@@ -45,7 +45,7 @@ from chalicelib.store.keys import (
     SITES_INDEX_PK,
     USER_STATE_SK,
     user_pk,
-    users_index_pk,
+    users_index_pks,
 )
 from chalicelib.store.userstate import WALLET_FIGURES, from_state_item
 
@@ -100,8 +100,9 @@ def site_ids() -> list[str]:
 
 
 def user_ids(site: str) -> Iterable[str]:
-    for item in _paged(index="GSI1", key_condition="GSI1PK = :pk", values={":pk": users_index_pk(site)}):
-        yield str(item["uuid"])
+    for pk in users_index_pks(site):
+        for item in _paged(index="GSI1", key_condition="GSI1PK = :pk", values={":pk": pk}):
+            yield str(item["uuid"])
 
 
 def _partition(site: str, uuid: str) -> list[db.Item]:

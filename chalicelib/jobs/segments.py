@@ -1,6 +1,6 @@
 """Running a job over every user of a site: segments of the users index, pages, checkpoints.
 
-A site's users are the GSI1 partition `{site}#USERS`, sorted by uuid. A run of a job on a site
+A site's users are GSI1's partitions `{site}#USERS#{nn}` (16 shards, merged), sorted by uuid. A run of a job on a site
 has a run key (the site-local date of `now`), and the uuid key space is split into N segments
 (ranges of GSI1SK, queried with BETWEEN) processed independently: in sequence or by a small
 thread pool here, by a Distributed Map of Lambdas in AWS (docs/jobs.md). Each segment reads

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -359,6 +359,104 @@ def query_window(
         kwargs["ExclusiveStartKey"] = dict(start_key)
     out = call("query", **kwargs)
     return [deserialize(i) for i in out.get("Items", [])], out.get("LastEvaluatedKey") or None
+
+
+def _merge_page(partitions: Sequence[str], request: Callable[[str], dict[str, Any]], index: str, *,
+                limit: int, forward: bool, positions: Mapping[int, Any]) -> tuple[list[Item], dict[int, Any]]:
+    """One page of several partitions of an index in its sort order, and where each stands after it.
+
+    `positions`: partition number -> its exclusive start key (a dict), or `False` once it is
+    exhausted (absent: from its start). One Query per partition not exhausted, each for up to
+    `limit` items; the merge keeps the first `limit` by the index's sort key (unique per item:
+    the users index's sort keys end with the uuid), none past the nearest key where a partition
+    stopped, and moves each partition to the last item it gave the page, or to its own last
+    evaluated key when the page took all its Query returned.
+    """
+    sort_attr, key_names = f"{index}SK", ("PK", "SK", f"{index}PK", f"{index}SK")
+    offered: list[tuple[str, int, dict[str, Any]]] = []
+    lasts: dict[int, Any] = {}
+    counts: dict[int, int] = {}
+    for n, partition in enumerate(partitions):
+        start = positions.get(n)
+        if start is False:
+            continue
+        kwargs = request(partition)
+        if start:
+            kwargs["ExclusiveStartKey"] = dict(start)
+        out = call("query", **kwargs)
+        items = out.get("Items", [])
+        counts[n], lasts[n] = len(items), out.get("LastEvaluatedKey") or False
+        offered += [(raw[sort_attr]["S"], n, raw) for raw in items]
+    offered.sort(key=lambda entry: entry[0], reverse=not forward)
+    # A partition that stopped early (its Limit counts items its filter then dropped) has not
+    # been read past its last evaluated key: nothing beyond the nearest such key is certain yet.
+    stops = [last[sort_attr]["S"] for last in lasts.values() if last]
+    if stops:
+        bound = min(stops) if forward else max(stops)
+        offered = [e for e in offered if (e[0] <= bound if forward else e[0] >= bound)]
+    page = offered[:limit]
+    after: dict[int, Any] = {n: v for n, v in positions.items() if v is False}
+    for n, count in counts.items():
+        mine = [raw for _, m, raw in page if m == n]
+        if len(mine) == count:
+            after[n] = lasts[n]
+        elif mine:
+            after[n] = {k: mine[-1][k] for k in key_names}
+        elif positions.get(n):
+            after[n] = positions[n]
+    return [deserialize(raw) for _, _, raw in page], after
+
+
+def merged_window(*, partitions: Sequence[str], index: str, sort_condition: str, values: Mapping[str, Any],
+                  limit: int) -> tuple[list[Item], bool]:
+    """Internal paging over a sharded index: the first `limit` items of every partition together
+    in sort order, and whether more may follow (jobs express where they are in the condition)."""
+    def request(partition: str) -> dict[str, Any]:
+        return _query_request(key_condition=f"{index}PK = :partition AND {sort_condition}",
+                              values={**values, ":partition": partition}, index=index, limit=limit)
+
+    items, after = _merge_page(partitions, request, index, limit=limit, forward=True, positions={})
+    return items, any(after.get(n) is not False for n in range(len(partitions)))
+
+
+def query_merged_page(
+    *,
+    partitions: Sequence[str],
+    index: str,
+    sort_condition: str | None = None,
+    values: Mapping[str, Any],
+    names: Mapping[str, str] | None = None,
+    limit: int = 25,
+    cursor: str | None = None,
+    scope: str = "",
+    forward: bool = True,
+    filter_expression: str | None = None,
+) -> tuple[list[Item], str | None]:
+    """One page over every partition of a sharded index (`{index}PK` one of `partitions`), in
+    the index's sort order, and the cursor of the next: one Query per partition not yet
+    exhausted. The cursor seals each partition's position to this listing, as `query_page`'s."""
+    key_condition = f"{index}PK = :partition" + (f" AND {sort_condition}" if sort_condition else "")
+
+    def request(partition: str) -> dict[str, Any]:
+        return _query_request(key_condition=key_condition, values={**values, ":partition": partition}, names=names,
+                              index=index, limit=limit, forward=forward, filter_expression=filter_expression)
+
+    bound = {"partitions": list(partitions), **_query_scope(request(""), scope)}
+    positions: dict[int, Any] = {}
+    if cursor is not None:
+        sealed = decode_cursor(cursor, bound).get("at")
+        if not isinstance(sealed, dict):
+            raise InvalidCursor("is not a cursor this API issued")
+        for n, position in sealed.items():
+            if not (n.isdigit() and int(n) < len(partitions)) or not (position is False or (
+                    isinstance(position, dict) and all(isinstance(v, dict) and set(v) == {"S"}
+                                                        for v in position.values()))):
+                raise InvalidCursor("is not a cursor this API issued")
+            positions[int(n)] = position
+    items, after = _merge_page(partitions, request, index, limit=limit, forward=forward, positions=positions)
+    if all(after.get(n) is False for n in range(len(partitions))):
+        return items, None
+    return items, encode_cursor({"at": {str(n): v for n, v in sorted(after.items())}}, bound)
 
 
 def query_all(

@@ -23,12 +23,11 @@ from typing import Any
 from chalicelib.store import db
 from chalicelib.store.keys import (
     CREDIT,
-    PROFILE_SK,
     USER_STATE_SK,
     bucket_sk,
     site_pk,
     user_pk,
-    users_index_pk,
+    users_index_pks,
 )
 from chalicelib.store.userstate import from_state_item, measures_of
 
@@ -45,16 +44,14 @@ def _epoch_after(now: dt.datetime, days: int) -> int:
 
 
 def users_page(site: str, lo: str, hi: str, *, after: str | None, limit: int) -> tuple[list[Item], bool]:
-    """One Query of GSI1 (the users index, sorted by uuid): profiles with `lo <= uuid <= hi`
-    after the uuid `after`. Returns the profiles and whether more may follow."""
-    start = None
+    """Profiles with `lo <= uuid <= hi` after the uuid `after`, in uuid order, from GSI1 (the
+    users index, one Query per shard, merged). Returns the profiles and whether more may follow."""
     if after is not None:
-        start = {"GSI1PK": {"S": users_index_pk(site)}, "GSI1SK": {"S": after},
-                 "PK": {"S": user_pk(site, after)}, "SK": {"S": PROFILE_SK}}
-    items, last = db.query_window(index="GSI1", key_condition="GSI1PK = :pk AND GSI1SK BETWEEN :lo AND :hi",
-                                  values={":pk": users_index_pk(site), ":lo": lo, ":hi": hi},
-                                  limit=limit, start_key=start)
-    return items, last is not None
+        lo = max(lo, after + "\x00")  # the first uuid after `after`
+    if lo > hi:
+        return [], False
+    return db.merged_window(partitions=users_index_pks(site), index="GSI1", sort_condition="GSI1SK BETWEEN :lo AND :hi",
+                            values={":lo": lo, ":hi": hi}, limit=limit)
 
 
 # ---------------------------------------------------------------- checkpoints and watermarks

@@ -8,7 +8,7 @@ Partitions:
 - `ACTID#{site}#{id}`: a pointer from an activity id to its owner, for GET by id.
 - `STOCK#{site}#{coupon}#{nn}`: one of a coupon's stock shards (the copies it handed out).
 Indexes (all sparse, written only by the items that need them):
-- GSI1: sites list (`SITES`), users of a site by uuid (`{site}#USERS`).
+- GSI1: sites list (`SITES`), users of a site by uuid (`{site}#USERS#{nn}`, 16 shards).
 - GSI2: users by display name; leaderboard standings by score.
 - GSI3: users by email.  GSI4: users by creation time.
 """
@@ -161,8 +161,25 @@ def coupon_stock_pk(site: str, coupon_id: str, shard: int) -> str:
     return f"STOCK#{site}#{coupon_id}#{shard:02d}"
 
 
-def users_index_pk(site: str) -> str:
+# A site's users index (GSI1-4: users by uuid, name, email and creation time) is spread over
+# USERS_SHARDS partitions by user, so profile writes (an import of millions, the tag changes
+# behaviours make) are not one partition's 1,000 writes a second; a page merges the shards.
+USERS_SHARDS = 16
+
+
+def users_index_pk(site: str, uuid: str) -> str:
+    return f"{site}#USERS#{_shard(uuid, USERS_SHARDS):02d}"
+
+
+def legacy_users_index_pk(site: str) -> str:
+    """The one partition profiles were indexed under before the shards: a profile written then
+    stays there until its next profile write, so readers merge it in too."""
     return f"{site}#USERS"
+
+
+def users_index_pks(site: str) -> list[str]:
+    """Every partition of the site's users index: the shards, then the one before them."""
+    return [*(f"{site}#USERS#{n:02d}" for n in range(USERS_SHARDS)), legacy_users_index_pk(site)]
 
 
 def activity_pointer_pk(site: str, activity_id: str) -> str:
