@@ -287,6 +287,53 @@ def flash_sale(rate: float) -> None:
           f"{1 / window:,.0f} a second at most before nearly every one loses.")
 
 
+# The 10-million-user site of issue 19. Assumptions, named: a profile item under 1 KB (1 WRU in
+# the table and 1 in each of the 4 user indexes, which have quotas of their own); a live item
+# about 0.5 KB; a fifth of the users
+# ranked on a board's current period; the rank job every minute (store.ranks / jobs.ranks).
+SITE_USERS = 10_000_000
+LIVE_ITEM_KB = 0.5
+RANKED_SHARE = 0.2
+RANK_RUNS_PER_MINUTE = 1
+
+
+def ten_million_users(rate: float, shared: dict[tuple[str, str], list[float]], table_writes: float) -> None:
+    """The 10-million-user site at `rate` activities/s: the activity's keys (from the counts),
+    and the two loads that grow with the users rather than the activities: importing them into
+    the sharded users index, and the rank job reading every board's live items each minute."""
+    from chalicelib.store import keys
+
+    over = [(space, key, rru * rate, wru * rate) for (space, key), (rru, wru) in shared.items()
+            if wru * rate > 1000 or rru * rate > 3000]
+    hottest = max(shared.items(), key=lambda kv: max(kv[1][1] / 1000, kv[1][0] / 3000), default=None)
+    print(f"\n10-million-user site ({SITE_USERS:,} users) at {rate:,.0f} activities/s:")
+    if hottest is not None:
+        (space, key), (rru, wru) = hottest
+        print(f"  partitions the activities touch: {'none' if not over else len(over)} over its limit; the "
+              f"hottest, {space} {key}, at {wru * rate:,.0f} WRU/s and {rru * rate:,.0f} RRU/s "
+              f"(limits 1,000 and 3,000)")
+    # Import: each of the users index's shards takes 1,000 writes/s in each index; the table's
+    # on-demand write quota (the same 40,000 WRU/s the activities use) is the other bound.
+    per_shard = 1000 * keys.USERS_SHARDS  # profiles/s the 16 shards of one index take
+    by_quota = QUOTAS["ddb_table_wru"].per_second  # 1 WRU a profile, in the table and in each index
+    imported = min(per_shard, by_quota)
+    print(f"  importing its users: {keys.USERS_SHARDS} shards of the users index take {per_shard:,} profiles/s, "
+          f"the table's (and each index's) write quota {by_quota:,.0f}/s: {SITE_USERS / imported / 60:,.0f} "
+          f"minutes for {SITE_USERS:,} (one partition took {SITE_USERS / 1000 / 3600:,.1f} hours)")
+    ranked = SITE_USERS * RANKED_SHARE
+    reads_per_run = ranked * LIVE_ITEM_KB / 4 * 0.5  # eventually consistent Queries, 4 KB a unit
+    rru = reads_per_run * RANK_RUNS_PER_MINUTE / 60
+    per_shard_rru = rru / keys.BOARD_SHARDS
+    print(f"  the rank job, per board: {ranked:,.0f} ranked users' live items read each minute, "
+          f"{reads_per_run:,.0f} RRU a run ({rru:,.0f} RRU/s, {per_shard_rru:,.0f} on each of the board's "
+          f"{keys.BOARD_SHARDS} index shards: under 3,000), but one score moving past n others moves n ranks, "
+          f"so a run can rewrite up to {ranked:,.0f} rank items in its minute ({ranked / 60:,.0f} WRU/s at "
+          f"the least, beside the activities' {table_writes:,.0f}: the table's default "
+          f"{QUOTAS['ddb_table_wru'].per_second:,.0f} raised for both). "
+          f"Not built: ranks from a score histogram over the changed users only (docs/architecture.md, "
+          f"issue 19), which bounds a run by the scores that changed.")
+
+
 def run_cost(args: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "counts.json"
@@ -350,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         everywhere = sum(float(limit.detail.split(" ms")[0]) / 1000 for limit in busy) * args.target
         caches(everywhere, args.target)
     flash_sale(1000)
+    table_wru = next((limit for limit in found if limit.name == "DynamoDB on-demand table writes"), None)
+    ten_million_users(args.target, shared, args.target * float(table_wru.detail.split(" WRU")[0])
+                      if table_wru else 0.0)
     print("Not modelled: token buckets (Step Functions, API Gateway's burst) let short bursts above the refill rates; "
           "each Lambda environment's first mechanics read (the counts are with caches warm).")
     print(f"first limit: {first.name} at {first.rate:.0f} activities/s")
