@@ -362,49 +362,44 @@ def query_window(
 
 
 def _merge_page(partitions: Sequence[str], request: Callable[[str], dict[str, Any]], index: str, *,
-                limit: int, forward: bool, positions: Mapping[int, Any]) -> tuple[list[Item], dict[int, Any]]:
-    """One page of several partitions of an index in its sort order, and where each stands after it.
+                limit: int, forward: bool, done: frozenset[int] = frozenset()) -> tuple[list[Item], str | None,
+                                                                                    frozenset[int]]:
+    """One page of several partitions of an index, merged in the index's sort order.
 
-    `positions`: partition number -> its exclusive start key (a dict), or `False` once it is
-    exhausted (absent: from its start). One Query per partition not exhausted, each for up to
-    `limit` items; the merge keeps the first `limit` by the index's sort key (unique per item:
-    the users index's sort keys end with the uuid), none past the nearest key where a partition
-    stopped, and moves each partition to the last item it gave the page, or to its own last
-    evaluated key when the page took all its Query returned.
+    One Query per partition not in `done`, each for up to `limit` items; the page is the first
+    `limit` by the index's sort key (unique per item: the users index's sort keys end with the
+    uuid), none past the nearest key where a partition's Query stopped (its Limit counts items
+    its filter then dropped, so nothing beyond is known yet). Returns the page, the sort key
+    every partition resumes after (None when the page read everything), and the partitions
+    read to their end. Every partition has been read at least up to that key, so one key and
+    the set of finished partitions are the whole position: a small cursor however many shards.
     """
-    sort_attr, key_names = f"{index}SK", ("PK", "SK", f"{index}PK", f"{index}SK")
-    offered: list[tuple[str, int, dict[str, Any]]] = []
-    lasts: dict[int, Any] = {}
-    counts: dict[int, int] = {}
+    sort_attr = f"{index}SK"
+    offered: list[tuple[str, int]] = []
+    raws: dict[str, dict[str, Any]] = {}
+    stops: list[str] = []
+    ended: set[int] = set(done)
     for n, partition in enumerate(partitions):
-        start = positions.get(n)
-        if start is False:
+        if n in done:
             continue
-        kwargs = request(partition)
-        if start:
-            kwargs["ExclusiveStartKey"] = dict(start)
-        out = call("query", **kwargs)
-        items = out.get("Items", [])
-        counts[n], lasts[n] = len(items), out.get("LastEvaluatedKey") or False
-        offered += [(raw[sort_attr]["S"], n, raw) for raw in items]
-    offered.sort(key=lambda entry: entry[0], reverse=not forward)
-    # A partition that stopped early (its Limit counts items its filter then dropped) has not
-    # been read past its last evaluated key: nothing beyond the nearest such key is certain yet.
-    stops = [last[sort_attr]["S"] for last in lasts.values() if last]
-    if stops:
-        bound = min(stops) if forward else max(stops)
-        offered = [e for e in offered if (e[0] <= bound if forward else e[0] >= bound)]
-    page = offered[:limit]
-    after: dict[int, Any] = {n: v for n, v in positions.items() if v is False}
-    for n, count in counts.items():
-        mine = [raw for _, m, raw in page if m == n]
-        if len(mine) == count:
-            after[n] = lasts[n]
-        elif mine:
-            after[n] = {k: mine[-1][k] for k in key_names}
-        elif positions.get(n):
-            after[n] = positions[n]
-    return [deserialize(raw) for _, _, raw in page], after
+        out = call("query", **request(partition))
+        for raw in out.get("Items", []):
+            value = raw[sort_attr]["S"]
+            offered.append((value, n))
+            raws[value] = raw
+        last = out.get("LastEvaluatedKey")
+        if last:
+            stops.append(last[sort_attr]["S"])
+        else:
+            ended.add(n)
+    offered.sort(reverse=not forward)
+    bound = (min(stops) if forward else max(stops)) if stops else None
+    certain = offered if bound is None else [e for e in offered if (e[0] <= bound if forward else e[0] >= bound)]
+    page = certain[:limit]
+    # What was read but is not on the page comes again next time: its partitions are not done.
+    ended -= {n for _, n in offered[len(page):]}
+    resume = page[-1][0] if len(page) < len(certain) else bound  # a full page, or all up to the bound
+    return [deserialize(raws[v]) for v, _ in page], resume, frozenset(ended)
 
 
 def merged_window(*, partitions: Sequence[str], index: str, sort_condition: str, values: Mapping[str, Any],
@@ -415,15 +410,14 @@ def merged_window(*, partitions: Sequence[str], index: str, sort_condition: str,
         return _query_request(key_condition=f"{index}PK = :partition AND {sort_condition}",
                               values={**values, ":partition": partition}, index=index, limit=limit)
 
-    items, after = _merge_page(partitions, request, index, limit=limit, forward=True, positions={})
-    return items, any(after.get(n) is not False for n in range(len(partitions)))
+    items, resume, _ = _merge_page(partitions, request, index, limit=limit, forward=True)
+    return items, resume is not None
 
 
 def query_merged_page(
     *,
     partitions: Sequence[str],
     index: str,
-    sort_condition: str | None = None,
     values: Mapping[str, Any],
     names: Mapping[str, str] | None = None,
     limit: int = 25,
@@ -433,30 +427,33 @@ def query_merged_page(
     filter_expression: str | None = None,
 ) -> tuple[list[Item], str | None]:
     """One page over every partition of a sharded index (`{index}PK` one of `partitions`), in
-    the index's sort order, and the cursor of the next: one Query per partition not yet
-    exhausted. The cursor seals each partition's position to this listing, as `query_page`'s."""
-    key_condition = f"{index}PK = :partition" + (f" AND {sort_condition}" if sort_condition else "")
+    the index's sort order, and the cursor of the next: one Query per partition not yet read to
+    its end. The cursor seals the sort key the next page starts after and the partitions read
+    to their end, to this listing, as `query_page`'s does."""
+    def request_after(after: str | None) -> Callable[[str], dict[str, Any]]:
+        condition = f"{index}PK = :partition" + (f" AND {index}SK {'>' if forward else '<'} :after" if after else "")
+        extra = {":after": after} if after else {}
 
-    def request(partition: str) -> dict[str, Any]:
-        return _query_request(key_condition=key_condition, values={**values, ":partition": partition}, names=names,
-                              index=index, limit=limit, forward=forward, filter_expression=filter_expression)
+        def request(partition: str) -> dict[str, Any]:
+            return _query_request(key_condition=condition, values={**values, **extra, ":partition": partition},
+                                  names=names, index=index, limit=limit, forward=forward,
+                                  filter_expression=filter_expression)
+        return request
 
-    bound = {"partitions": list(partitions), **_query_scope(request(""), scope)}
-    positions: dict[int, Any] = {}
+    bound = {"partitions": list(partitions), **_query_scope(request_after(None)(""), scope)}
+    after, done = None, frozenset[int]()
     if cursor is not None:
-        sealed = decode_cursor(cursor, bound).get("at")
-        if not isinstance(sealed, dict):
+        sealed = decode_cursor(cursor, bound)
+        after, finished = sealed.get("after"), sealed.get("done")
+        if (not isinstance(after, str) or not isinstance(finished, list)
+                or not all(isinstance(n, int) and 0 <= n < len(partitions) for n in finished)):
             raise InvalidCursor("is not a cursor this API issued")
-        for n, position in sealed.items():
-            if not (n.isdigit() and int(n) < len(partitions)) or not (position is False or (
-                    isinstance(position, dict) and all(isinstance(v, dict) and set(v) == {"S"}
-                                                        for v in position.values()))):
-                raise InvalidCursor("is not a cursor this API issued")
-            positions[int(n)] = position
-    items, after = _merge_page(partitions, request, index, limit=limit, forward=forward, positions=positions)
-    if all(after.get(n) is False for n in range(len(partitions))):
+        done = frozenset(finished)
+    items, resume, ended = _merge_page(partitions, request_after(after), index, limit=limit, forward=forward,
+                                       done=done)
+    if resume is None or len(ended) == len(partitions):
         return items, None
-    return items, encode_cursor({"at": {str(n): v for n, v in sorted(after.items())}}, bound)
+    return items, encode_cursor({"after": resume, "done": sorted(ended)}, bound)
 
 
 def query_all(
