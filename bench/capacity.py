@@ -397,8 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         everywhere = sum(float(limit.detail.split(" ms")[0]) / 1000 for limit in busy) * args.target
         caches(everywhere, args.target)
     flash_sale(1000)
+    # The activities' table writes at the target: the quota scaled by how far the target is past the rate it allows.
     table_wru = next((limit for limit in found if limit.name == "DynamoDB on-demand table writes"), None)
-    ten_million_users(args.target, shared, args.target * float(table_wru.detail.split(" WRU")[0])
+    ten_million_users(args.target, shared, QUOTAS["ddb_table_wru"].per_second * args.target / table_wru.rate
                       if table_wru else 0.0)
     print("Not modelled: token buckets (Step Functions, API Gateway's burst) let short bursts above the refill rates; "
           "each Lambda environment's first mechanics read (the counts are with caches warm).")

@@ -21,9 +21,10 @@ Two kinds (docs/moto-patches.md has one section per patch, and the change moto c
     could take one FIFO group's messages at once) and its long poll waits instead of spinning.
 - **Speed-ups** replace moto code that is slow (most of a local request's time) with code that
   answers the same, and skip two pieces of botocore's client-side work that only matter
-  against AWS itself (signing, and re-walking an item answer's JSON); `SPEED_UPS` lists them. One switch turns every one off: the environment
-  variable `LOCAL_SPEEDUPS=0` (read by `behave_like_aws`), or `set_speedups(False)` /
-  `with speedups(False):` / `with moto_own_paths():` in a test. Off means moto's own functions
+  against AWS itself (signing, and re-walking an item answer's JSON); `SPEED_UPS` lists them.
+  One switch turns every one off: the environment variable `LOCAL_SPEEDUPS=0` (read by
+  `behave_like_aws`), or `set_speedups(False)` / `with speedups(False):` /
+  `with moto_own_paths():` in a test. Off means moto's own functions
   are back in their places, which `moto_own_code_problems()` checks (and `behave_like_aws`
   asserts in that mode).
 

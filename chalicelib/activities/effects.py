@@ -382,10 +382,10 @@ class Effects:
         """A pinned user's state item as the commit left it and their live items as read with
         it, by sort key: what keep_scores would read back (None for a user not pinned). A live
         item written meanwhile fails its put's condition, and keep_scores reads them then."""
-        held = self.ctx.states.get(uuid)
-        if uuid not in self.pinned or held is None or held.live is None:
+        if uuid not in self.pinned:
             return None
-        return {USER_STATE_SK: self.state_of(uuid).applied_to(held.item), **held.live}
+        held = self.ctx.states[uuid]  # pinned only when read with its live items
+        return {USER_STATE_SK: self.state_of(uuid).applied_to(held.item), **(held.live or {})}
 
     def _pin_scored_state(self) -> None:
         """The activity's own user, when the commit moves their scores and their live items were

@@ -23,8 +23,8 @@ What it checks, per site (all sites unless told):
 - ordering markers: none left of an activity that ended, nor one without its activity once the
   accept's grace has passed.
 
-Users are listed with paged Queries of GSI1 (each `{site}#USERS#{nn}` shard and `{site}#USERS`), sites with GSI1 (`SITES`), and
-each user's partition is read with paged Queries: never a Scan. It is an offline tool (make
+Users are listed with paged Queries of GSI1 (each `{site}#USERS#{nn}` shard and `{site}#USERS`),
+sites with GSI1 (`SITES`), and each user's partition is read with paged Queries: never a Scan. It is an offline tool (make
 verify, the soak run, the tests), so it reads whole partitions with strong consistency.
 """
 
