@@ -40,7 +40,7 @@ from chalicelib.models.mechanics import (
 from chalicelib.store import mechanics as mechanics_store
 from chalicelib.store import ranks as rank_store
 from chalicelib.store import reads
-from chalicelib.store.keys import PROFILE_SK, USER_STATE_SK, board_score_sk, user_coupon_sk
+from chalicelib.store.keys import PROFILE_SK, USER_STATE_SK, board_score_sk, user_coupon_sk, user_pk
 from chalicelib.store.userstate import (
     WALLET_FIGURES,
     UserState,
@@ -449,23 +449,35 @@ def coupons_tab(site_id: str, uuid: str) -> Json:
 
 
 def leaderboards_tab(site_id: str, site_item: dict[str, Any], uuid: str) -> Json:
-    """One BatchGetItem: the profile, the state item (live scores), and per board and period the
-    current rank item and the user's last final rank (for previousRank/change)."""
+    """Two BatchGetItems: the profile, the state item (live scores), per board and period the
+    user's rank item, their last final rank (for previousRank/change) and the period's top
+    counter item; then the user's band and bucket counter items, which give the rank."""
     site = SiteView.of(site_id, site_item)
     now = clock.now()
-    sort_keys = [PROFILE_SK, USER_STATE_SK]
-    for board in site.mechanics.leaderboards.values():
-        for period in board.periods:
-            key = rank_rules.current_period_key(period, now, site.tz, site.week_start)
-            sort_keys += [board_score_sk(board.id, key), rank_store.last_final_sk(board.id, period)]
-    found: dict[str, Json] = {}
-    for start in range(0, len(sort_keys), reads.BATCH_GET_MAX):
-        found.update({str(i["SK"]): i for i in reads.user_items(site.id, uuid, sort_keys[start:start + 100])})
-    profile = found.get(PROFILE_SK)
+    user = user_pk(site.id, uuid)
+    periods = [(board.id, rank_rules.current_period_key(period, now, site.tz, site.week_start), period)
+               for board in site.mechanics.leaderboards.values() for period in board.periods]
+    keys = [(user, PROFILE_SK), (user, USER_STATE_SK)]
+    for board_id, key, period in periods:
+        keys += [(user, board_score_sk(board_id, key)), (user, rank_store.last_final_sk(board_id, period)),
+                 (rank_store.histogram_pk(site.id, board_id, key), rank_store.HISTOGRAM_TOP_SK)]
+    found: dict[tuple[str, str], Json] = {}
+    for start in range(0, len(keys), reads.BATCH_GET_MAX):
+        found.update({(str(i["PK"]), str(i["SK"])): i for i in reads.batch_get(keys[start:start + reads.BATCH_GET_MAX])})
+    profile = found.get((user, PROFILE_SK))
     if profile is None:
         raise _not_found(uuid)
-    state = from_state_item(uuid, profile, found.get(USER_STATE_SK))
-    return {"items": _board_rows(site, state, found, now)}
+    tops = {(board_id, key): found.get((rank_store.histogram_pk(site.id, board_id, key), rank_store.HISTOGRAM_TOP_SK))
+            for board_id, key, _ in periods}
+    ranks = rank_rules.counter_ranks(site.id, tops, {(board_id, key, uuid): found.get((user, board_score_sk(board_id, key)))
+                                                     for board_id, key, _ in periods})
+    items_by_sk = {sk: item for (pk, sk), item in found.items() if pk == user}
+    for board_id, key, _ in periods:
+        rank, ranked_at = ranks.get((board_id, key, uuid), (None, None))
+        items_by_sk[board_score_sk(board_id, key)] = {**items_by_sk.get(board_score_sk(board_id, key), {}),
+                                                      "rank": rank, "rankedAt": ranked_at}
+    state = from_state_item(uuid, profile, items_by_sk.get(USER_STATE_SK))
+    return {"items": _board_rows(site, state, items_by_sk, now)}
 
 
 def settings_tab(user: Json) -> Json:
@@ -488,7 +500,7 @@ def bounties(site_id: str, uuid: str, status: str | None, limit: int, cursor: st
 
 def standings(site_id: str, board_id: str, period: str | None, limit: int, cursor: str | None,
               site_item: dict[str, Any]) -> Json:
-    """One Query of GSI3: the board's current period in materialized rank order."""
+    """One Query per standings shard (GSI3): the board's current period in rank order."""
     site = SiteView.of(site_id, site_item)
     board = site.mechanics.leaderboards.get(board_id)
     if board is None:
@@ -499,6 +511,6 @@ def standings(site_id: str, board_id: str, period: str | None, limit: int, curso
     key = rank_rules.current_period_key(chosen, clock.now(), site.tz, site.week_start)
     items, next_cursor = rank_store.standings_page(site.id, board.id, key, limit=limit, cursor=cursor)
     return {"items": [{"rank": int(i["rank"]), "uuid": i["uuid"], "displayName": i.get("displayName", ""),
-                       "score": int(i.get("score", 0))} for i in items if i.get("rank") is not None],
+                       "score": int(i["counted"])} for i in items],
             "nextCursor": next_cursor}
 

@@ -7,9 +7,11 @@ from typing import Any
 from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.models.users import UserCreate, UserPatch, UserSettings
-from chalicelib.store import users
+from chalicelib.store import ranks, users
 
 _PATCH_ATTEMPTS = 3
+# Profile fields the leaderboards read: a change marks the user's live items for the rank job.
+RANKED_FIELDS = frozenset({"member", "tags", "displayName"})
 
 
 def user_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +55,10 @@ def patch_user(site: str, current: dict[str, Any], body: UserPatch) -> dict[str,
         return user_view(current)
     for _ in range(_PATCH_ATTEMPTS):
         try:
-            return user_view(users.update_user(site, current, changes))
+            updated = users.update_user(site, current, changes)
+            if RANKED_FIELDS & changes.keys():
+                ranks.touch_live(site, current["uuid"])
+            return user_view(updated)
         except users.ConcurrentUpdate:
             fresh = users.get_user(site, current["uuid"])
             if fresh is None:
@@ -66,6 +71,7 @@ def set_blocked(site: str, uuid: str, blocked: bool, by: str) -> dict[str, Any]:
     item = users.set_blocked(site, uuid, blocked, now_iso(), by)
     if item is None:
         raise errors.UserNotFound(f"user '{uuid}' does not exist")
+    ranks.touch_live(site, uuid)
     return user_view(item)
 
 
@@ -81,6 +87,7 @@ def put_settings(site: str, uuid: str, body: UserSettings) -> dict[str, Any]:
     item = users.put_settings(site, uuid, wire, member=body.opt_ins.member)
     if item is None:
         raise errors.UserNotFound(f"user '{uuid}' does not exist")
+    ranks.touch_live(site, uuid)
     return settings_view(item)
 
 

@@ -64,6 +64,18 @@ def rank_scores(scores: Iterable[Score], include_inactive: bool = False) -> list
     return ranked
 
 
+def competition_ranks(scores: Sequence[int], listed: int = 0, last_rank: int = 0,
+                      last_score: int | None = None) -> list[int]:
+    """The ranks of `scores` in standings order ("1224"), following `listed` entries of which
+    the last had `last_rank` and `last_score` (a page after the first)."""
+    ranks = []
+    for position, score in enumerate(scores, start=listed + 1):
+        last_rank = last_rank if score == last_score else position
+        last_score = score
+        ranks.append(last_rank)
+    return ranks
+
+
 @dataclass(frozen=True)
 class FinalRank:
     """A user's rank kept at the close of one period (`period_start`, a local date)."""
@@ -194,3 +206,89 @@ def entry_of(item: Mapping[str, Any], period: str, key: str) -> Entry | None:
         if entry is not None and entry.get("k") == key:
             return dict(entry)
     return None
+
+
+# ---------------------------------------------------------------- the rank histogram
+#
+# A board period's ranks are counted, not listed: how many users are counted at each score,
+# in three levels of counters (`store.ranks`), so a user's competition rank is 1 + the users
+# above their score, read from three small items however large the board. A score falls in a
+# band (its magnitude: the bits above the top BAND_BITS) and a bucket within it (its top
+# BAND_BITS bits), so a bucket spans 2**band values: one value each below 1,024, a 512th of the
+# magnitude above (at most 1,024 distinct values per bucket item below 2**20).
+
+BAND_BITS = 10
+Counts = dict[int, int]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a score is counted: its band and its bucket (both ordered as the scores are)."""
+
+    band: int
+    bucket: int
+
+
+def slot_of(score: int) -> Slot:
+    """The band and bucket of `score`; both grow with the score, negative ones included."""
+    shift = max(0, abs(score).bit_length() - BAND_BITS)
+    if score >= 0:
+        return Slot(shift, score >> shift)
+    return Slot(-shift - 1, -((-score) >> shift))
+
+
+def count_above(score: int, bands: Mapping[int, int], buckets: Mapping[int, int], values: Mapping[int, int]) -> int:
+    """The users counted above `score`: every band above its band, every bucket above its
+    bucket in that band (`buckets`), every value above it in its bucket (`values`)."""
+    slot = slot_of(score)
+    return (sum(n for band, n in bands.items() if band > slot.band)
+            + sum(n for bucket, n in buckets.items() if bucket > slot.bucket)
+            + sum(n for value, n in values.items() if value > score))
+
+
+def competition_rank(score: int, bands: Mapping[int, int], buckets: Mapping[int, int],
+                     values: Mapping[int, int]) -> int:
+    """Standard competition rank ("1224") of a counted score: 1 + the users above it."""
+    return 1 + count_above(score, bands, buckets, values)
+
+
+def counted_score(board: Leaderboard, score: int, eligible: bool) -> int | None:
+    """The score a user is counted at on a board period, or None when they are not counted
+    (not eligible, or no score above zero on a board that leaves inactive users out)."""
+    return score if eligible and (board.include_inactive or score > 0) else None
+
+
+def score_moves(moves: Iterable[tuple[int | None, int | None]]) -> Counts:
+    """Per score, how many users arrive (+) or leave (-), from (counted before, counted now)."""
+    out: Counts = {}
+    for before, after in moves:
+        if before == after:
+            continue
+        if before is not None:
+            out[before] = out.get(before, 0) - 1
+        if after is not None:
+            out[after] = out.get(after, 0) + 1
+    return {score: n for score, n in out.items() if n}
+
+
+def moved(counts: Mapping[int, int], deltas: Mapping[int, int]) -> Counts:
+    """`counts` plus `deltas`, keys whose count reaches zero left out."""
+    out = dict(counts)
+    for key, n in deltas.items():
+        out[key] = out.get(key, 0) + n
+    return {key: n for key, n in out.items() if n}
+
+
+def deltas_by_level(deltas: Mapping[int, int]) -> tuple[Counts, dict[int, Counts], dict[Slot, Counts]]:
+    """Score deltas grouped for the three levels: per band, per bucket of each band, per value
+    of each bucket."""
+    bands: Counts = {}
+    buckets: dict[int, Counts] = {}
+    values: dict[Slot, Counts] = {}
+    for score, n in deltas.items():
+        slot = slot_of(score)
+        bands[slot.band] = bands.get(slot.band, 0) + n
+        band = buckets.setdefault(slot.band, {})
+        band[slot.bucket] = band.get(slot.bucket, 0) + n
+        values.setdefault(slot, {})[score] = n
+    return bands, buckets, values

@@ -24,20 +24,26 @@ a pause that long (a whole day for a daily board) would lose only those users' f
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import clock
 from chalicelib.engine.leaderboards import (
+    Counts,
     Entry,
     FinalRank,
     RankChange,
-    Score,
     adopted_entries,
+    competition_rank,
+    counted_score,
+    deltas_by_level,
     entry_of,
     is_ranked,
+    moved,
     rank_change,
-    rank_scores,
+    score_moves,
+    slot_of,
 )
 from chalicelib.engine.periods import (
     PERIOD_OF,
@@ -54,7 +60,9 @@ from chalicelib.store.userstate import parse_time
 
 ALL_TIME = "allTime"
 ALL_TIME_KEY = "all"
-_NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
+CHANGE_MARGIN = dt.timedelta(seconds=60)
+LEASE = dt.timedelta(seconds=45)  # past the job's 30 s Lambda timeout: a dead run frees it
+LEASE_WAIT_SECONDS = 20.0
 MAX_CLOSE = 400
 ADOPT_TRIES = 5
 Item = dict[str, Any]
@@ -142,40 +150,158 @@ def position(board: Leaderboard, period: str, profile: dict[str, Any], score_ite
     return Position(rank, score, change, (score_item or {}).get("rankedAt") if rank is not None else None)
 
 
-def entries_of(live: dict[str, Item], period: str, key: str) -> dict[str, Entry]:
-    """uuid -> the live entry of one board period, for the users who have one."""
-    return {uuid: entry for uuid, item in live.items() if (entry := entry_of(item, period, key)) is not None}
+def histogram_value(item: Item | None, applied: int) -> int | None:
+    """The score the histogram counts a rank item's user at, once run `applied` is in: a rank
+    item a later run wrote (its counters still on their way) is counted where it was before."""
+    if item is None:
+        return None
+    value = item.get("before") if int(item.get("run", 0)) > applied else item.get("counted")
+    return None if value is None else int(value)
 
 
-def rank_period(site: str, board: Leaderboard, period: str, key: str, entries: dict[str, Entry],
-                profiles: dict[str, Item], ranked_at: str, *, final: bool = False) -> int:
-    """Rank one board period from its live entries and write the rank items whose rank, list
-    position, score or name changed; returns the number of items written."""
-    scores = [Score(uuid, int(e["s"]), parse_time(e.get("r")) or _NEVER)
-              for uuid, e in entries.items() if eligible(board, profiles.get(uuid))]
-    ranked = {r.uuid: (r.rank, n) for n, r in enumerate(rank_scores(scores, board.include_inactive), start=1)}
-    on_standings = {str(i["uuid"]): i for i in store.ranked_items(site, board.id, key)}
+def apply_moves(site: str, board_id: str, key: str, deltas: Counts, run: int, ranked_at: str) -> int:
+    """Move the board period's counters by `deltas` (score -> users arriving or leaving) as run
+    `run`: each counter item read, moved and written once, conditional on no run from `run` on
+    having written it (so a run finished again after a crash moves nothing twice). The top item
+    last: its `run` is what readers take as the counters' run. Returns the items written."""
+    if not deltas:
+        return 0
+    pk = store.histogram_pk(site, board_id, key)
+    bands, buckets, values = deltas_by_level(deltas)
+    top_sk = store.HISTOGRAM_TOP_SK
+    wanted = ([(pk, store.histogram_sks(slot)[2]) for slot in values]
+              + [(pk, f"H#{band}") for band in buckets] + [(pk, top_sk)])
+    found = store.histogram_items(wanted)
     written = 0
-    for uuid in sorted(set(entries) | set(on_standings)):
-        rank, place = ranked.get(uuid, (None, 0))
-        item = on_standings.get(uuid)
-        if item is None and rank is None:
-            continue  # neither ranked now nor shown before: nothing to write
-        score = int(entries[uuid]["s"]) if uuid in entries else 0
-        display_name = str((profiles.get(uuid) or {}).get("displayName") or "")
-        same_rank = item is not None and item.get("rank") == rank and item.get("GSI3SK") == (
-            store.standings_index_sk(place) if rank is not None else None)
-        same = same_rank and item is not None and int(item.get("score", 0)) == score and (
-            item.get("displayName") == display_name)
-        if final:
-            same = same and item is not None and "finalRank" in item and item.get("finalRank") == rank
-        if not same:
-            # An unchanged rank keeps its rankedAt (when it was set) while its score or name moves.
-            store.set_rank(site, uuid, board.id, key, rank=rank, position=place, score=score,
-                           display_name=display_name, ranked_at=None if same_rank else ranked_at, final=final)
+    for slot, moves in sorted(values.items(), key=lambda kv: (kv[0].band, kv[0].bucket)):
+        written += _move_item(pk, store.histogram_sks(slot)[2], found, moves, run)
+    for band, moves in sorted(buckets.items()):
+        written += _move_item(pk, f"H#{band}", found, moves, run)
+    return written + _move_item(pk, top_sk, found, bands, run, ranked_at)
+
+
+def _move_item(pk: str, sk: str, found: dict[tuple[str, str], Item], moves: Counts, run: int,
+               ranked_at: str | None = None) -> int:
+    item = found.get((pk, sk))
+    if item is not None and int(item.get("run", 0)) >= run:
+        return 0  # this run (finished before a crash) or a later one moved it already
+    return int(store.put_counts(pk, sk, moved(store.counts_of(item), moves), run, ranked_at))
+
+
+def counter_ranks(site: str, tops: dict[tuple[str, str], Item | None],
+                  asked: dict[tuple[str, str, str], Item | None]) -> dict[tuple[str, str, str], tuple[int, str | None]]:
+    """(board, period key, uuid) -> the competition rank and when it was set, for the rank
+    items `asked`, from the board periods' top counter items `tops` (read with them) and one
+    BatchGetItem of each user's band and bucket items. A user the counters do not count has none."""
+    values: dict[tuple[str, str, str], int] = {}
+    for (board_id, key, uuid), item in asked.items():
+        top = tops.get((board_id, key))
+        if top is not None and (value := histogram_value(item, int(top.get("run", 0)))) is not None:
+            values[(board_id, key, uuid)] = value
+    needed = [(store.histogram_pk(site, board_id, key), sk) for (board_id, key, _), value in values.items()
+              for sk in store.histogram_sks(slot_of(value))[1:]]
+    found = store.histogram_items(needed, consistent=False)
+    out = {}
+    for (board_id, key, uuid), value in values.items():
+        pk = store.histogram_pk(site, board_id, key)
+        top = tops[(board_id, key)] or {}
+        _, band_sk, bucket_sk = store.histogram_sks(slot_of(value))
+        rank = competition_rank(value, store.counts_of(top), store.counts_of(found.get((pk, band_sk))),
+                                store.counts_of(found.get((pk, bucket_sk))))
+        out[(board_id, key, uuid)] = (rank, top.get("rankedAt"))
+    return out
+
+
+@dataclass
+class Changes:
+    """What one run found: per period key the (counted before, counted now) moves of the rank
+    items it wrote, and the standings entry of every user it read (None: off the standings)."""
+
+    moves: dict[str, list[tuple[int | None, int | None]]] = field(default_factory=dict)
+    shown: dict[str, dict[str, Item | None]] = field(default_factory=dict)
+    written: int = 0
+
+
+def count_changes(site: str, board: Leaderboard, keys: dict[str, list[str]], live: dict[str, Item],
+                  rank_items: dict[tuple[str, str], Item], profiles: dict[str, Item], run: int) -> Changes:
+    """Write the rank items of the users whose live items changed (`live`), for each period
+    key they hold an entry of (`keys`: period kind -> keys being ranked), where what the
+    standings show moved. A user whose live item no longer holds a key keeps their rank item
+    of it as it is."""
+    changes = Changes()
+    for uuid, live_item in sorted(live.items()):
+        profile = profiles.get(uuid)
+        allowed = eligible(board, profile)
+        display_name = str((profile or {}).get("displayName") or "")
+        for period, period_keys in keys.items():
+            for key in period_keys:
+                entry = entry_of(live_item, period, key)
+                if entry is None:
+                    continue
+                score = int(entry["s"])
+                reached_at = str(entry.get("r") or "")
+                counted = counted_score(board, score, allowed)
+                changes.shown.setdefault(key, {})[uuid] = (
+                    None if counted is None else store.top_entry(uuid, counted, reached_at, display_name))
+                item = rank_items.get((uuid, key))
+                before = None if item is None or item.get("counted") is None else int(item["counted"])
+                if item is not None and (before, int(item.get("score", 0)), item.get("displayName"),
+                                         item.get("reachedAt"), "rank" in item) == (
+                        counted, score, display_name, reached_at, False):
+                    continue  # nothing the standings show moved
+                store.set_counted(site, uuid, board.id, key, counted=counted, before=before, run=run, score=score,
+                                  reached_at=reached_at, display_name=display_name)
+                changes.written += 1
+                changes.moves.setdefault(key, []).append((before, counted))
+    return changes
+
+
+def keep_top(site: str, board_id: str, key: str, shown: dict[str, Item | None]) -> int:
+    """Bring the board period's top list up to date with the users of this run (`shown`: uuid
+    -> their standings entry, None when off the standings): their old entries out, new ones in
+    order. A list that is not the whole board knows nothing past its last entry, so it keeps
+    nothing beyond that; fewer than TOP_SIZE left, it is read again from the shards."""
+    top = store.top_list(site, board_id, key)
+    if top is None:
+        return _refill_top(site, board_id, key)
+    entries = [e for e in top.get("entries") or [] if e["u"] not in shown]
+    entries += [e for e in shown.values() if e is not None]
+    entries.sort(key=store.top_entry_sk)
+    complete = bool(top.get("complete"))
+    if not complete and top.get("entries"):
+        boundary = store.top_entry_sk(top["entries"][-1])
+        entries = [e for e in entries if store.top_entry_sk(e) <= boundary]
+    if complete and len(entries) > store.TOP_SIZE:
+        complete = False
+    entries = entries[:store.TOP_SIZE]
+    if not complete and len(entries) < store.TOP_SIZE:
+        return _refill_top(site, board_id, key)
+    if entries == top.get("entries") and complete == bool(top.get("complete")):
+        return 0
+    store.put_top_list(site, board_id, key, entries, complete)
+    return 1
+
+
+def _refill_top(site: str, board_id: str, key: str) -> int:
+    items, resume, _ = store.standings_after(site, board_id, key, limit=store.TOP_SIZE)
+    entries = [store.top_entry(str(i["uuid"]), int(i["counted"]), str(i["reachedAt"]), str(i.get("displayName") or ""))
+               for i in items]
+    store.put_top_list(site, board_id, key, entries, complete=resume is None)
+    return 1
+
+
+def close_period(site: str, board: Leaderboard, period: str, key: str) -> int:
+    """Keep an ended period's final ranks: `finalRank` on each rank item on its standings and,
+    for a score above zero, the user's last-final pointer (what previousRank reads). One pass
+    over the period's standings: its cost is the users who scored in it, not the board."""
+    written = 0
+    for item in store.standings_all(site, board.id, key):
+        rank, uuid = int(item["rank"]), str(item["uuid"])
+        if item.get("finalRank") != rank:
+            store.set_final(site, uuid, board.id, key, rank)
             written += 1
-        if final and rank is not None and score > 0:
-            store.keep_last_final(site, uuid, board.id, period, key, rank, score)
+        if int(item.get("score", 0)) > 0:
+            store.keep_last_final(site, uuid, board.id, period, key, rank, int(item["score"]))
     return written
 
 
@@ -205,12 +331,18 @@ def adopt_legacy(site: str, board: Leaderboard, period: str, key: str, live: dic
 
 
 def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, now: dt.datetime) -> int:
-    """Rank every period of one board from one read of its live items."""
+    """One run over one board: the users whose live items changed since the last run move in
+    each period's counters and standings; an ended period is closed. Returns the rank and
+    counter items written (0 when another run holds the board)."""
     tz = str(site_item.get("timezone", "UTC"))
     week_start: WeekStart = site_item.get("weekStart", "monday")
     ranked_at = clock.iso(now)
-    live = {str(i["uuid"]): i for i in store.live_scores(site, board.id)}
-    plans = []
+    runs = _begin(site, board.id, now)
+    if runs is None:
+        return 0
+    run, applied = int(runs["started"]), int(runs.get("applied", 0))
+    keys: dict[str, list[str]] = {}
+    ended_of: dict[str, list[str]] = {}
     for period in board.periods:
         key = current_period_key(period, now, tz, week_start)
         state = store.job_state(site, board.id, period) or {}
@@ -218,17 +350,59 @@ def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, now:
                  if state.get("periodKey") not in (None, key) and period != ALL_TIME else [])
         adopted = set(state.get("legacyAdopted") or [])
         for wanted in {*ended[:1], key} - adopted:
-            adopt_legacy(site, board, period, wanted, live)
-        plans.append((period, key, ended))
-    profiles = store.profiles(site, sorted(live))
+            adopt_legacy(site, board, period, wanted, {})
+        keys[period], ended_of[period] = [*ended, key], ended
+    # The first run of the histogram's layout reads every live item; later ones those written
+    # since a margin before the last run's start (GSI2 is eventually consistent, clocks differ).
+    since = None
+    if "watermark" in runs:
+        watermark = min(parse_time(str(runs["watermark"])) or now, now)
+        since = clock.iso(watermark - CHANGE_MARGIN)
+    live = {str(i["uuid"]): i for i in store.live_scores(site, board.id, since)}
+    rank_items = store.rank_items(site, board.id, [(uuid, key) for uuid in live for period_keys in keys.values()
+                                                   for key in period_keys])
     written = 0
-    for period, key, ended in plans:
+    for unfinished in range(applied + 1, run):
+        # A run that died before its end: its rank items are written (or not at all), its
+        # counters perhaps partly. Moving them from its rank items finishes it.
+        for key, deltas in _moves_of_run(rank_items, unfinished).items():
+            written += apply_moves(site, board.id, key, deltas, unfinished, ranked_at)
+    changes = count_changes(site, board, keys, live, rank_items, store.profiles(site, sorted(live)), run)
+    written += changes.written
+    for key, key_moves in sorted(changes.moves.items()):
+        written += apply_moves(site, board.id, key, score_moves(key_moves), run, ranked_at)
+    for key, shown in sorted(changes.shown.items()):
+        written += keep_top(site, board.id, key, shown)
+    for kind, ended in ended_of.items():
         for ended_key in ended:
-            written += rank_period(site, board, period, ended_key, entries_of(live, period, ended_key), profiles,
-                                   ranked_at, final=True)
-        written += rank_period(site, board, period, key, entries_of(live, period, key), profiles, ranked_at)
-        store.save_job_state(site, board.id, period, key, ranked_at)
+            written += close_period(site, board, kind, ended_key)
+    for kind, period_keys in keys.items():
+        store.save_job_state(site, board.id, kind, period_keys[-1], ranked_at)
+    store.end_run(site, board.id, run, ranked_at)
     return written
+
+
+def _begin(site: str, board_id: str, now: dt.datetime) -> Item | None:
+    """The board's lease and run number; waits a while for a run that holds it (an on-demand
+    run meeting the scheduled one), then gives the board up for this pass."""
+    deadline = time.monotonic() + LEASE_WAIT_SECONDS
+    while True:
+        moment = max(now, clock.now())
+        runs = store.begin_run(site, board_id, clock.iso(moment), clock.iso(moment + LEASE))
+        if runs is not None or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.05)
+
+
+def _moves_of_run(rank_items: dict[tuple[str, str], Item], run: int) -> dict[str, Counts]:
+    """Per period key, the counter moves of the rank items run `run` wrote."""
+    moves: dict[str, list[tuple[int | None, int | None]]] = {}
+    for (_, key), item in rank_items.items():
+        if int(item.get("run", 0)) == run:
+            before, counted = item.get("before"), item.get("counted")
+            moves.setdefault(key, []).append((None if before is None else int(before),
+                                              None if counted is None else int(counted)))
+    return {key: score_moves(m) for key, m in moves.items()}
 
 
 def run(now: dt.datetime | None = None, sites: list[str] | None = None) -> dict[str, int]:

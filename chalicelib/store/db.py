@@ -414,6 +414,24 @@ def merged_window(*, partitions: Sequence[str], index: str, sort_condition: str,
     return items, resume is not None
 
 
+def merged_page(*, partitions: Sequence[str], index: str, values: Mapping[str, Any],
+                names: Mapping[str, str] | None = None, limit: int = 25, after: str | None = None,
+                done: frozenset[int] = frozenset(), forward: bool = True,
+                filter_expression: str | None = None) -> tuple[list[Item], str | None, frozenset[int]]:
+    """One page over every partition of a sharded index (`{index}PK` one of `partitions`) after
+    the sort key `after`, in the index's sort order: the page, the sort key the next page starts
+    after (None when this one read everything) and the partitions read to their end."""
+    condition = f"{index}PK = :partition" + (f" AND {index}SK {'>' if forward else '<'} :after" if after else "")
+    extra = {":after": after} if after else {}
+
+    def request(partition: str) -> dict[str, Any]:
+        return _query_request(key_condition=condition, values={**values, **extra, ":partition": partition},
+                              names=names, index=index, limit=limit, forward=forward,
+                              filter_expression=filter_expression)
+    items, resume, ended = _merge_page(partitions, request, index, limit=limit, forward=forward, done=done)
+    return items, (None if len(ended) == len(partitions) else resume), ended
+
+
 def query_merged_page(
     *,
     partitions: Sequence[str],
@@ -426,21 +444,12 @@ def query_merged_page(
     forward: bool = True,
     filter_expression: str | None = None,
 ) -> tuple[list[Item], str | None]:
-    """One page over every partition of a sharded index (`{index}PK` one of `partitions`), in
-    the index's sort order, and the cursor of the next: one Query per partition not yet read to
-    its end. The cursor seals the sort key the next page starts after and the partitions read
-    to their end, to this listing, as `query_page`'s does."""
-    def request_after(after: str | None) -> Callable[[str], dict[str, Any]]:
-        condition = f"{index}PK = :partition" + (f" AND {index}SK {'>' if forward else '<'} :after" if after else "")
-        extra = {":after": after} if after else {}
-
-        def request(partition: str) -> dict[str, Any]:
-            return _query_request(key_condition=condition, values={**values, **extra, ":partition": partition},
-                                  names=names, index=index, limit=limit, forward=forward,
-                                  filter_expression=filter_expression)
-        return request
-
-    bound = {"partitions": list(partitions), **_query_scope(request_after(None)(""), scope)}
+    """`merged_page` with the cursor of the next: it seals the sort key the next page starts
+    after and the partitions read to their end, to this listing, as `query_page`'s does."""
+    bound = {"partitions": list(partitions),
+             **_query_scope(_query_request(key_condition=f"{index}PK = :partition", values={**values, ":partition": ""},
+                                           names=names, index=index, limit=limit, forward=forward,
+                                           filter_expression=filter_expression), scope)}
     after, done = None, frozenset[int]()
     if cursor is not None:
         sealed = decode_cursor(cursor, bound)
@@ -449,9 +458,9 @@ def query_merged_page(
                 or not all(isinstance(n, int) and 0 <= n < len(partitions) for n in finished)):
             raise InvalidCursor("is not a cursor this API issued")
         done = frozenset(finished)
-    items, resume, ended = _merge_page(partitions, request_after(after), index, limit=limit, forward=forward,
-                                       done=done)
-    if resume is None or len(ended) == len(partitions):
+    items, resume, ended = merged_page(partitions=partitions, index=index, values=values, names=names, limit=limit,
+                                       after=after, done=done, forward=forward, filter_expression=filter_expression)
+    if resume is None:
         return items, None
     return items, encode_cursor({"after": resume, "done": sorted(ended)}, bound)
 

@@ -103,13 +103,13 @@ def unfinished_index_pk(shard: int) -> str:
     return f"UNFINISHED#{shard:02d}"
 
 
-def _shard(value: str, shards: int) -> int:
+def shard_of(value: str, shards: int) -> int:
     """A stable spread of `value` over `shards` (not Python's hash, which is salted per process)."""
     return zlib.crc32(value.encode()) % shards
 
 
 def unfinished_shard(gate_id: str) -> int:
-    return _shard(gate_id, UNFINISHED_SHARDS)
+    return shard_of(gate_id, UNFINISHED_SHARDS)
 
 
 def credit_sk(point_id: str, expires_at: str, batch_id: str) -> str:
@@ -129,7 +129,7 @@ def board_live_sk(board_id: str) -> str:
 
 def board_index_pk(site: str, board_id: str, uuid: str) -> str:
     """The GSI2 partition of `uuid`'s live scores on a board."""
-    return f"{site}#LBL#{board_id}#{_shard(uuid, BOARD_SHARDS):02d}"
+    return f"{site}#LBL#{board_id}#{shard_of(uuid, BOARD_SHARDS):02d}"
 
 
 def board_index_pks(site: str, board_id: str) -> list[str]:
@@ -168,7 +168,7 @@ USERS_SHARDS = 16
 
 
 def users_index_pk(site: str, uuid: str) -> str:
-    return f"{site}#USERS#{_shard(uuid, USERS_SHARDS):02d}"
+    return f"{site}#USERS#{shard_of(uuid, USERS_SHARDS):02d}"
 
 
 def legacy_users_index_pk(site: str) -> str:

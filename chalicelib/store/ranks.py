@@ -29,30 +29,54 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from chalicelib.engine.leaderboards import Entry
+from chalicelib import clock
+from chalicelib.engine.leaderboards import Counts, Entry, Slot, competition_ranks
 from chalicelib.store import db
 from chalicelib.store.keys import (
+    BOARD_SHARDS,
     PROFILE_SK,
     board_index_pk,
     board_index_pks,
     board_live_sk,
     board_score_sk,
     legacy_board_index_pks,
+    shard_of,
     site_pk,
     user_pk,
 )
 from chalicelib.store.reads import BATCH_GET_MAX, batch_get, user_items
 
 Item = dict[str, Any]
-POSITION_DIGITS = 10
+SCORE_OFFSET = 10**19  # scores are far inside +-10**18
+SCORE_DIGITS = 20
+HISTOGRAM_TOP_SK = "H"
+TOP_SK = "TOP"
+TOP_SIZE = 100  # the standings' largest page
 
 
-def standings_index_pk(site: str, board_id: str, period_key: str) -> str:
-    return f"{site}#LBR#{board_id}#{period_key}"
+def standings_index_pk(site: str, board_id: str, period_key: str, uuid: str) -> str:
+    """The GSI3 partition of a user's place on a board period's standings: 16 by user, so the
+    rank job's writes of a busy board are not one partition's."""
+    return f"{site}#LBR#{board_id}#{period_key}#{shard_of(uuid, BOARD_SHARDS):02d}"
 
 
-def standings_index_sk(position: int) -> str:
-    return f"{position:0{POSITION_DIGITS}d}"
+def standings_index_pks(site: str, board_id: str, period_key: str) -> list[str]:
+    return [f"{site}#LBR#{board_id}#{period_key}#{n:02d}" for n in range(BOARD_SHARDS)]
+
+
+def standings_index_sk(counted: int, reached_at: str, uuid: str) -> str:
+    """Standings order in one string: the score descending, then when it was reached, then uuid."""
+    return f"{SCORE_OFFSET - counted:0{SCORE_DIGITS}d}#{reached_at}#{uuid}"
+
+
+def histogram_pk(site: str, board_id: str, period_key: str) -> str:
+    return f"LBH#{site}#{board_id}#{period_key}"
+
+
+def histogram_sks(slot: Slot) -> tuple[str, str, str]:
+    """The three counter items a score is counted in: bands, its band's buckets, its bucket's
+    values."""
+    return HISTOGRAM_TOP_SK, f"H#{slot.band}", f"H#{slot.band}#{slot.bucket}"
 
 
 def last_final_sk(board_id: str, period: str) -> str:
@@ -61,6 +85,10 @@ def last_final_sk(board_id: str, period: str) -> str:
 
 def job_sk(board_id: str, period: str) -> str:
     return f"LBJOB#{board_id}#{period}"
+
+
+def runs_sk(board_id: str) -> str:
+    return f"LBJOB#{board_id}"
 
 
 def all_sites() -> Iterator[str]:
@@ -72,10 +100,36 @@ def all_sites() -> Iterator[str]:
 # ---------------------------------------------------------------- live scores
 
 
-def live_scores(site: str, board_id: str) -> list[Item]:
-    """Every user's live item of one board (GSI2: each of its partitions, paged to the end)."""
+def live_index_sk(changed_at: str, uuid: str) -> str:
+    """A live item's GSI2 sort key: when it was last written, so the rank job reads only the
+    users whose scores (or eligibility) changed since its last run."""
+    return f"{changed_at}#{uuid}"
+
+
+def live_scores(site: str, board_id: str, since: str | None = None) -> list[Item]:
+    """The live items of one board written at or after `since` (every one without it): GSI2,
+    each of its partitions, paged to the end."""
+    condition, values = "GSI2PK = :pk", {}
+    if since is not None:
+        condition, values = "GSI2PK = :pk AND GSI2SK >= :since", {":since": since}
     return [item for pk in board_index_pks(site, board_id)
-            for item in db.query_all(index="GSI2", key_condition="GSI2PK = :pk", values={":pk": pk})]
+            for item in db.query_all(index="GSI2", key_condition=condition, values={":pk": pk, **values},
+                                     consistent=False)]
+
+
+def touch_live(site: str, uuid: str) -> int:
+    """Mark the user's live items as changed now (a profile change that moves who is ranked or
+    how they are shown: blocked, member, tags, opt-in, name), so the next rank run reads them."""
+    touched = 0
+    changed_at = clock.iso(clock.now())
+    for item in db.query_all(key_condition="PK = :pk AND begins_with(SK, :l)",
+                             values={":pk": user_pk(site, uuid), ":l": board_live_sk("")}):
+        with contextlib.suppress(db.ConditionFailed):
+            db.update(user_pk(site, uuid), str(item["SK"]), "SET GSI2SK = :sk",
+                      values={":sk": live_index_sk(changed_at, uuid)}, condition="attribute_exists(GSI2PK)",
+                      return_new=False)
+            touched += 1
+    return touched
 
 
 def live_items(site: str, uuid: str, board_ids: Sequence[str], extra: Sequence[str] = ()) -> dict[str, Item]:
@@ -95,7 +149,8 @@ def put_live(site: str, uuid: str, board_id: str, entries: dict[str, Entry], *, 
     is what a later writer compares against.
     """
     item = {"PK": user_pk(site, uuid), "SK": board_live_sk(board_id), "uuid": uuid, "boardId": board_id,
-            "stateVersion": version, "GSI2PK": board_index_pk(site, board_id, uuid), "GSI2SK": uuid, **entries}
+            "stateVersion": version, "GSI2PK": board_index_pk(site, board_id, uuid),
+            "GSI2SK": live_index_sk(clock.iso(clock.now()), uuid), **entries}
     try:
         if seen is None:
             db.put(item, condition="attribute_not_exists(PK)")
@@ -132,48 +187,47 @@ def profiles(site: str, uuids: Sequence[str]) -> dict[str, Item]:
     return out
 
 
-def ranked_items(site: str, board_id: str, period_key: str) -> list[Item]:
-    """The rank items of one board period that are on its standings (GSI3, paged to the end)."""
-    return db.query_all(index="GSI3", key_condition="GSI3PK = :pk",
-                        values={":pk": standings_index_pk(site, board_id, period_key)}, consistent=False)
+def rank_items(site: str, board_id: str, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Item]:
+    """Rank items by (uuid, period key), strongly consistent, 100 per BatchGetItem."""
+    keys = [(user_pk(site, uuid), board_score_sk(board_id, key)) for uuid, key in dict.fromkeys(wanted)]
+    out: dict[tuple[str, str], Item] = {}
+    for start in range(0, len(keys), BATCH_GET_MAX):
+        for item in batch_get(keys[start:start + BATCH_GET_MAX]):
+            out[(str(item["uuid"]), str(item["periodKey"]))] = item
+    return out
 
 
-def job_state(site: str, board_id: str, period: str) -> Item | None:
-    return db.get(site_pk(site), job_sk(board_id, period))
-
-
-def save_job_state(site: str, board_id: str, period: str, period_key: str, ranked_at: str) -> None:
-    """`legacyAdopted`: the period key whose older-layout score items are adopted (no run
-    after this one looks for them again)."""
-    db.put({"PK": site_pk(site), "SK": job_sk(board_id, period), "boardId": board_id, "period": period,
-            "periodKey": period_key, "rankedAt": ranked_at, "legacyAdopted": [period_key]})
-
-
-def set_rank(site: str, uuid: str, board_id: str, period_key: str, *, rank: int | None, position: int,
-             score: int, display_name: str, ranked_at: str | None, final: bool = False) -> None:
-    """Write a user's rank item of one board period; `rank=None` takes the user off the
-    standings; `ranked_at=None` keeps the time the rank was set (only the score or name moved)."""
-    names = {"#u": "uuid", "#s": "score", "#dn": "displayName", "#r": "rank"}
-    values: dict[str, Any] = {":uuid": uuid, ":b": board_id, ":k": period_key, ":s": score, ":dn": display_name}
-    sets = ["#u = :uuid", "boardId = :b", "periodKey = :k", "#s = :s", "#dn = :dn"]
-    removes = []
-    if ranked_at is not None:
-        names["#at"] = "rankedAt"
-        values[":at"] = ranked_at
-        sets.append("#at = :at")
-    if rank is None:
-        removes = ["#r", "GSI3PK", "GSI3SK"]
+def set_counted(site: str, uuid: str, board_id: str, period_key: str, *, counted: int | None,
+                before: int | None, run: int, score: int, reached_at: str, display_name: str) -> None:
+    """Write a user's rank item of one board period as run `run` counts them: at `counted` on
+    the standings (None: off them), `before` what the histogram counted before this run."""
+    names = {"#u": "uuid", "#s": "score", "#dn": "displayName", "#run": "run"}
+    values: dict[str, Any] = {":uuid": uuid, ":b": board_id, ":k": period_key, ":s": score,
+                              ":dn": display_name, ":run": run, ":r": reached_at}
+    sets = ["#u = :uuid", "boardId = :b", "periodKey = :k", "#s = :s", "#dn = :dn", "#run = :run",
+            "reachedAt = :r"]
+    removes = ["#rank"]  # the layout before the histogram kept the rank itself here
+    names["#rank"] = "rank"
+    if counted is None:
+        removes += ["counted", "GSI3PK", "GSI3SK"]
     else:
-        values.update({":r": rank, ":gpk": standings_index_pk(site, board_id, period_key),
-                       ":gsk": standings_index_sk(position)})
-        sets += ["#r = :r", "GSI3PK = :gpk", "GSI3SK = :gsk"]
-    if final:
-        names["#f"] = "finalRank"
-        values[":f"] = rank
-        sets.append("#f = :f")
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    db.update(user_pk(site, uuid), board_score_sk(board_id, period_key), expression, values=values, names=names,
+        values.update({":c": counted, ":gpk": standings_index_pk(site, board_id, period_key, uuid),
+                       ":gsk": standings_index_sk(counted, reached_at, uuid)})
+        sets += ["counted = :c", "GSI3PK = :gpk", "GSI3SK = :gsk"]
+    if before is None:
+        removes.append("#before")
+    else:
+        values[":before"] = before
+        sets.append("#before = :before")
+    names["#before"] = "before"
+    db.update(user_pk(site, uuid), board_score_sk(board_id, period_key),
+              "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes), values=values, names=names,
               return_new=False)
+
+
+def set_final(site: str, uuid: str, board_id: str, period_key: str, rank: int) -> None:
+    db.update(user_pk(site, uuid), board_score_sk(board_id, period_key), "SET finalRank = :f",
+              values={":f": rank}, return_new=False)
 
 
 def keep_last_final(site: str, uuid: str, board_id: str, period: str, period_key: str, rank: int,
@@ -187,9 +241,153 @@ def keep_last_final(site: str, uuid: str, board_id: str, period: str, period_key
                   condition="attribute_not_exists(periodKey) OR periodKey <= :k", return_new=False)
 
 
+# ---------------------------------------------------------------- the histogram
+
+
+def counts_of(item: Item | None) -> Counts:
+    return {int(k): int(v) for k, v in ((item or {}).get("counts") or {}).items()}
+
+
+def histogram_items(keys: Sequence[tuple[str, str]], consistent: bool = True) -> dict[tuple[str, str], Item]:
+    """Counter items by (PK, SK), 100 per BatchGetItem."""
+    wanted = list(dict.fromkeys(keys))
+    out: dict[tuple[str, str], Item] = {}
+    for start in range(0, len(wanted), BATCH_GET_MAX):
+        for item in batch_get(wanted[start:start + BATCH_GET_MAX], consistent=consistent):
+            out[(str(item["PK"]), str(item["SK"]))] = item
+    return out
+
+
+def put_counts(pk: str, sk: str, counts: Counts, run: int, ranked_at: str | None = None) -> bool:
+    """Write one counter item as run `run` leaves it; False when that run (or a later one)
+    already wrote it (a run finished again after a crash writes each item once)."""
+    item: Item = {"PK": pk, "SK": sk, "counts": {str(k): n for k, n in sorted(counts.items())}, "run": run}
+    if ranked_at is not None:
+        item["rankedAt"] = ranked_at
+    try:
+        db.put(item, condition="attribute_not_exists(PK) OR #run < :run", names={"#run": "run"},
+               values={":run": run})
+    except db.ConditionFailed:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- the job's own items
+
+
+def job_state(site: str, board_id: str, period: str) -> Item | None:
+    return db.get(site_pk(site), job_sk(board_id, period))
+
+
+def save_job_state(site: str, board_id: str, period: str, period_key: str, ranked_at: str) -> None:
+    """`legacyAdopted`: the period key whose older-layout score items are adopted (no run
+    after this one looks for them again)."""
+    db.put({"PK": site_pk(site), "SK": job_sk(board_id, period), "boardId": board_id, "period": period,
+            "periodKey": period_key, "rankedAt": ranked_at, "legacyAdopted": [period_key]})
+
+
+def begin_run(site: str, board_id: str, now: str, lease_until: str) -> Item | None:
+    """Take the board's lease and the next run number (`started`); None while another run
+    holds an unexpired lease. Returns the board's run record as it is now."""
+    try:
+        return db.update(site_pk(site), runs_sk(board_id),
+                         "SET started = if_not_exists(started, :zero) + :one, leaseUntil = :until, boardId = :b",
+                         values={":zero": 0, ":one": 1, ":until": lease_until, ":now": now, ":b": board_id},
+                         condition="attribute_not_exists(leaseUntil) OR leaseUntil < :now")
+    except db.ConditionFailed:
+        return None
+
+
+def end_run(site: str, board_id: str, run: int, watermark: str) -> bool:
+    """Record run `run` as applied and changes before `watermark` as in, and free the lease;
+    False when the lease was lost to a later run meanwhile."""
+    try:
+        db.update(site_pk(site), runs_sk(board_id), "SET applied = :run, watermark = :w REMOVE leaseUntil",
+                  values={":run": run, ":w": watermark}, condition="started = :run", return_new=False)
+    except db.ConditionFailed:
+        return False
+    return True
+
+
+def _listed(entry: Item) -> Item:
+    """A top-list entry as a rank item's fields."""
+    return {"uuid": entry["u"], "counted": int(entry["c"]), "score": int(entry["c"]), "reachedAt": entry["r"],
+            "displayName": entry.get("n", "")}
+
+
+def top_entry(uuid: str, counted: int, reached_at: str, display_name: str) -> Item:
+    return {"u": uuid, "c": counted, "r": reached_at, "n": display_name}
+
+
+def top_entry_sk(entry: Item) -> str:
+    return standings_index_sk(int(entry["c"]), str(entry["r"]), str(entry["u"]))
+
+
+def top_list(site: str, board_id: str, period_key: str, consistent: bool = True) -> Item | None:
+    """The board period's top list: its first TOP_SIZE standings entries (all of them when
+    `complete`), kept by the rank job so the first page is one GetItem."""
+    return db.get(histogram_pk(site, board_id, period_key), TOP_SK, consistent=consistent)
+
+
+def put_top_list(site: str, board_id: str, period_key: str, entries: list[Item], complete: bool) -> None:
+    db.put({"PK": histogram_pk(site, board_id, period_key), "SK": TOP_SK, "entries": entries, "complete": complete})
+
+
+def standings_after(site: str, board_id: str, period_key: str, *, limit: int, after: str | None = None,
+                    done: frozenset[int] = frozenset()) -> tuple[list[Item], str | None, frozenset[int]]:
+    """Standings entries after the sort key `after`, merged from the shards (`db.merged_page`)."""
+    return db.merged_page(partitions=standings_index_pks(site, board_id, period_key), index="GSI3", values={},
+                          limit=limit, after=after, done=done)
+
+
 def standings_page(site: str, board_id: str, period_key: str, *, limit: int,
                    cursor: str | None) -> tuple[list[Item], str | None]:
-    """One page of a board in rank order (ties in the order they reached the score)."""
-    return db.query_page(index="GSI3", key_condition="GSI3PK = :pk",
-                         values={":pk": standings_index_pk(site, board_id, period_key)},
-                         limit=limit, cursor=cursor, scope="standings")
+    """One page of a board period in standings order (score, then when it was reached), each
+    entry with its competition rank. The first page comes from the top list (one GetItem);
+    later ones from the shards (one Query per shard not read to its end). The cursor carries
+    the position, the last entry's rank and score (ranks run on across pages) and where the
+    shards resume."""
+    scope = {"standings": standings_index_pk(site, board_id, period_key, "")}
+    listed: Any = 0
+    last_rank: Any = 0
+    last_score: Any = None
+    after: Any = None
+    done: Any = []
+    items: list[Item] | None = None
+    resume: str | None = None
+    if cursor is None:
+        top = top_list(site, board_id, period_key, consistent=False)
+        entries = list((top or {}).get("entries") or [])
+        if top is not None and (top.get("complete") or len(entries) >= limit):
+            items = [_listed(e) for e in entries[:limit]]
+            more = len(entries) > limit or not top.get("complete")
+            resume = top_entry_sk(entries[limit - 1]) if more else None
+            done = []
+    else:
+        carried = db.decode_cursor(cursor, scope)
+        listed, last_rank, last_score = carried.get("n"), carried.get("r"), carried.get("s")
+        after, done = carried.get("a"), carried.get("d")
+        if not (isinstance(listed, int) and isinstance(last_rank, int) and isinstance(last_score, int)
+                and isinstance(after, str) and isinstance(done, list)
+                and all(isinstance(n, int) and 0 <= n < BOARD_SHARDS for n in done)):
+            raise db.InvalidCursor("is not a cursor this API issued")
+    if items is None:
+        items, resume, ended = standings_after(site, board_id, period_key, limit=limit, after=after,
+                                               done=frozenset(done))
+        done = sorted(ended)
+    ranks = competition_ranks([int(i["counted"]) for i in items], listed, last_rank, last_score)
+    ranked = [{**item, "rank": rank} for item, rank in zip(items, ranks, strict=True)]
+    if resume is None or not ranked:
+        return ranked, None
+    return ranked, db.encode_cursor({"n": listed + len(ranked), "r": ranks[-1], "s": int(ranked[-1]["counted"]),
+                                     "a": resume, "d": done}, scope)
+
+
+def standings_all(site: str, board_id: str, period_key: str) -> Iterator[Item]:
+    """Every item of a board period's standings, in order, with its rank (a period's close)."""
+    cursor: str | None = None
+    while True:
+        items, cursor = standings_page(site, board_id, period_key, limit=500, cursor=cursor)
+        yield from items
+        if cursor is None:
+            return
