@@ -78,6 +78,8 @@ def process(ctx: Context) -> Effects:
         # one update of the profile per transaction.)
         effects.ops.append(db.tx_update(pk, PROFILE_SK, "SET tags = :t", values={":t": tags}))
     effects.rewards_settled = settled or not moves
+    # Boards with tags rank only users having one: a tag change moves who is ranked.
+    effects.retagged = tags != state.tags or bool(settled and (moved.add_tags or moved.remove_tags))
     result = common.empty_result()
     result["awarded"]["points"] = common.points_list(points)
     result["awarded"]["behaviours"] = [a.behaviour_id for a in outcome.awarded]

@@ -150,6 +150,7 @@ class Effects:
     measures: dict[tuple[str, str], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     extra_record: dict[str, Any] = field(default_factory=dict)
+    retagged: bool = False  # the commit changes the user's tags (rank_store.touch_live after it)
     applied: bool = False
     result_blocked: bool = False
     # Set by a step that evaluated the rewards on what its own commit leaves and found that
@@ -522,6 +523,8 @@ class Effects:
             # (the user's next work, or the reconciler) removes (workflow.steps).
             activity_store.clear_marker(self.ctx.site_id, self.ctx.uuid, self.ctx.activity_id)
         self.keep_scores()
+        if self.retagged and any(board.tags for board in self.ctx.mechanics.leaderboards.values()):
+            rank_store.touch_live(self.ctx.site_id, self.ctx.uuid)
         self.finished = (status_note or {}).get("status") in activity_store.ENDED_STATUSES
         self.ctx.results[self.step] = result
         for other, part_result in self.absorbed:

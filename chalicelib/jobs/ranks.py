@@ -24,7 +24,6 @@ a pause that long (a whole day for a daily board) would lose only those users' f
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +61,6 @@ ALL_TIME = "allTime"
 ALL_TIME_KEY = "all"
 CHANGE_MARGIN = dt.timedelta(seconds=60)
 LEASE = dt.timedelta(seconds=45)  # past the job's 30 s Lambda timeout: a dead run frees it
-LEASE_WAIT_SECONDS = 20.0
 MAX_CLOSE = 400
 ADOPT_TRIES = 5
 Item = dict[str, Any]
@@ -330,16 +328,18 @@ def adopt_legacy(site: str, board: Leaderboard, period: str, key: str, live: dic
     return adopted
 
 
-def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, now: dt.datetime) -> int:
+def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, now: dt.datetime) -> int | None:
     """One run over one board: the users whose live items changed since the last run move in
     each period's counters and standings; an ended period is closed. Returns the rank and
-    counter items written (0 when another run holds the board)."""
+    counter items written, None when another run holds the board (this pass leaves it: two
+    runs at once could move the same counters twice)."""
     tz = str(site_item.get("timezone", "UTC"))
     week_start: WeekStart = site_item.get("weekStart", "monday")
     ranked_at = clock.iso(now)
-    runs = _begin(site, board.id, now)
+    moment = max(now, clock.now())
+    runs = store.begin_run(site, board.id, clock.iso(moment), clock.iso(moment + LEASE))
     if runs is None:
-        return 0
+        return None
     run, applied = int(runs["started"]), int(runs.get("applied", 0))
     keys: dict[str, list[str]] = {}
     ended_of: dict[str, list[str]] = {}
@@ -382,18 +382,6 @@ def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, now:
     return written
 
 
-def _begin(site: str, board_id: str, now: dt.datetime) -> Item | None:
-    """The board's lease and run number; waits a while for a run that holds it (an on-demand
-    run meeting the scheduled one), then gives the board up for this pass."""
-    deadline = time.monotonic() + LEASE_WAIT_SECONDS
-    while True:
-        moment = max(now, clock.now())
-        runs = store.begin_run(site, board_id, clock.iso(moment), clock.iso(moment + LEASE))
-        if runs is not None or time.monotonic() > deadline:
-            return runs
-        time.sleep(0.05)
-
-
 def _moves_of_run(rank_items: dict[tuple[str, str], Item], run: int) -> dict[str, Counts]:
     """Per period key, the counter moves of the rank items run `run` wrote."""
     moves: dict[str, list[tuple[int | None, int | None]]] = {}
@@ -411,7 +399,7 @@ def run(now: dt.datetime | None = None, sites: list[str] | None = None) -> dict[
     from chalicelib.store import sites as sites_store
 
     moment = now or clock.now()
-    done = {"sites": 0, "boards": 0, "written": 0}
+    done = {"sites": 0, "boards": 0, "written": 0, "busy": 0}
     for site in sites if sites is not None else list(store.all_sites()):
         site_item = sites_store.get_site(site)
         if site_item is None:
@@ -419,7 +407,11 @@ def run(now: dt.datetime | None = None, sites: list[str] | None = None) -> dict[
         done["sites"] += 1
         # Fresh mechanics: a board created a second ago should be ranked in this pass.
         for board in mechanics_store.load(site, fresh=True).mechanics.leaderboards.values():
+            written = refresh_board(site, site_item, board, moment)
+            if written is None:
+                done["busy"] += 1
+                continue
             done["boards"] += len(board.periods)
-            done["written"] += refresh_board(site, site_item, board, moment)
+            done["written"] += written
     return done
 

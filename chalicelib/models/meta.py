@@ -21,7 +21,8 @@ class OpenApiDocument(ResponseModel):
 
 
 class JobRunSummary(ResponseModel):
-    """What one run did. `ranks`: `boards` and `written`; `rollup` and `expiry`: `users`,
+    """What one run did. `ranks`: `boards`, `written` and `busy` (boards another run of the job
+    held: this one left them, run it again in a moment); `rollup` and `expiry`: `users`,
     `complete` and `bySite` (each site's run key and counts)."""
 
     job: Literal["rollup", "expiry", "ranks"]

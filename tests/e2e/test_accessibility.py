@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser import ARGS, CHROMIUM, Site, console, ok, sign_in, unique
+from tests.e2e.browser import ARGS, CHROMIUM, Site, console, ok, rank_now, sign_in, unique
 
 pw = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
@@ -48,7 +48,7 @@ def site(stack: Any) -> Site:
         s.give(uuid, "coins", 20)
         s.activity({"uuid": uuid, "attrs": {"type": "behaviour", "verb": "watch_video"}})
     s.activity({"uuid": "ada", "attrs": {"type": "coupon", "action": "buy", "couponId": "mug"}})
-    ok(stack.api("POST", "/jobs/ranks/run", {"site": s.id}))
+    rank_now(stack, s.id)
     return s
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser import Site, browser, console, ok, page, sign_in, unique
+from tests.e2e.browser import Site, browser, console, ok, page, rank_now, sign_in, unique
 
 pw = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
@@ -45,7 +45,7 @@ def site(stack: Any) -> Site:
     for i in range(RANKED):
         uuid = s.user(f"player-{i:02d}", displayName=f"Player {i:02d}")
         s.give(uuid, "xp", 100 + i)  # player-29 leads with 129, player-00 is last with 100
-    ok(stack.api("POST", "/jobs/ranks/run", {"site": s.id}))  # as the schedule would, a minute later
+    rank_now(stack, s.id)  # as the schedule would, a minute later
     return s
 
 

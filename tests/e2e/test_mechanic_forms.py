@@ -19,6 +19,7 @@ from tests.e2e.browser import (
     open_panel,
     page,
     pfield,
+    rank_now,
     ready,
     sign_in,
     submit_and_wait,
@@ -200,7 +201,7 @@ def test_one_of_each_kind_from_an_empty_site_then_used_from_the_log_panel(page: 
     expect(kpis).to_contain_text("Coins earned")
     current = kpis.get_by_role("row", name=re.compile(r"\(current\)"))
     expect(current.locator("td")).to_have_text([re.compile("current"), "80", "100", "80%", "Not met"])
-    ok(stack.api("POST", "/jobs/ranks/run", {"site": site.id}))
+    rank_now(stack, site.id)
     page.goto(console(stack, f"#/sites/{site.id}/leaderboards/coins_board/standings"))
     expect(page.get_by_role("row", name=re.compile(re.escape(uuid)))).to_contain_text("80")
 
