@@ -17,23 +17,6 @@ def ranked_measure(board: Leaderboard) -> str:
     return f"pts:{ranks_by.points}" if hasattr(ranks_by, "points") else f"beh:{ranks_by.behaviour}"
 
 
-@dataclass(frozen=True)
-class Score:
-    """A user's live score on one board and period, and when it reached that value."""
-
-    uuid: str
-    score: int
-    reached_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class RankedScore:
-    rank: int
-    uuid: str
-    score: int
-    reached_at: dt.datetime
-
-
 def is_ranked(
     board: Leaderboard,
     *,
@@ -47,21 +30,6 @@ def is_ranked(
     if blocked or not member or not show_on_leaderboards:
         return False
     return not board.tags or not set(board.tags).isdisjoint(tags)
-
-
-def rank_scores(scores: Iterable[Score], include_inactive: bool = False) -> list[RankedScore]:
-    """Standard competition ranking ("1224"): equal scores share a rank; they are listed in the
-    order they reached the score (earliest first), then by uuid for a stable order.
-
-    Scores of zero or less are left out unless the board includes inactive users.
-    """
-    kept = [s for s in scores if include_inactive or s.score > 0]
-    kept.sort(key=lambda s: (-s.score, s.reached_at, s.uuid))
-    ranked: list[RankedScore] = []
-    for position, s in enumerate(kept, start=1):
-        rank = ranked[-1].rank if ranked and ranked[-1].score == s.score else position
-        ranked.append(RankedScore(rank, s.uuid, s.score, s.reached_at))
-    return ranked
 
 
 def competition_ranks(scores: Sequence[int], listed: int = 0, last_rank: int = 0,

@@ -1,48 +1,83 @@
 import datetime as dt
+import itertools
+import random
 
-from _engine_fixtures import board, utc
+from _engine_fixtures import board
 
 from chalicelib.engine.leaderboards import (
     FinalRank,
     RankChange,
-    Score,
     ScoreUpdate,
+    Slot,
     adopted_entries,
+    competition_rank,
+    competition_ranks,
+    counted_score,
+    deltas_by_level,
     entry_of,
     is_ranked,
+    moved,
     next_entries,
     previous_rank,
     rank_change,
-    rank_scores,
     restated_entries,
+    score_moves,
+    slot_of,
 )
 
 D = dt.date
 
 
-def test_standard_competition_ranking_1224_ties_by_time_reached() -> None:
-    scores = [
-        Score("dora", 10, utc(2026, 3, 1, 9)),
-        Score("bob", 40, utc(2026, 3, 1, 12)),
-        Score("alice", 50, utc(2026, 3, 1, 8)),
-        Score("carol", 40, utc(2026, 3, 1, 11)),
-        Score("zero", 0, utc(2026, 3, 1, 7)),
-    ]
-    ranked = rank_scores(scores)
-    assert [(r.rank, r.uuid, r.score) for r in ranked] == [
-        (1, "alice", 50),
-        (2, "carol", 40),
-        (2, "bob", 40),
-        (4, "dora", 10),
-    ]
+def test_standard_competition_ranking_1224_and_across_pages() -> None:
+    assert competition_ranks([50, 40, 40, 10]) == [1, 2, 2, 4]
+    # A page after the first goes on from the last entry listed before it (2 entries, rank 2, 40).
+    assert competition_ranks([40, 10, 10, 5], listed=2, last_rank=2, last_score=40) == [2, 4, 4, 6]
+    assert competition_ranks([]) == []
 
 
-def test_include_inactive_lists_zero_scores_last() -> None:
-    ranked = rank_scores(
-        [Score("a", 0, utc(2026, 1, 1)), Score("b", 3, utc(2026, 1, 2)), Score("c", 0, utc(2026, 1, 1))],
-        include_inactive=True,
-    )
-    assert [(r.rank, r.uuid) for r in ranked] == [(1, "b"), (2, "a"), (2, "c")]
+def test_who_is_counted_and_at_what() -> None:
+    b = board({"id": "xp", "ranksBy": {"points": "xp"}, "periods": ["weekly"]})
+    inactive = board({"id": "xp", "ranksBy": {"points": "xp"}, "periods": ["weekly"], "includeInactive": True})
+    assert counted_score(b, 5, True) == 5
+    assert counted_score(b, 0, True) is None and counted_score(b, 7, False) is None
+    assert counted_score(inactive, 0, True) == 0
+
+
+def test_slots_are_ordered_as_their_scores() -> None:
+    rng = random.Random(1)
+    scores = sorted({0, 1, -1, 1023, 1024, 1025, 2047, 2048, -1024, -1025, 10**12, -(10**12),
+                     *(rng.randint(-(10**9), 10**9) for _ in range(2000)), *(rng.randint(-3000, 3000) for _ in range(2000))})
+    slots = [slot_of(s) for s in scores]
+    assert all((a.band, a.bucket) <= (b.band, b.bucket) for a, b in itertools.pairwise(slots))
+    assert slot_of(1000) == Slot(0, 1000) and slot_of(4096).band == 3  # one value per bucket below 1,024
+
+
+def test_ranks_from_the_three_levels_match_a_brute_force_count() -> None:
+    rng = random.Random(2)
+    counted: dict[str, int] = {}
+    bands: dict[int, int] = {}
+    buckets: dict[int, dict[int, int]] = {}
+    values: dict[Slot, dict[int, int]] = {}
+    for _ in range(30):  # rounds of moves, as the rank job makes them
+        moves = []
+        for uuid in rng.sample([f"u{n}" for n in range(300)], 60):
+            after = rng.choice([None, rng.randint(-50, 50), rng.randint(0, 5000), rng.randint(0, 10**7)])
+            moves.append((counted.get(uuid), after))
+            if after is None:
+                counted.pop(uuid, None)
+            else:
+                counted[uuid] = after
+        band_moves, bucket_moves, value_moves = deltas_by_level(score_moves(moves))
+        bands = moved(bands, band_moves)
+        for band, m in bucket_moves.items():
+            buckets[band] = moved(buckets.get(band, {}), m)
+        for slot, m in value_moves.items():
+            values[slot] = moved(values.get(slot, {}), m)
+        for score in set(counted.values()):
+            slot = slot_of(score)
+            expected = 1 + sum(1 for s in counted.values() if s > score)
+            assert competition_rank(score, bands, buckets.get(slot.band, {}), values.get(slot, {})) == expected
+    assert sum(bands.values()) == len(counted)
 
 
 def test_previous_rank_skips_a_period_with_no_score() -> None:
