@@ -1,24 +1,35 @@
-"""Rank materialization: every minute, rank every board's current periods and write the ranks.
+"""Rank materialization: every minute, each board's users whose scores changed move in its
+counters; a user's rank is counted from them, not listed.
 
 Scores are live (activity processing sets each user's live item of a board, every period of
-it in one item: `store.ranks`); ranks are a snapshot the job refreshes, in rank items of their
-own. For each site and board the job reads the live items once, and for each period kind:
-1. notices a period change (the key it ranked last time is no longer current) and ranks the
-   ended period one last time as *final* (from the entries the live items keep of it, current
-   or previous): `finalRank` on its rank items and the user's
-   `S#KP#` pointer (last final rank with a score above zero, what `previousRank` reads);
-2. ranks the current period with `engine.leaderboards.rank_scores` (ties by reachedAt),
-   leaving out blocked users, non-members, opted-out users and users outside the board's
-   tags, and writes the rank items whose rank, list position, score or name changed
-   (`rankedAt` is when the rank was set: a moved score alone keeps it).
+it in one item, indexed in GSI2 by the time it was written: `store.ranks`). One run over a
+board, under the board's lease (`LBJOB#{board}`: one run at a time, a run number each):
+1. finishes any run before it that died (its rank items are written, its counters perhaps
+   not all): the moves of that run's rank items go into the counters, each counter item once;
+2. reads the live items written since a margin before the last run (the first run of the
+   layout: all of them), their rank items and profiles, and for each period key being ranked
+   (the current one, and at a period change the ended ones) writes the rank items whose
+   counted score (None: not ranked — blocked, opted out, non-member, outside the board's
+   tags, no score above zero), score, name or reached-at time changed, each with the score
+   the counters held it at before (`before`) and the run's number;
+3. moves the counters by those changes (`apply_moves`: the three levels of counter items of
+   `engine.leaderboards`, deltas aggregated over the run) and the top list (`keep_top`);
+4. closes an ended period (`close_period`: final ranks from its standings, the `S#KP#`
+   pointers previousRank reads) and records the run's end (the watermark of the next).
 
-Period close: a period is finalized by the first run after it ended, from the scores at that
-time; when the job did not run across several period changes, every period from the last one
-it had seen up to the current one is finalized, in order (`ended_period_keys`), so the
-`S#KP#` pointers move forward through each of them (at most `MAX_CLOSE` periods per pass).
-A live item keeps two entries per period kind, so a user who acted in two periods after the
-one being closed is no longer in that period's final ranking: the job runs every minute, and
-a pause that long (a whole day for a daily board) would lose only those users' finals.
+A user's rank is 1 + the users counted above their counted score: the top counter item, the
+band and the bucket of that score (`counter_ranks`), standard competition ranking. A rank
+item a later run wrote while its counters are on their way is read at its `before` score, so
+a rank read is the counters' rank as of their last run. What a run costs is proportional to
+the users whose scores (or eligibility) changed, not to the board's size (bench/leaderboards.py).
+
+Period close: a period is finalized by the first run after it ended; when the job did not run
+across several period changes, every period from the last one it had seen up to the current
+one is finalized, in order (`ended_period_keys`), so the `S#KP#` pointers move forward through
+each of them (at most `MAX_CLOSE` periods per pass). A live item keeps two entries per period
+kind, so a user who acted in two periods after the one being closed keeps their rank item of
+it as the last run counted it: the job runs every minute, and only a pause that long (a whole
+day for a daily board) could leave such a user's last changes out.
 """
 
 from __future__ import annotations
@@ -377,6 +388,7 @@ def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, now:
         for ended_key in ended:
             written += close_period(site, board, kind, ended_key)
     for kind, period_keys in keys.items():
+        store.mark_ranked(site, board.id, period_keys[-1], ranked_at)
         store.save_job_state(site, board.id, kind, period_keys[-1], ranked_at)
     store.end_run(site, board.id, run, ranked_at)
     return written

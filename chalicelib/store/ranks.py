@@ -1,26 +1,33 @@
-"""Leaderboard scores and ranks: the live items activity processing sets, the rank items the
-rank job writes, and the standings list.
+"""Leaderboard scores and ranks: the live items activity processing sets, the rank items, counter
+items and top lists the rank job keeps.
 
 Live scores: one item per user and board, `S#L#{board}` (`keys.board_live_sk`), holding every
 period of the board (`engine.leaderboards.next_entries`: the current and the previous entry of
 each period kind). Activity processing sets it right after its commit, from the state item as
-stored; GSI2 indexes it under `{site}#LBL#{board}#{shard}`, 16 partitions by a hash of the user
-(`keys.BOARD_SHARDS`), which the rank job reads. One write per board an activity moves, however
-many periods the board has.
+stored; GSI2 indexes it under `{site}#LBL#{board}#{shard}` (16 partitions by a hash of the user,
+`keys.BOARD_SHARDS`) with the time of the write as sort key, so the rank job reads only what
+changed since its last run. A profile change that moves who is ranked (block, member, tags,
+opt-in, name) re-stamps the user's live items (`touch_live`).
 
 Rank items: one per user and board period, `S#K#{board}#{periodKey}`, written only by the rank
-job, and only when something shown changed:
-- `rank`, `rankedAt`, `score` (as ranked), `displayName`, and GSI3 keys
-  `{site}#LBR#{board}#{periodKey}` / zero-padded list position, so standings are one Query of
-  GSI3 in rank order;
-- at a period's end `finalRank`, and one pointer item per user, board and period kind,
-  `S#KP#{board}#{period}` `{rank, score, periodKey}`: the user's last final rank with a score
-  above zero, read by the leaderboards tab in O(1) however old it is.
+job, and only when something shown changed: `counted` (the score the counters count the user
+at; absent when not ranked), `before` (what they counted before the run that wrote it), `run`,
+`score`, `reachedAt`, `displayName`, and GSI3 keys `{site}#LBR#{board}#{periodKey}#{shard}` /
+score-then-time order, so standings are the merge of 16 partitions. At a period's end
+`finalRank`, and one pointer item per user, board and period kind, `S#KP#{board}#{period}`
+`{rank, score, periodKey}`: the user's last final rank with a score above zero, read by the
+leaderboards tab in O(1) however old it is.
+
+Counters, in a partition per board period, `LBH#{site}#{board}#{periodKey}`: `H` (users per
+band, the run that last moved it, `rankedAt`), `H#{band}` (users per bucket of the band),
+`H#{band}#{bucket}` (users per score of the bucket), each item written whole and conditional on
+no later run having written it; `TOP`, the first TOP_SIZE entries of the standings.
+
 Before the live items, the rank item of the current period also held the live score and was
 indexed by GSI2 (`keys.legacy_board_index_pks`); the rank job adopts such items into the live
-ones and takes them out of GSI2 (`adopt_legacy`).
-The job's own progress lives in the site partition as `LBJOB#{board}#{period}` `{periodKey,
-rankedAt}` (outside `MECH#`..`SITE`, the mechanics range).
+ones and takes them out of GSI2 (`adopt_legacy`). The job's progress: `LBJOB#{board}` (lease,
+run numbers, watermark) and `LBJOB#{board}#{period}` `{periodKey, rankedAt}` in the site
+partition (outside `MECH#`..`SITE`, the mechanics range).
 """
 
 from __future__ import annotations
@@ -270,6 +277,14 @@ def put_counts(pk: str, sk: str, counts: Counts, run: int, ranked_at: str | None
     except db.ConditionFailed:
         return False
     return True
+
+
+def mark_ranked(site: str, board_id: str, period_key: str, ranked_at: str) -> None:
+    """The time of the last run over a board period, on its top counter item (what a rank read
+    shows as `rankedAt`: the rank is as of then, whether or not anything moved)."""
+    with contextlib.suppress(db.ConditionFailed):
+        db.update(histogram_pk(site, board_id, period_key), HISTOGRAM_TOP_SK, "SET rankedAt = :at",
+                  values={":at": ranked_at}, condition="attribute_exists(PK)", return_new=False)
 
 
 # ---------------------------------------------------------------- the job's own items
