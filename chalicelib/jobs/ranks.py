@@ -228,7 +228,7 @@ class Changes:
 
     moves: dict[str, list[tuple[int | None, int | None]]] = field(default_factory=dict)
     shown: dict[str, dict[str, Item | None]] = field(default_factory=dict)
-    written: int = 0
+    items: list[Item] = field(default_factory=list)  # the rank items written
 
 
 def count_changes(site: str, board: Leaderboard, keys: dict[str, list[str]], live: dict[str, Item],
@@ -258,10 +258,11 @@ def count_changes(site: str, board: Leaderboard, keys: dict[str, list[str]], liv
                                          item.get("reachedAt"), "rank" in item) == (
                         counted, score, display_name, reached_at, False):
                     continue  # nothing the standings show moved
-                store.set_counted(site, uuid, board.id, key, counted=counted, before=before, run=run, score=score,
-                                  reached_at=reached_at, display_name=display_name)
-                changes.written += 1
+                changes.items.append(store.rank_item(site, uuid, board.id, key, held=item, counted=counted,
+                                                     before=before, run=run, score=score, reached_at=reached_at,
+                                                     display_name=display_name))
                 changes.moves.setdefault(key, []).append((before, counted))
+    store.put_rank_items(changes.items)
     return changes
 
 
@@ -379,7 +380,7 @@ def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, now:
         for key, deltas in _moves_of_run(rank_items, unfinished).items():
             written += apply_moves(site, board.id, key, deltas, unfinished, ranked_at)
     changes = count_changes(site, board, keys, live, rank_items, store.profiles(site, sorted(live)), run)
-    written += changes.written
+    written += len(changes.items)
     for key, key_moves in sorted(changes.moves.items()):
         written += apply_moves(site, board.id, key, score_moves(key_moves), run, ranked_at)
     for key, shown in sorted(changes.shown.items()):

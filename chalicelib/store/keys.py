@@ -118,9 +118,11 @@ def credit_sk(point_id: str, expires_at: str, batch_id: str) -> str:
 
 # A user's live scores on one board (every period of it) are one item, `S#L#{board}`, spread
 # over this many GSI2 partitions by a hash of the user: every score change writes its
-# partition, and one partition takes at most 1,000 writes/s (10,000 score changes/s on one
-# board: 625/s each). The rank job reads them all.
-BOARD_SHARDS = 16
+# partition twice (its sort key, the time of the write, moves: a delete and a put of the index
+# entry), and one partition takes at most 1,000 write units/s (10,000 score changes/s on one
+# board: 625 units/s each). The rank job reads them all; a live item written when there were
+# 16 stays where it is until its next write, inside the 32 read.
+BOARD_SHARDS = 32
 
 
 def board_live_sk(board_id: str) -> str:

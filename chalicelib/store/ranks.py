@@ -58,17 +58,20 @@ SCORE_OFFSET = 10**19  # scores are far inside +-10**18
 SCORE_DIGITS = 20
 HISTOGRAM_TOP_SK = "H"
 TOP_SK = "TOP"
+# The standings index takes the rank job's writes of changed users, two index writes each (the
+# score in the sort key moves): as many partitions as the live scores' index, for the same rate.
+STANDINGS_SHARDS = BOARD_SHARDS
 TOP_SIZE = 100  # the standings' largest page
 
 
 def standings_index_pk(site: str, board_id: str, period_key: str, uuid: str) -> str:
     """The GSI3 partition of a user's place on a board period's standings: 16 by user, so the
     rank job's writes of a busy board are not one partition's."""
-    return f"{site}#LBR#{board_id}#{period_key}#{shard_of(uuid, BOARD_SHARDS):02d}"
+    return f"{site}#LBR#{board_id}#{period_key}#{shard_of(uuid, STANDINGS_SHARDS):02d}"
 
 
 def standings_index_pks(site: str, board_id: str, period_key: str) -> list[str]:
-    return [f"{site}#LBR#{board_id}#{period_key}#{n:02d}" for n in range(BOARD_SHARDS)]
+    return [f"{site}#LBR#{board_id}#{period_key}#{n:02d}" for n in range(STANDINGS_SHARDS)]
 
 
 def standings_index_sk(counted: int, reached_at: str, uuid: str) -> str:
@@ -204,32 +207,28 @@ def rank_items(site: str, board_id: str, wanted: Sequence[tuple[str, str]]) -> d
     return out
 
 
-def set_counted(site: str, uuid: str, board_id: str, period_key: str, *, counted: int | None,
-                before: int | None, run: int, score: int, reached_at: str, display_name: str) -> None:
-    """Write a user's rank item of one board period as run `run` counts them: at `counted` on
-    the standings (None: off them), `before` what the histogram counted before this run."""
-    names = {"#u": "uuid", "#s": "score", "#dn": "displayName", "#run": "run"}
-    values: dict[str, Any] = {":uuid": uuid, ":b": board_id, ":k": period_key, ":s": score,
-                              ":dn": display_name, ":run": run, ":r": reached_at}
-    sets = ["#u = :uuid", "boardId = :b", "periodKey = :k", "#s = :s", "#dn = :dn", "#run = :run",
-            "reachedAt = :r"]
-    removes = ["#rank"]  # the layout before the histogram kept the rank itself here
-    names["#rank"] = "rank"
-    if counted is None:
-        removes += ["counted", "GSI3PK", "GSI3SK"]
-    else:
-        values.update({":c": counted, ":gpk": standings_index_pk(site, board_id, period_key, uuid),
-                       ":gsk": standings_index_sk(counted, reached_at, uuid)})
-        sets += ["counted = :c", "GSI3PK = :gpk", "GSI3SK = :gsk"]
-    if before is None:
-        removes.append("#before")
-    else:
-        values[":before"] = before
-        sets.append("#before = :before")
-    names["#before"] = "before"
-    db.update(user_pk(site, uuid), board_score_sk(board_id, period_key),
-              "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes), values=values, names=names,
-              return_new=False)
+def rank_item(site: str, uuid: str, board_id: str, period_key: str, *, held: Item | None, counted: int | None,
+              before: int | None, run: int, score: int, reached_at: str, display_name: str) -> Item:
+    """A user's rank item of one board period as run `run` counts them: at `counted` on the
+    standings (None: off them), `before` what the counters held them at before this run; what
+    else the item held (`held`: a final rank) is kept."""
+    kept = {k: v for k, v in (held or {}).items()
+            if k not in ("rank", "counted", "before", "GSI3PK", "GSI3SK")}  # `rank`: the layout before the counters
+    item: Item = {**kept, "PK": user_pk(site, uuid), "SK": board_score_sk(board_id, period_key), "uuid": uuid,
+                  "boardId": board_id, "periodKey": period_key, "score": score, "displayName": display_name,
+                  "run": run, "reachedAt": reached_at}
+    if counted is not None:
+        item.update(counted=counted, GSI3PK=standings_index_pk(site, board_id, period_key, uuid),
+                    GSI3SK=standings_index_sk(counted, reached_at, uuid))
+    if before is not None:
+        item["before"] = before
+    return item
+
+
+def put_rank_items(items: Sequence[Item]) -> None:
+    """Rank items in BatchWriteItems of 25: only the rank job writes them, one run at a time."""
+    for start in range(0, len(items), db.BATCH_WRITE_MAX):
+        db.batch_put(items[start:start + db.BATCH_WRITE_MAX])
 
 
 def set_final(site: str, uuid: str, board_id: str, period_key: str, rank: int) -> None:
@@ -384,7 +383,7 @@ def standings_page(site: str, board_id: str, period_key: str, *, limit: int,
         after, done = carried.get("a"), carried.get("d")
         if not (isinstance(listed, int) and isinstance(last_rank, int) and isinstance(last_score, int)
                 and isinstance(after, str) and isinstance(done, list)
-                and all(isinstance(n, int) and 0 <= n < BOARD_SHARDS for n in done)):
+                and all(isinstance(n, int) and 0 <= n < STANDINGS_SHARDS for n in done)):
             raise db.InvalidCursor("is not a cursor this API issued")
     if items is None:
         items, resume, ended = standings_after(site, board_id, period_key, limit=limit, after=after,

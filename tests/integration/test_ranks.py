@@ -157,7 +157,7 @@ def test_schedule_is_wired(api: Api, site: str) -> None:
 
 
 def test_a_board_periods_scores_spread_over_its_shards_and_all_are_ranked(api: Api, site: str, workflow: str) -> None:
-    """A user's live scores of a board (one item, every period of it) go to 16 GSI2 partitions
+    """A user's live scores of a board (one item, every period of it) go to 32 GSI2 partitions
     by user (no partition takes every score change of a board); the rank job reads every shard
     and ranks them all as one board. A score item of the layout before the live items, still in
     its board period's GSI2 partition, is adopted by the job and leaves that index."""
@@ -177,7 +177,7 @@ def test_a_board_periods_scores_spread_over_its_shards_and_all_are_ranked(api: A
     partitions = {str(item["GSI2PK"]) for item in stored.values() if item}
     assert partitions == {board_index_pk(site, "xp_board", uuid) for uuid in uuids}
     assert len(partitions) > 1 and all(p.rsplit("#", 1)[1].isdigit() for p in partitions)
-    assert BOARD_SHARDS == 16
+    assert BOARD_SHARDS == 32
     assert stored["s3"] is not None and stored["s3"]["c|weekly"]["k"] == week and stored["s3"]["c|weekly"]["s"] == 13
     # s0 as written before the live items: a score item of the week in the board period's
     # partition, and no live item.
