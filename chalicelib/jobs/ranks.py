@@ -181,11 +181,9 @@ def apply_moves(site: str, board_id: str, key: str, deltas: Counts, run: int, ra
     wanted = ([(pk, store.histogram_sks(slot)[2]) for slot in values]
               + [(pk, f"H#{band}") for band in buckets] + [(pk, top_sk)])
     found = store.histogram_items(wanted)
-    written = 0
-    for slot, moves in sorted(values.items(), key=lambda kv: (kv[0].band, kv[0].bucket)):
-        written += _move_item(pk, store.histogram_sks(slot)[2], found, moves, run)
-    for band, moves in sorted(buckets.items()):
-        written += _move_item(pk, f"H#{band}", found, moves, run)
+    lower = [(store.histogram_sks(slot)[2], moves) for slot, moves in values.items()]
+    lower += [(f"H#{band}", moves) for band, moves in buckets.items()]
+    written = sum(store.fan_out(lambda part: _move_item(pk, part[0], found, part[1], run), lower))
     return written + _move_item(pk, top_sk, found, bands, run, ranked_at)
 
 

@@ -33,8 +33,9 @@ partition (outside `MECH#`..`SITE`, the mechanics range).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from chalicelib import clock
 from chalicelib.engine.leaderboards import Counts, Entry, Slot, competition_ranks
@@ -54,6 +55,8 @@ from chalicelib.store.keys import (
 from chalicelib.store.reads import BATCH_GET_MAX, batch_get, user_items
 
 Item = dict[str, Any]
+T = TypeVar("T")
+R = TypeVar("R")
 SCORE_OFFSET = 10**19  # scores are far inside +-10**18
 SCORE_DIGITS = 20
 HISTOGRAM_TOP_SK = "H"
@@ -107,6 +110,27 @@ def all_sites() -> Iterator[str]:
     yield from sites.all_site_ids()
 
 
+# ---------------------------------------------------------------- the job's requests
+#
+# The rank job's reads and writes of one run are independent of each other (other shards,
+# other users, other counter items): RANK_JOB_THREADS of them at a time, so a run's time is its
+# requests' latency divided by that, not summed (bench/capacity.py: what one run handles).
+RANK_JOB_THREADS = 8
+
+
+def fan_out(task: Callable[[T], R], parts: Sequence[T]) -> list[R]:
+    """`task` over `parts`, RANK_JOB_THREADS at a time, results in order; the first failure
+    is raised once the others have ended (nothing is left running behind a failed run)."""
+    if len(parts) <= 1:
+        return [task(part) for part in parts]
+    with ThreadPoolExecutor(max_workers=min(RANK_JOB_THREADS, len(parts)), thread_name_prefix="ranks") as pool:
+        return list(pool.map(task, parts))
+
+
+def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
 # ---------------------------------------------------------------- live scores
 
 
@@ -122,9 +146,9 @@ def live_scores(site: str, board_id: str, since: str | None = None) -> list[Item
     condition, values = "GSI2PK = :pk", {}
     if since is not None:
         condition, values = "GSI2PK = :pk AND GSI2SK >= :since", {":since": since}
-    return [item for pk in board_index_pks(site, board_id)
-            for item in db.query_all(index="GSI2", key_condition=condition, values={":pk": pk, **values},
-                                     consistent=False)]
+    def shard(pk: str) -> list[Item]:
+        return db.query_all(index="GSI2", key_condition=condition, values={":pk": pk, **values}, consistent=False)
+    return [item for items in fan_out(shard, board_index_pks(site, board_id)) for item in items]
 
 
 def touch_live(site: str, uuid: str) -> int:
@@ -188,23 +212,16 @@ def leave_legacy_index(site: str, uuid: str, board_id: str, period_key: str) -> 
 
 def profiles(site: str, uuids: Sequence[str]) -> dict[str, Item]:
     """Profiles by uuid, 100 per BatchGetItem."""
-    out: dict[str, Item] = {}
-    wanted = list(dict.fromkeys(uuids))
-    for start in range(0, len(wanted), BATCH_GET_MAX):
-        chunk = wanted[start:start + BATCH_GET_MAX]
-        for item in batch_get([(user_pk(site, u), PROFILE_SK) for u in chunk], consistent=False):
-            out[str(item["uuid"])] = item
-    return out
+    keys = [(user_pk(site, u), PROFILE_SK) for u in dict.fromkeys(uuids)]
+    return {str(item["uuid"]): item for items in fan_out(lambda chunk: batch_get(chunk, consistent=False),
+                                                         _chunks(keys, BATCH_GET_MAX)) for item in items}
 
 
 def rank_items(site: str, board_id: str, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Item]:
     """Rank items by (uuid, period key), strongly consistent, 100 per BatchGetItem."""
     keys = [(user_pk(site, uuid), board_score_sk(board_id, key)) for uuid, key in dict.fromkeys(wanted)]
-    out: dict[tuple[str, str], Item] = {}
-    for start in range(0, len(keys), BATCH_GET_MAX):
-        for item in batch_get(keys[start:start + BATCH_GET_MAX]):
-            out[(str(item["uuid"]), str(item["periodKey"]))] = item
-    return out
+    return {(str(item["uuid"]), str(item["periodKey"])): item
+            for items in fan_out(batch_get, _chunks(keys, BATCH_GET_MAX)) for item in items}
 
 
 def rank_item(site: str, uuid: str, board_id: str, period_key: str, *, held: Item | None, counted: int | None,
@@ -227,8 +244,7 @@ def rank_item(site: str, uuid: str, board_id: str, period_key: str, *, held: Ite
 
 def put_rank_items(items: Sequence[Item]) -> None:
     """Rank items in BatchWriteItems of 25: only the rank job writes them, one run at a time."""
-    for start in range(0, len(items), db.BATCH_WRITE_MAX):
-        db.batch_put(items[start:start + db.BATCH_WRITE_MAX])
+    fan_out(db.batch_put, _chunks(items, db.BATCH_WRITE_MAX))
 
 
 def set_final(site: str, uuid: str, board_id: str, period_key: str, rank: int) -> None:
@@ -257,11 +273,9 @@ def counts_of(item: Item | None) -> Counts:
 def histogram_items(keys: Sequence[tuple[str, str]], consistent: bool = True) -> dict[tuple[str, str], Item]:
     """Counter items by (PK, SK), 100 per BatchGetItem."""
     wanted = list(dict.fromkeys(keys))
-    out: dict[tuple[str, str], Item] = {}
-    for start in range(0, len(wanted), BATCH_GET_MAX):
-        for item in batch_get(wanted[start:start + BATCH_GET_MAX], consistent=consistent):
-            out[(str(item["PK"]), str(item["SK"]))] = item
-    return out
+    return {(str(item["PK"]), str(item["SK"])): item
+            for items in fan_out(lambda chunk: batch_get(chunk, consistent=consistent), _chunks(wanted, BATCH_GET_MAX))
+            for item in items}
 
 
 def put_counts(pk: str, sk: str, counts: Counts, run: int, ranked_at: str | None = None) -> bool:
