@@ -287,20 +287,14 @@ def flash_sale(rate: float) -> None:
           f"{1 / window:,.0f} a second at most before nearly every one loses.")
 
 
-# The 10-million-user site of issue 19. Assumptions, named: a profile item under 1 KB (1 WRU in
-# the table and 1 in each of the 4 user indexes, which have quotas of their own); a live item
-# about 0.5 KB; a fifth of the users
-# ranked on a board's current period; the rank job every minute (store.ranks / jobs.ranks).
+# The 10-million-user site of issue 19. Assumption, named: a profile item under 1 KB (1 WRU in
+# the table and 1 in each of the 4 user indexes, which have quotas of their own).
 SITE_USERS = 10_000_000
-LIVE_ITEM_KB = 0.5
-RANKED_SHARE = 0.2
-RANK_RUNS_PER_MINUTE = 1
 
 
 def ten_million_users(rate: float, shared: dict[tuple[str, str], list[float]], table_writes: float) -> None:
     """The 10-million-user site at `rate` activities/s: the activity's keys (from the counts),
-    and the two loads that grow with the users rather than the activities: importing them into
-    the sharded users index, and the rank job reading every board's live items each minute."""
+    importing its users into the sharded users index, and the leaderboards' upkeep."""
     from chalicelib.store import keys
 
     over = [(space, key, rru * rate, wru * rate) for (space, key), (rru, wru) in shared.items()
@@ -320,18 +314,62 @@ def ten_million_users(rate: float, shared: dict[tuple[str, str], list[float]], t
     print(f"  importing its users: {keys.USERS_SHARDS} shards of the users index take {per_shard:,} profiles/s, "
           f"the table's (and each index's) write quota {by_quota:,.0f}/s: {SITE_USERS / imported / 60:,.0f} "
           f"minutes for {SITE_USERS:,} (one partition took {SITE_USERS / 1000 / 3600:,.1f} hours)")
-    ranked = SITE_USERS * RANKED_SHARE
-    reads_per_run = ranked * LIVE_ITEM_KB / 4 * 0.5  # eventually consistent Queries, 4 KB a unit
-    rru = reads_per_run * RANK_RUNS_PER_MINUTE / 60
-    per_shard_rru = rru / keys.BOARD_SHARDS
-    print(f"  the rank job, per board: {ranked:,.0f} ranked users' live items read each minute, "
-          f"{reads_per_run:,.0f} RRU a run ({rru:,.0f} RRU/s, {per_shard_rru:,.0f} on each of the board's "
-          f"{keys.BOARD_SHARDS} index shards: under 3,000), but one score moving past n others moves n ranks, "
-          f"so a run can rewrite up to {ranked:,.0f} rank items in its minute ({ranked / 60:,.0f} WRU/s at "
-          f"the least, beside the activities' {table_writes:,.0f}: the table's default "
-          f"{QUOTAS['ddb_table_wru'].per_second:,.0f} raised for both). "
-          f"Not built: ranks from a score histogram over the changed users only (docs/architecture.md, "
-          f"issue 19), which bounds a run by the scores that changed.")
+    leaderboards(rate, shared)
+
+
+# The rank job's costs per score change it handles, measured by bench/leaderboards.py on
+# 2026-12-03 (1,000 changes a minute on boards of 10,000 and 100,000 users: the same at both):
+# requests per change besides the counters (the live items read since a margin before the last
+# run: 33 Queries; their rank items and profiles: 40 BatchGetItems; the rank items written 25 a
+# request: 40), and per counter item (its put, a hundredth of a BatchGetItem): 1,145 counter
+# items for 1,000 changes there, a sparse board; a dense one shares buckets, at most one write
+# of each bucket a run. RRU and WRU per change: everything, counters included (an upper bound).
+RUN_REQUESTS_PER_CHANGE = 0.12
+RUN_REQUESTS_PER_COUNTER = 1.01
+RUN_RRU_PER_CHANGE = 4.2
+RUN_WRU_PER_CHANGE = 4.2
+AWS_REQUEST_SECONDS = 0.006  # a DynamoDB request from Lambda, about (bench/aws_quotas.py's latency model)
+MAX_SCORE = 1_000_000  # the highest period score the counters hold, for their number of buckets
+
+
+def leaderboards(rate: float, shared: dict[tuple[str, str], list[float]]) -> None:
+    """The busiest board at `rate` activities/s: its live scores' index, the rank job's run
+    (reads, writes, how long it takes with its threads) and the counters' partition."""
+    from chalicelib.engine.leaderboards import BAND_BITS
+    from chalicelib.store import keys
+    from chalicelib.store import ranks as rank_store
+
+    per_board = {key: wru * keys.BOARD_SHARDS for (space, key), (_, wru) in shared.items()
+                 if space == "GSI2" and "#LBL#" in key}
+    if not per_board:
+        return
+    board, changes_per_activity = max(per_board.items(), key=lambda kv: kv[1])
+    changes = changes_per_activity * rate
+    per_run = changes * 60
+    live_shard = changes * 2 / keys.BOARD_SHARDS  # a returning user's entry moves: delete + put
+    standings_shard = changes * 2 / rank_store.STANDINGS_SHARDS  # at most one rank item per change
+    buckets = 1024 + 512 * max(0, MAX_SCORE.bit_length() - BAND_BITS)
+    counter_items = min(2 * per_run, buckets + MAX_SCORE.bit_length() + 1)
+    counter_peak = min(counter_items, rank_store.COUNTER_THREADS / AWS_REQUEST_SECONDS)
+    requests = per_run * RUN_REQUESTS_PER_CHANGE + counter_items * RUN_REQUESTS_PER_COUNTER
+    counter_seconds = counter_items * RUN_REQUESTS_PER_COUNTER * AWS_REQUEST_SECONDS / rank_store.COUNTER_THREADS
+    seconds = per_run * RUN_REQUESTS_PER_CHANGE * AWS_REQUEST_SECONDS / rank_store.RANK_JOB_THREADS + counter_seconds
+    timeout = 30
+    most = ((timeout - counter_seconds) * rank_store.RANK_JOB_THREADS / AWS_REQUEST_SECONDS
+            / RUN_REQUESTS_PER_CHANGE / 60)
+    print(f"  leaderboards, the busiest board ({board.split('#LBL#')[1].split('#')[0]}): "
+          f"{changes_per_activity:.2f} score changes an activity, {changes:,.0f}/s; its live scores' index "
+          f"{live_shard:,.0f} WRU/s on each of {keys.BOARD_SHARDS} shards (a returning user's entry moves: 2 units); "
+          f"the rank job each minute handles at most {per_run:,.0f} changes (fewer users: one who scores twice "
+          f"is one): {per_run * RUN_RRU_PER_CHANGE / 60:,.0f} RRU/s and {per_run * RUN_WRU_PER_CHANGE / 60:,.0f} "
+          f"WRU/s on the table (spread over the users' partitions), the standings' index {standings_shard:,.0f} "
+          f"WRU/s on each of {rank_store.STANDINGS_SHARDS} shards, the counters' partition at most "
+          f"{counter_items:,.0f} item writes a run ({buckets:,} buckets for scores up to {MAX_SCORE:,}) at "
+          f"{counter_peak:,.0f}/s at the peak ({rank_store.COUNTER_THREADS} at a time; limit 1,000). "
+          f"A run: about {requests:,.0f} requests, {seconds:,.0f} s with {rank_store.RANK_JOB_THREADS} at a time "
+          f"(its Lambda's timeout: {timeout} s, so about {most:,.0f} changes/s of different users a board is the "
+          f"first limit the leaderboards meet; past it, a run split by the live index's shards). A rank read is 2 requests and a standings first page 1 whatever the board's size; "
+          f"each reads its board period's top item, 3,000 strongly consistent reads/s on that one key.")
 
 
 def run_cost(args: list[str]) -> dict[str, Any]:

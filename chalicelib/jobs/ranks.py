@@ -183,7 +183,8 @@ def apply_moves(site: str, board_id: str, key: str, deltas: Counts, run: int, ra
     found = store.histogram_items(wanted)
     lower = [(store.histogram_sks(slot)[2], moves) for slot, moves in values.items()]
     lower += [(f"H#{band}", moves) for band, moves in buckets.items()]
-    written = sum(store.fan_out(lambda part: _move_item(pk, part[0], found, part[1], run), lower))
+    written = sum(store.fan_out(lambda part: _move_item(pk, part[0], found, part[1], run), lower,
+                                store.COUNTER_THREADS))
     return written + _move_item(pk, top_sk, found, bands, run, ranked_at)
 
 

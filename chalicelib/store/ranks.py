@@ -116,14 +116,17 @@ def all_sites() -> Iterator[str]:
 # other users, other counter items): RANK_JOB_THREADS of them at a time, so a run's time is its
 # requests' latency divided by that, not summed (bench/capacity.py: what one run handles).
 RANK_JOB_THREADS = 8
+# The counter items of a board period share one partition key (1,000 write units/s): fewer at
+# a time, so a run that moves thousands of buckets writes them at about 666 a second.
+COUNTER_THREADS = 4
 
 
-def fan_out(task: Callable[[T], R], parts: Sequence[T]) -> list[R]:
-    """`task` over `parts`, RANK_JOB_THREADS at a time, results in order; the first failure
-    is raised once the others have ended (nothing is left running behind a failed run)."""
+def fan_out(task: Callable[[T], R], parts: Sequence[T], threads: int = RANK_JOB_THREADS) -> list[R]:
+    """`task` over `parts`, `threads` at a time, results in order; the first failure is raised
+    once the others have ended (nothing is left running behind a failed run)."""
     if len(parts) <= 1:
         return [task(part) for part in parts]
-    with ThreadPoolExecutor(max_workers=min(RANK_JOB_THREADS, len(parts)), thread_name_prefix="ranks") as pool:
+    with ThreadPoolExecutor(max_workers=min(threads, len(parts)), thread_name_prefix="ranks") as pool:
         return list(pool.map(task, parts))
 
 
