@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from chalicelib import clock  # noqa: E402
-from local.stack import in_process_environment  # noqa: E402
+from local.stack import in_process_environment, in_process_table  # noqa: E402
 
 TOKEN = "bench-operator-token"
 os.environ.update(in_process_environment(TOKEN, "gamification-bench", "ERROR"))
@@ -78,19 +78,13 @@ def seed(site: str, users: int, rng: random.Random, at: dt.datetime) -> dict[str
                    "createdAt": clock.iso(at - dt.timedelta(days=30))}
         rows.append({**profile, "PK": user_pk(site, uuid), "SK": PROFILE_SK, "version": 1,
                      **index_attributes(site, profile)})
-        rows.append(live_item(site, uuid, scores[uuid], written, board_index_pk, board_live_sk, live_index_sk))
+        rows.append({"PK": user_pk(site, uuid), "SK": board_live_sk(BOARD), "uuid": uuid, "boardId": BOARD,
+                     "stateVersion": 1, "GSI2PK": board_index_pk(site, BOARD, uuid),
+                     "GSI2SK": live_index_sk(written, uuid), "c|allTime": {"k": "all", "s": scores[uuid], "r": written}})
     for start in range(0, len(rows), 25):
         db.client().batch_write_item(RequestItems={db.table(): [
             {"PutRequest": {"Item": db.serialize(r)}} for r in rows[start:start + 25]]})
-    _ = user_pk
     return scores
-
-
-def live_item(site: str, uuid: str, score: int, written: str, index_pk: Any, live_sk: Any, index_sk: Any
-              ) -> dict[str, Any]:
-    return {"PK": f"USER#{site}#{uuid}", "SK": live_sk(BOARD), "uuid": uuid, "boardId": BOARD, "stateVersion": 1,
-            "GSI2PK": index_pk(site, BOARD, uuid), "GSI2SK": index_sk(written, uuid),
-            "c|allTime": {"k": "all", "s": score, "r": written}}
 
 
 def figures(calls: list[Any]) -> dict[str, Any]:
@@ -177,20 +171,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     from meter import Meter
-    from moto import mock_aws
 
-    from local import patches, provision
-
-    patches.behave_like_aws()
-    with mock_aws():
-        import boto3
-
-        from chalicelib.config import settings
-        from chalicelib.store import db
-
-        settings.cache_clear()
-        db.reset_client()
-        provision.create_table(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+    with in_process_table():
         meter = Meter()
         meter.install_botocore()
         try:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chalicelib import clock  # noqa: E402
-from local.stack import in_process_environment  # noqa: E402
+from local.stack import in_process_environment, in_process_table  # noqa: E402
 
 TOKEN = "bench-operator-token"
 os.environ.update(in_process_environment(TOKEN, "gamification-bench", "ERROR"))
@@ -161,20 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    from moto import mock_aws
-
-    from local import patches, provision
-
-    patches.behave_like_aws()
-    with mock_aws():
-        import boto3
-
-        from chalicelib.config import settings
-        from chalicelib.store import db
-
-        settings.cache_clear()
-        db.reset_client()
-        provision.create_table(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+    with in_process_table():
         results = [measure(f"bench-{n}", n, args.segments, args.workers) for n in sizes]
 
     print(f"KPI rollup, 3 KPIs, daily + weekly close, segments={args.segments} workers={args.workers} (moto)")

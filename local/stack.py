@@ -88,6 +88,27 @@ def in_process_environment(token: str, table: str, log_level: str = "WARNING") -
     }
 
 
+@contextlib.contextmanager
+def in_process_table() -> Iterator[None]:
+    """moto in this process, AWS-like (`local.patches`), with the app's table created and the
+    app's client and settings made afresh inside it: the in-process benches' stack."""
+    from moto import mock_aws
+
+    from local import patches, provision
+
+    patches.behave_like_aws()
+    with mock_aws():
+        import boto3
+
+        from chalicelib.config import settings
+        from chalicelib.store import db
+
+        settings.cache_clear()
+        db.reset_client()
+        provision.create_table(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+        yield
+
+
 @dataclass
 class LocalStack:
     port: int = 0

@@ -34,6 +34,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str], bool, int]] = [
     ("reads.py", [], ["--calls", "10", "--sizes", "10,1000"], False, 1800),
     ("activities.py", [], ["--quick"], False, 1800),
     ("rollup.py", [], ["--sizes", "1000"], False, 1800),
+    ("leaderboards.py", [], ["--sizes", "1000,10000", "--changed", "200"], False, 1800),
     ("console.py", [], [], True, 1800),
     ("soak.py", ["--minutes", "2"], ["--minutes", "0.5"], False, 1800),
     ("cost.py", [], [], False, 900),
@@ -44,7 +45,8 @@ BENCHMARKS: list[tuple[str, list[str], list[str], bool, int]] = [
 HELPERS = {"history.py", "aws_prices.py", "aws_quotas.py", "ddb_units.py", "meter.py"}
 # Hand-written sections of the report (a heading and everything up to the next `## `), carried
 # over from the file being replaced: figures measured once, such as the before/after of a rewrite.
-KEPT_SECTIONS = ("## Cost and capacity (bench/cost.py, bench/capacity.py)",)
+KEPT_SECTIONS = ("## Cost and capacity (bench/cost.py, bench/capacity.py)",
+                 "## Leaderboards at 10,000 and 100,000 users (bench/leaderboards.py, issue 19)")
 
 
 def kept_sections(text: str) -> list[str]:
