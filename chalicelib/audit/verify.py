@@ -22,6 +22,9 @@ What it checks, per site (all sites unless told):
   step reversed its entries, by the same rule as a reject).
 - ordering markers: none left of an activity that ended, nor one without its activity once the
   accept's grace has passed.
+- leaderboard counters: per board period, the users its top counter item counts in each band
+  are exactly the rank items counted there as of that item's run (a rank item a later run
+  wrote at its `before` score), whenever it is read, a run of the rank job under way or not.
 
 Users are listed with paged Queries of GSI1 (each `{site}#USERS#{nn}` shard and `{site}#USERS`),
 sites with GSI1 (`SITES`), and each user's partition is read with paged Queries: never a Scan. It is an offline tool (make
@@ -116,6 +119,7 @@ class _SiteData:
     coupons: list[db.Item] = field(default_factory=list)
     bounties: dict[str, db.Item] = field(default_factory=dict)
     markers: list[db.Item] = field(default_factory=list)  # ordering markers `P#`, with `owner`
+    rank_items: list[db.Item] = field(default_factory=list)  # `S#K#` of the counters' layout (with `run`)
 
 
 def verify(sites: list[str] | None = None, report: Report | None = None) -> Report:
@@ -144,12 +148,37 @@ def verify_site(site: str, report: Report) -> Report:
                 data.bounties[str(item["bountyId"])] = {**item, "owner": uuid}
             elif sk.startswith(PENDING):
                 data.markers.append({**item, "owner": uuid})
+            elif sk.startswith("S#K#") and "run" in item:
+                data.rank_items.append(item)
     _check_coupons(site, data, report)
     _check_bounties(site, data, report)
     _check_goods(site, data, report)
     _check_activities(site, data, report)
     _check_markers(site, data, report)
+    _check_rank_counters(site, data, report)
     return report
+
+
+def _check_rank_counters(site: str, data: _SiteData, report: Report) -> None:
+    from chalicelib.engine.leaderboards import slot_of
+    from chalicelib.jobs.ranks import histogram_value
+    from chalicelib.store import ranks
+
+    by_period: dict[tuple[str, str], list[db.Item]] = defaultdict(list)
+    for item in data.rank_items:
+        by_period[(str(item["boardId"]), str(item["periodKey"]))].append(item)
+    tops = ranks.histogram_items([(ranks.histogram_pk(site, board, key), ranks.HISTOGRAM_TOP_SK)
+                                  for board, key in by_period])
+    for (board, key), items in sorted(by_period.items()):
+        top = tops.get((ranks.histogram_pk(site, board, key), ranks.HISTOGRAM_TOP_SK))
+        run = int((top or {}).get("run", 0))
+        counted = Counter(slot_of(value).band for item in items
+                          if (value := histogram_value(item, run)) is not None)
+        report.checked["leaderboard periods"] += 1
+        if dict(counted) != ranks.counts_of(top):
+            report.add(site, "rank-counters", f"{board} {key}",
+                       f"counted per band {dict(sorted(ranks.counts_of(top).items()))}, rank items "
+                       f"{dict(sorted(counted.items()))}")
 
 
 def _check_markers(site: str, data: _SiteData, report: Report) -> None:

@@ -87,6 +87,10 @@ class Board:
         for key in self.keys().values():  # the counters count exactly the ranked users
             top = rank_store.histogram_items([(rank_store.histogram_pk(self.site, BOARD, key), "H")])
             assert [sum(rank_store.counts_of(item).values()) for item in top.values()] == [len(expected)]
+        from chalicelib.audit.verify import verify
+
+        report = verify([self.site])
+        assert report.ok and report.checked["leaderboard periods"] == len(PERIODS), report.summary()
 
 
 def _standings(api: Api, site: str, period: str, limit: int) -> list[tuple[int, str, int]]:

@@ -180,6 +180,15 @@ def _bounty_closed_after_its_start_was_rejected() -> None:
     _wallet("alice", balance=10, earned=10, spent=0)
 
 
+def _counters_off() -> None:
+    """Two users counted on a board period whose top counter item counts three in that band."""
+    from chalicelib.store import db
+
+    for uuid, score in (("alice", 5), ("bob", 7)):
+        _put(uuid, "S#K#xp#all", uuid=uuid, boardId="xp", periodKey="all", counted=score, run=1)
+    db.put({"PK": f"LBH#{SITE}#xp#all", "SK": "H", "counts": {"0": 3}, "run": 1})
+
+
 CORRUPTIONS: dict[str, tuple[Callable[[], None], str]] = {
     "wallet differs from ledger": (_wallet_off, "wallet-equals-ledger"),
     "figures do not add up": (_figures_off, "wallet-figures"),
@@ -196,6 +205,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[], None], str]] = {
                                                           "goods-kept-payment-returned"),
     "bounty awarded although its start was rejected": (_bounty_closed_after_its_start_was_rejected,
                                                         "goods-kept-payment-returned"),
+    "leaderboard counters off their rank items": (_counters_off, "rank-counters"),
 }
 
 
