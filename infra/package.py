@@ -245,6 +245,9 @@ def wire(template: dict[str, Any], stage: str, names: dict[str, str], asl_text: 
     res: dict[str, Any] = t["Resources"]
     settings = STAGES[stage]
     policy_vars = {"ActivityStateMachineArn": state_machine_arn(stage)}
+    names = dict(names)
+    if "RestAPI" in res and "APIHandler" in res:
+        _limits_across_lambdas(res, stage, names)
     functions = [k for k, v in res.items() if v["Type"] == "AWS::Serverless::Function"]
 
     for logical in functions:
@@ -327,6 +330,127 @@ def wire(template: dict[str, Any], stage: str, names: dict[str, str], asl_text: 
         },
     }
     return t
+
+
+AUTHORIZER_LOGICAL_ID = "GatewayAuthorizer"
+AUTHORIZER_NAME = "gateway_authorizer"
+AUTHORIZER_HANDLER = "chalicelib.api.authorizer.handler"
+AUTHORIZER_POLICY = ROOT / ".chalice" / "policy-authorizer.json"
+SECURITY_SCHEME = "bearer-authorizer"
+PLAN_ROLES = ("viewer", "editor", "admin", "operator")
+
+
+def usage_plan_logical_id(role: str) -> str:
+    return f"{role.capitalize()}UsagePlan"
+
+
+def authenticated_operations() -> set[tuple[str, str]]:
+    """(path, lower-case method) of every route that needs a token: the routing registry's."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import app  # noqa: F401  (registers the routes)
+        from chalicelib.api.routing import ROUTES
+    finally:
+        sys.path.remove(str(ROOT))
+    return {(spec.path, spec.method.lower()) for spec in ROUTES if spec.role is not None}
+
+
+def _limits_across_lambdas(res: dict[str, Any], stage: str, names: dict[str, str]) -> None:
+    """API Gateway's usage plans, one per role, fed by a Lambda REQUEST authorizer.
+
+    - `GatewayAuthorizer`: the app's code (chalicelib/api/authorizer.py) as its own function,
+      only GetItem on the table; it answers the caller's site-and-role key as
+      `usageIdentifierKey` (`apiKeySource: AUTHORIZER`: clients send only their bearer token).
+    - every authenticated operation requires the authorizer and an API key; public ones (health,
+      the OpenAPI document) and CORS preflights stay open.
+    - one usage plan per role at the rate and burst of `RATE_LIMIT_*` (operator:
+      `OPERATOR_RATE_LIMIT_*`), read from the stage's environment through api/limits.py, so the
+      gateway and the in-process bucket agree; the operator's key is made here, the sites' keys
+      when a site is created (store/gateway_keys.py), the plans named to the API function.
+    - the API's integrations name the API function by its ARN, built from its fixed name: the
+      function's environment and role name the plans, the plans name the API's stage, and the
+      stage would otherwise depend on the function (a cycle).
+    """
+    sys.path.insert(0, str(ROOT))
+    try:
+        from chalicelib.api import authorizer, limits
+        from chalicelib.store import gateway_keys
+    finally:
+        sys.path.remove(str(ROOT))
+    api_fn = res["APIHandler"]["Properties"]
+    env = api_fn.setdefault("Environment", {}).setdefault("Variables", {})
+    site_rates, operator_rates = limits.rates({k: v for k, v in env.items() if isinstance(v, str)})
+
+    policy = json.loads(AUTHORIZER_POLICY.read_text())
+    res[f"{AUTHORIZER_LOGICAL_ID}Role"] = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"AssumeRolePolicyDocument": _assume_role("lambda.amazonaws.com"),
+                       "Policies": [{"PolicyName": f"{AUTHORIZER_LOGICAL_ID}RolePolicy", "PolicyDocument": policy}]},
+    }
+    res[AUTHORIZER_LOGICAL_ID] = {"Type": "AWS::Serverless::Function", "Properties": {
+        **{k: copy.deepcopy(api_fn[k]) for k in ("Runtime", "CodeUri", "Architectures", "Tracing", "Tags")
+           if k in api_fn},
+        "Handler": AUTHORIZER_HANDLER, "MemorySize": 256, "Timeout": 10,
+        "Role": {"Fn::GetAtt": [f"{AUTHORIZER_LOGICAL_ID}Role", "Arn"]},
+        "Environment": {"Variables": {**{k: v for k, v in env.items() if isinstance(v, str)},
+                                      "OPERATOR_TOKEN_SHA256": {"Ref": "OperatorTokenSha256"},
+                                      gateway_keys.NAMESPACE_ENV: {"Ref": "AWS::StackName"}}},
+    }}
+    names[AUTHORIZER_LOGICAL_ID] = AUTHORIZER_NAME
+    res[f"{AUTHORIZER_LOGICAL_ID}InvokePermission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
+        "FunctionName": {"Ref": AUTHORIZER_LOGICAL_ID}, "Action": "lambda:InvokeFunction",
+        "Principal": "apigateway.amazonaws.com",
+        "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                                 "${RestAPI}/authorizers/*"}}}
+
+    body = res["RestAPI"]["Properties"]["DefinitionBody"]
+    body["x-amazon-apigateway-api-key-source"] = "AUTHORIZER"
+    body.setdefault("securityDefinitions", {}).update({
+        SECURITY_SCHEME: {
+            "type": "apiKey", "name": "Authorization", "in": "header",
+            "x-amazon-apigateway-authtype": "custom",
+            "x-amazon-apigateway-authorizer": {
+                "type": "request",
+                "identitySource": "method.request.header.Authorization",
+                "authorizerResultTtlInSeconds": authorizer.RESULT_TTL_SECONDS,
+                "authorizerUri": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/"
+                                             f"2015-03-31/functions/${{{AUTHORIZER_LOGICAL_ID}.Arn}}/invocations"},
+            },
+        },
+        "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"},
+    })
+    secured = authenticated_operations()
+    api_arn = (f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:"
+               f"{function_name(stage, 'api_handler')}")
+    for path, operations in body["paths"].items():
+        for method, operation in operations.items():
+            if (path, method) in secured:
+                operation["security"] = [{SECURITY_SCHEME: [], "api_key": []}]
+            integration = operation.get("x-amazon-apigateway-integration", {})
+            uri = integration.get("uri")
+            if isinstance(uri, dict) and "${APIHandler.Arn}" in str(uri.get("Fn::Sub")):
+                integration["uri"] = {"Fn::Sub": uri["Fn::Sub"].replace("${APIHandler.Arn}", api_arn)}
+
+    for role in PLAN_ROLES:
+        rate, burst = operator_rates if role == "operator" else site_rates
+        plan: dict[str, Any] = {
+            "UsagePlanName": f"{APP_NAME}-{stage}-{role}",
+            "Description": f"Requests of the {role} keys, per site (the operator: one key).",
+            "ApiStages": [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}],
+        }
+        if rate > 0:  # 0: the limit is off, as in the app
+            plan["Throttle"] = {"RateLimit": rate, "BurstLimit": int(max(1, burst))}
+        res[usage_plan_logical_id(role)] = {"Type": "AWS::ApiGateway::UsagePlan", "Properties": plan}
+        if role != "operator":
+            env[f"USAGE_PLAN_{role.upper()}"] = {"Ref": usage_plan_logical_id(role)}
+    env[gateway_keys.NAMESPACE_ENV] = {"Ref": "AWS::StackName"}
+    res["OperatorApiKey"] = {"Type": "AWS::ApiGateway::ApiKey", "Properties": {
+        "Name": {"Fn::Sub": gateway_keys.key_value("${AWS::StackName}", None, "operator")},
+        "Value": {"Fn::Sub": gateway_keys.key_value("${AWS::StackName}", None, "operator")},
+        "Enabled": True, "Description": "usage plan key of the operator token"}}
+    res["OperatorUsagePlanKey"] = {"Type": "AWS::ApiGateway::UsagePlanKey", "Properties": {
+        "KeyId": {"Ref": "OperatorApiKey"}, "KeyType": "API_KEY",
+        "UsagePlanId": {"Ref": usage_plan_logical_id("operator")}}}
 
 
 def _consume_activity_queue(res: dict[str, Any], names: dict[str, str]) -> str:

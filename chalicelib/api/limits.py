@@ -23,7 +23,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -80,17 +80,36 @@ class TokenBucket:
             del self._buckets[oldest]
 
 
-def _number(name: str, default: float) -> float:
+def _number(name: str, default: float, env: Mapping[str, str] | None = None) -> float:
     try:
-        return float(os.environ.get(name, default))
+        return float((os.environ if env is None else env).get(name, default))
     except ValueError:
         return default
 
 
+# (rate setting, default, burst setting, default): site keys, then the operator.
+_SITE_KEYS = ("RATE_LIMIT_PER_SECOND", 50.0, "RATE_LIMIT_BURST", 100.0)
+_OPERATOR = ("OPERATOR_RATE_LIMIT_PER_SECOND", 1000.0, "OPERATOR_RATE_LIMIT_BURST", 2000.0)
+
+
+def rates(env: Mapping[str, str] | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((rate, burst) of site keys, (rate, burst) of the operator) from `env` (default: the process's).
+
+    infra/package.py gives API Gateway's usage plans the same figures from the stage's
+    environment, so the limit across containers and the one inside each agree.
+    """
+    source = os.environ if env is None else env
+
+    def pair(rate: str, rate_default: float, burst: str, burst_default: float) -> tuple[float, float]:
+        return _number(rate, rate_default, source), _number(burst, burst_default, source)
+
+    return pair(*_SITE_KEYS), pair(*_OPERATOR)
+
+
 @lru_cache(maxsize=1)
 def _configured() -> tuple[TokenBucket, TokenBucket]:
-    return (TokenBucket(_number("RATE_LIMIT_PER_SECOND", 50), _number("RATE_LIMIT_BURST", 100)),
-            TokenBucket(_number("OPERATOR_RATE_LIMIT_PER_SECOND", 1000), _number("OPERATOR_RATE_LIMIT_BURST", 2000)))
+    (key_rate, key_burst), (op_rate, op_burst) = rates()
+    return TokenBucket(key_rate, key_burst), TokenBucket(op_rate, op_burst)
 
 
 _installed: tuple[TokenBucket, TokenBucket] | None = None

@@ -8,7 +8,7 @@ from chalicelib import errors
 from chalicelib.auth import Principal, forget, new_key
 from chalicelib.clock import now_iso
 from chalicelib.models.sites import ApiKeyCreate, SiteCreate, SitePatch
-from chalicelib.store import api_keys, sites
+from chalicelib.store import api_keys, gateway_keys, sites
 
 
 def site_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -16,6 +16,9 @@ def site_view(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_site(body: SiteCreate, principal: Principal) -> dict[str, Any]:
+    # The site's API Gateway keys first (AWS only; idempotent): a site is never usable without
+    # them, since API Gateway refuses a usage key no plan holds. A failure here writes nothing.
+    gateway_keys.register_site(body.id)
     item = {"id": body.id, "name": body.name, "timezone": body.timezone, "weekStart": body.week_start,
             "createdAt": now_iso(), "createdBy": principal.by, "mechanicsVersion": 0}
     if not sites.create_site(item):

@@ -3,14 +3,19 @@
 moto has no SAM transform and no CloudFront, alarms or bucket policies. This module does
 the minimum: the SAM resources chalice emits become their plain equivalents (what the SAM
 transform makes of them in AWS: a function, a schedule rule plus its permission, a REST
-API), and the types moto cannot create are set aside (returned, so tests check them as
-declared) with references to them replaced by stand-in strings.
+API), the usage plans and API keys moto's CloudFormation lacks are made with its own API
+Gateway backend (`_UsagePlan`, `_ApiKey`, `_UsagePlanKey`), and the types moto cannot create
+are set aside (returned, so tests check them as declared) with references to them replaced by
+stand-in strings.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from moto.cloudformation import parsing as _parsing
+from moto.core.common_models import CloudFormationModel
 
 MOTO_UNSUPPORTED = {
     "AWS::CloudFront::Distribution",
@@ -19,6 +24,78 @@ MOTO_UNSUPPORTED = {
     "AWS::CloudWatch::Alarm",
     "AWS::SNS::Subscription",
 }
+
+
+class _Created:
+    """What moto's CloudFormation keeps of a resource: `Ref` answers its physical id."""
+
+    def __init__(self, physical_id: str) -> None:
+        self.physical_resource_id = physical_id
+
+    def is_created(self) -> bool:
+        return True
+
+
+def _gateway() -> Any:
+    from moto.apigateway.models import apigateway_backends
+
+    return apigateway_backends
+
+
+class _UsagePlan(CloudFormationModel):
+    """AWS::ApiGateway::UsagePlan, which moto's CloudFormation lacks: made with moto's own
+    API Gateway backend from the declared properties, as CloudFormation would."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::UsagePlan"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],  # type: ignore[override]
+                                        account_id: str, region_name: str, **kwargs: Any) -> _Created:
+        p = cloudformation_json["Properties"]
+        throttle = p.get("Throttle")
+        plan = _gateway()[account_id][region_name].create_usage_plan({
+            "name": p["UsagePlanName"], "description": p.get("Description"),
+            "apiStages": [{"apiId": s["ApiId"], "stage": s["Stage"]} for s in p.get("ApiStages", [])],
+            "throttle": {"rateLimit": throttle["RateLimit"], "burstLimit": throttle["BurstLimit"]} if throttle else None,
+        })
+        return _Created(plan.id)
+
+
+class _ApiKey(CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::ApiKey"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],  # type: ignore[override]
+                                        account_id: str, region_name: str, **kwargs: Any) -> _Created:
+        p = cloudformation_json["Properties"]
+        key = _gateway()[account_id][region_name].create_api_key({
+            "name": p.get("Name", resource_name), "value": p.get("Value"), "enabled": p.get("Enabled", False),
+            "description": p.get("Description")})
+        return _Created(key.id)
+
+
+class _UsagePlanKey(CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::UsagePlanKey"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],  # type: ignore[override]
+                                        account_id: str, region_name: str, **kwargs: Any) -> _Created:
+        p = cloudformation_json["Properties"]
+        _gateway()[account_id][region_name].create_usage_plan_key(p["UsagePlanId"], {
+            "keyId": p["KeyId"], "keyType": p["KeyType"]})
+        return _Created(f"{p['UsagePlanId']}:{p['KeyId']}")
+
+
+# moto builds its type map once (lru_cache): make it see the three above.
+_parsing.get_model_list.cache_clear()
+_parsing.get_model_map.cache_clear()
+_parsing.get_name_type_map.cache_clear()
 
 
 def _function(props: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +115,7 @@ def translate_sam(template: dict[str, Any]) -> dict[str, Any]:
     t = copy.deepcopy(template)
     t.pop("Transform", None)
     resources: dict[str, Any] = {}
+    stages: dict[str, str] = {}
     for logical, res in t["Resources"].items():
         kind, props = res["Type"], res.get("Properties", {})
         if kind == "AWS::Serverless::Function":
@@ -54,12 +132,23 @@ def translate_sam(template: dict[str, Any]) -> dict[str, Any]:
         elif kind == "AWS::Serverless::Api":
             resources[logical] = {"Type": "AWS::ApiGateway::RestApi", "Properties": {
                 "Name": props["DefinitionBody"]["info"]["title"]}}
+            stages[f"{logical}.Stage"] = props["StageName"]  # SAM's `Ref: Api.Stage`
         elif kind.startswith("AWS::Serverless::"):
             raise AssertionError(f"no translation for {kind}")
         else:
             resources[logical] = res
     t["Resources"] = resources
-    return t
+    return _stage_refs(t, stages) if stages else t
+
+
+def _stage_refs(node: Any, stages: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in stages:
+            return stages[node["Ref"]]
+        return {k: _stage_refs(v, stages) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_stage_refs(v, stages) for v in node]
+    return node
 
 
 def _replace_refs(node: Any, removed: set[str]) -> Any:

@@ -177,24 +177,37 @@ def test_console_bucket_gets_the_console_with_the_api_url(stack: Stack) -> None:
     assert {r["Type"] for r in stack.aside.values()} >= MOTO_UNSUPPORTED - {"AWS::SNS::Subscription"}
 
 
-def test_one_activity_runs_through_the_deployed_state_machine(stack: Stack, packaged: Packaged) -> None:
+@pytest.fixture(scope="module")
+def api_env(stack: Stack) -> dict[str, str]:
+    """The app in this process with the deployed API function's environment, and moto's Lambda
+    invokes routed to the app's handlers (the authorizer's included) under their deployed names."""
+    from chalicelib.api import authorizer
     from chalicelib.config import settings
-    from chalicelib.store import db
+    from chalicelib.store import db, gateway_keys
     from chalicelib.workflow import starter
     from local import patches
 
     lam = stack.client("lambda")
-    api_env = lam.get_function_configuration(FunctionName="gamification-dev")["Environment"]["Variables"]
-    os.environ.update(api_env)
+    env: dict[str, str] = lam.get_function_configuration(FunctionName="gamification-dev")["Environment"]["Variables"]
+    os.environ.update(env)
     os.environ["DECODE_PATH_PARAMS"] = "true"  # the Chalice test client, not API Gateway, decodes here
     settings.cache_clear()
     db.reset_client()
     starter.reset_client()
+    gateway_keys._client.cache_clear()
 
     import app as app_module
 
     patches.behave_like_aws()
     patches.register_functions({package.function_name("dev", f.name): f for f in app_module.app.pure_lambda_functions})
+    patches.register_functions({package.function_name("dev", package.AUTHORIZER_NAME): authorizer.handler})
+    return env
+
+
+def test_one_activity_runs_through_the_deployed_state_machine(stack: Stack, packaged: Packaged,
+                                                              api_env: dict[str, str]) -> None:
+    import app as app_module
+
     sfn = stack.client("stepfunctions")
     if packaged.stand_in:
         # TODO(workflow): the stand-in machine until app.py declares the workflow's functions.
@@ -250,3 +263,145 @@ def test_artifact_upload_is_content_addressed(stack: Stack, packaged: Packaged) 
     assert len(uris) == 1 and Path(next(iter(uris))).suffix == ".zip"
     size = s3.head_object(Bucket=bucket, Key=next(iter(uris)))["ContentLength"]
     assert size == packaged.zip.stat().st_size
+
+
+def _app_call(method: str, path: str, body: Any = None, token: str = OPERATOR_TOKEN) -> Any:
+    from chalice.test import Client
+
+    import app as app_module
+
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with Client(app_module.app, stage_name="dev") as client:
+        return getattr(client.http, method)(path, headers=headers, body=json.dumps(body) if body else None)
+
+
+def _plans(stack: Stack) -> dict[str, dict[str, Any]]:
+    return {p["name"].rsplit("-", 1)[-1]: p for p in stack.client("apigateway").get_usage_plans()["items"]}
+
+
+def _plan_key_values(stack: Stack, plan: dict[str, Any]) -> set[str]:
+    return {k["value"] for k in stack.client("apigateway").get_usage_plan_keys(usagePlanId=plan["id"])["items"]}
+
+
+def test_usage_plans_per_role_at_the_apps_rates_and_the_operator_key_registered(stack: Stack) -> None:
+    from chalicelib.api import limits
+
+    (key_rate, key_burst), (op_rate, op_burst) = limits.rates({})
+    plans = _plans(stack)
+    assert set(plans) == {"viewer", "editor", "admin", "operator"}
+    for role, plan in plans.items():
+        rate, burst = (op_rate, op_burst) if role == "operator" else (key_rate, key_burst)
+        assert (plan["throttle"]["rateLimit"], plan["throttle"]["burstLimit"]) == (rate, burst), role
+        assert plan["apiStages"] == [{"apiId": stack.outputs["RestAPIId"], "stage": "api"}]
+    assert _plan_key_values(stack, plans["operator"]) == {f"{STACK}.operator"}
+    lam = stack.client("lambda")
+    env = lam.get_function_configuration(FunctionName="gamification-dev")["Environment"]["Variables"]
+    assert {env[f"USAGE_PLAN_{r.upper()}"] for r in ("viewer", "editor", "admin")} == {
+        plans[r]["id"] for r in ("viewer", "editor", "admin")}
+    assert env["GATEWAY_KEY_NAMESPACE"] == STACK
+
+
+def test_creating_a_site_registers_one_gateway_key_per_role_in_its_plan(stack: Stack, api_env: dict[str, str]) -> None:
+    res = _app_call("post", "/sites", {"id": "keyed", "name": "Keyed", "timezone": "UTC", "weekStart": "monday"})
+    assert res.status_code == 201, res.body
+    plans = _plans(stack)
+    for role in ("viewer", "editor", "admin"):
+        assert f"{STACK}.keyed.{role}" in _plan_key_values(stack, plans[role]), role
+        assert f"{STACK}.keyed.{role}" not in _plan_key_values(stack, plans["operator"])
+    keys = stack.client("apigateway").get_api_keys(includeValues=True)["items"]
+    assert sum(k["value"].startswith(f"{STACK}.keyed.") for k in keys) == 3
+    # A retried creation (the site exists: 409) registers nothing twice and fails nothing.
+    again = _app_call("post", "/sites", {"id": "keyed", "name": "Keyed", "timezone": "UTC", "weekStart": "monday"})
+    assert again.status_code == 409, again.body
+    keys = stack.client("apigateway").get_api_keys(includeValues=True)["items"]
+    assert sum(k["value"].startswith(f"{STACK}.keyed.") for k in keys) == 3
+    assert len(_plan_key_values(stack, plans["admin"])) == len(stack.client("apigateway").get_usage_plan_keys(
+        usagePlanId=plans["admin"]["id"])["items"])
+
+
+def _authorize(stack: Stack, token: str | None) -> tuple[dict[str, Any], str | None]:
+    """Invoke the deployed authorizer function as API Gateway does (a REQUEST event)."""
+    event = {"type": "REQUEST", "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:{stack.outputs['RestAPIId']}"
+                                              "/api/GET/sites/keyed",
+             "headers": {"Authorization": f"Bearer {token}"} if token else {}}
+    out = stack.client("lambda").invoke(FunctionName=package.function_name("dev", package.AUTHORIZER_NAME),
+                                        Payload=json.dumps(event).encode())
+    return json.loads(out["Payload"].read()), out.get("FunctionError")
+
+
+def test_the_deployed_authorizer_answers_the_site_and_role_key_that_is_registered(
+        stack: Stack, api_env: dict[str, str]) -> None:
+    _app_call("post", "/sites", {"id": "keyed", "name": "Keyed", "timezone": "UTC", "weekStart": "monday"})
+    created = json.loads(_app_call("post", "/sites/keyed/api-keys", {"name": "crm", "role": "editor"}).body)
+    answer, error = _authorize(stack, created["key"])
+    assert error is None, answer
+    assert answer["usageIdentifierKey"] == f"{STACK}.keyed.editor"
+    assert answer["usageIdentifierKey"] in _plan_key_values(stack, _plans(stack)["editor"])
+    (statement,) = answer["policyDocument"]["Statement"]
+    # cached per token and reused on every route: the Allow covers the whole stage
+    assert statement == {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource":
+                         f"arn:aws:execute-api:us-east-1:123456789012:{stack.outputs['RestAPIId']}/api/*"}
+    assert answer["context"] == {"role": "editor", "site": "keyed", "keyId": created["id"]}
+    operator, error = _authorize(stack, OPERATOR_TOKEN)
+    assert error is None and operator["usageIdentifierKey"] == f"{STACK}.operator"
+    for bad in (None, "gk.keyed.nope.nope", created["key"][:-2] + "xx"):
+        refused, error = _authorize(stack, bad)
+        # exactly "Unauthorized": API Gateway's 401, the UNAUTHORIZED response in the error shape
+        assert error and refused["errorMessage"] == "Unauthorized", refused
+
+
+def test_a_key_revoked_stops_at_the_authorizer_within_its_documented_time(
+        stack: Stack, api_env: dict[str, str], packaged: Packaged, monkeypatch: pytest.MonkeyPatch) -> None:
+    """API Gateway reuses an authorizer's Allow for its result TTL; the authorizer's container
+    remembers a verified key for auth.VERIFIED_SECONDS: together within the contract's 60 s.
+    The container's part on a controllable clock; the gateway's TTL as packaged."""
+    from chalicelib import auth
+
+    body = packaged.template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    ttl = body["securityDefinitions"][package.SECURITY_SCHEME]["x-amazon-apigateway-authorizer"][
+        "authorizerResultTtlInSeconds"]
+    assert ttl + auth.VERIFIED_SECONDS <= 60
+    clock = [9000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    _app_call("post", "/sites", {"id": "keyed", "name": "Keyed", "timezone": "UTC", "weekStart": "monday"})
+    created = json.loads(_app_call("post", "/sites/keyed/api-keys", {"name": "old", "role": "admin"}).body)
+    assert _authorize(stack, created["key"])[1] is None
+    held = dict(auth._verified)  # what the authorizer's own container holds
+    assert _app_call("delete", f"/sites/keyed/api-keys/{created['id']}").status_code == 204
+    auth._verified.update(held)  # the revoke ran in another container (the API's)
+    clock[0] += auth.VERIFIED_SECONDS - 1
+    assert _authorize(stack, created["key"])[1] is None, "remembered there: within its lifetime"
+    clock[0] += 1.001
+    refused, error = _authorize(stack, created["key"])
+    assert error and refused["errorMessage"] == "Unauthorized"
+
+
+def test_a_throttled_call_answers_429_rate_limited_with_retry_after(
+        stack: Stack, api_env: dict[str, str], packaged: Packaged) -> None:
+    """moto does not enforce usage plans (nor run authorizers or gateway responses on its
+    execute-api URLs): the gateway's THROTTLED answer is checked as API Gateway renders the
+    packaged response, and the inner guard's answer through the app with the deployed environment."""
+    from chalicelib.api import limits
+    from chalicelib.models.base import ErrorBody
+
+    body = packaged.template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    for name, message, retry in (("THROTTLED", "Too Many Requests", "'1'"),
+                                 ("QUOTA_EXCEEDED", "Limit Exceeded", "'60'")):
+        response = body["x-amazon-apigateway-gateway-responses"][name]
+        rendered = response["responseTemplates"]["application/json"].replace(
+            "$context.error.messageString", json.dumps(message))  # API Gateway's own messages
+        assert response["statusCode"] == "429"
+        assert response["responseParameters"]["gatewayresponse.header.Retry-After"] == retry
+        assert set(json.loads(rendered)) == {"error"}
+        error = ErrorBody.model_validate_json(rendered).error
+        assert (error.type, error.message, error.details) == ("RateLimited", message, [])
+
+    fixed = [0.0]
+    limits.install(limits.TokenBucket(1, 1, clock=lambda: fixed[0]), limits.TokenBucket(1, 1, clock=lambda: fixed[0]))
+    try:
+        assert _app_call("get", "/sites").status_code == 200
+        throttled = _app_call("get", "/sites")
+    finally:
+        limits.reset()
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1", throttled.body
+    assert json.loads(throttled.body)["error"]["type"] == "RateLimited"

@@ -125,8 +125,8 @@ def test_roles_grant_every_dynamodb_call_the_code_makes(packaged: Packaged) -> N
     needed = {f"dynamodb:{a}" for call in calls for a in IAM_FOR_CALL[call]}
     t = packaged.template
     for logical, fn in functions(t).items():
-        if logical == "ActivityConsumer":
-            continue  # it only runs executions (test_each_function_has_its_own_role_and_only_what_it_uses)
+        if logical in ("ActivityConsumer", "GatewayAuthorizer"):
+            continue  # it only runs executions / reads keys (tests above and below)
         for action in sorted(needed):
             grants = json.dumps(allowed(t, role_of(fn), action))
             assert "${GameTable.Arn}" in grants, f"{logical} lacks {action} on the table"
@@ -258,3 +258,81 @@ def test_cors_preflight_answers_the_console_origin_only(packaged: Packaged) -> N
     origin = headers["method.response.header.Access-Control-Allow-Origin"]
     assert origin == {"Fn::Sub": "'https://${ConsoleDistribution.DomainName}'"}
     assert "Idempotency-Key" in str(headers["method.response.header.Access-Control-Allow-Headers"])
+
+
+def _authenticated(t: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    body = t["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    return {f"{m.upper()} {p}": op for p, ops in body["paths"].items() for m, op in ops.items()}
+
+
+def test_every_authenticated_route_goes_through_the_authorizer_and_a_usage_plan(packaged: Packaged) -> None:
+    from chalicelib.api.routing import ROUTES
+
+    t = packaged.template
+    body = t["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    assert body["x-amazon-apigateway-api-key-source"] == "AUTHORIZER", "clients send only their bearer token"
+    scheme = body["securityDefinitions"]["bearer-authorizer"]
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert (scheme["x-amazon-apigateway-authtype"], authorizer["type"], authorizer["identitySource"]) == (
+        "custom", "request", "method.request.header.Authorization")
+    assert "${GatewayAuthorizer.Arn}" in authorizer["authorizerUri"]["Fn::Sub"]
+    operations = _authenticated(t)
+    for spec in ROUTES:
+        op = operations[f"{spec.method} {spec.path}"]
+        expected = [{"bearer-authorizer": [], "api_key": []}] if spec.role else None
+        assert op.get("security") == expected, (spec.method, spec.path)
+    assert all("security" not in op for name, op in operations.items() if name.startswith("OPTIONS ")), \
+        "CORS preflights carry no token"
+    # no cycle: the integrations name the API function by its fixed name, not by a reference
+    assert "${APIHandler.Arn}" not in json.dumps(body)
+    fn = t["Resources"]["GatewayAuthorizer"]["Properties"]
+    assert fn["Handler"] == "chalicelib.api.authorizer.handler" and fn["CodeUri"] == \
+        t["Resources"]["APIHandler"]["Properties"]["CodeUri"]
+    role = role_of(t["Resources"]["GatewayAuthorizer"])
+    actions = sorted(a for st in role_statements(t, role) for a in
+                     (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]))
+    assert actions == ["dynamodb:GetItem", "logs:CreateLogStream", "logs:PutLogEvents"]
+    assert allowed(t, role, "dynamodb:GetItem") == [{"Fn::Sub": "${GameTable.Arn}"}], "the table, no index"
+    permission = t["Resources"]["GatewayAuthorizerInvokePermission"]["Properties"]
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert "${RestAPI}/authorizers/*" in permission["SourceArn"]["Fn::Sub"]
+
+
+def test_revocation_through_the_gateway_stays_within_60_seconds(packaged: Packaged) -> None:
+    """An Allow cached by API Gateway (result TTL) for a key the authorizer's container had
+    just verified (auth.VERIFIED_SECONDS): the worst case is their sum."""
+    from chalicelib import auth
+    from chalicelib.api import authorizer
+
+    body = packaged.template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    ttl = body["securityDefinitions"]["bearer-authorizer"]["x-amazon-apigateway-authorizer"][
+        "authorizerResultTtlInSeconds"]
+    assert ttl == authorizer.RESULT_TTL_SECONDS
+    assert ttl + auth.VERIFIED_SECONDS <= 60
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_one_usage_plan_per_role_at_the_rates_of_the_app(package_stage: Callable[[str], Packaged], stage: str) -> None:
+    from chalicelib.api import limits
+
+    t = package_stage(stage).template
+    res = t["Resources"]
+    (key_rate, key_burst), (op_rate, op_burst) = limits.rates({})
+    for role in ("viewer", "editor", "admin", "operator"):
+        plan = res[f"{role.capitalize()}UsagePlan"]
+        assert plan["Type"] == "AWS::ApiGateway::UsagePlan"
+        props = plan["Properties"]
+        rate, burst = (op_rate, op_burst) if role == "operator" else (key_rate, key_burst)
+        assert props["Throttle"] == {"RateLimit": rate, "BurstLimit": int(burst)}
+        assert props["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
+        assert props["UsagePlanName"] == f"gamification-{stage}-{role}"
+    env = res["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert {k: v for k, v in env.items() if k.startswith("USAGE_PLAN_")} == {
+        f"USAGE_PLAN_{r.upper()}": {"Ref": f"{r.capitalize()}UsagePlan"} for r in ("viewer", "editor", "admin")}
+    assert res["OperatorUsagePlanKey"]["Properties"] == {
+        "KeyId": {"Ref": "OperatorApiKey"}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": "OperatorUsagePlan"}}
+    # the API function may register keys in the three site plans, and nothing more of API Gateway
+    role = role_of(res["APIHandler"])
+    granted = json.dumps(allowed(t, role, "apigateway:POST"))
+    assert all(f"/usageplans/${{{r.capitalize()}UsagePlan}}/keys" in granted for r in ("viewer", "editor", "admin"))
+    assert "Operator" not in granted and "::/apikeys" in granted
