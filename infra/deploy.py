@@ -5,6 +5,7 @@
     python infra/deploy.py destroy --stage dev
     python infra/deploy.py rotate-operator-token --stage dev
     python infra/deploy.py rotate-cursor-key --stage dev
+    python infra/deploy.py register-gateway-keys --stage dev   (once: sites made before usage plans)
 
 boto3 only (no AWS CLI needed). `deploy` does what `aws cloudformation package` + `deploy`
 would: upload the zip and the template to an artifact bucket, create or update the stack
@@ -224,6 +225,51 @@ def deploy(stage: str, dist: Path, alarm_email: str, session: Any) -> dict[str, 
     return outputs
 
 
+def register_gateway_keys(stage: str, session: Any) -> int:
+    """Give every site of the stage its API Gateway keys (one per role, in its role's usage plan).
+
+    Sites get them when they are created; this is for sites made before the stack had usage
+    plans (API Gateway answers their callers 403 until then), and is safe to run again: a key
+    or attachment that exists is kept. API Gateway's control plane takes a few calls a second,
+    so it runs once, not on every deploy. Returns how many sites were done.
+    """
+    import os
+    import sys
+
+    outputs = stack_outputs(session.client("cloudformation"), stack_name(stage))
+    os.environ.update({
+        "TABLE_NAME": outputs["TableName"], "AWS_DEFAULT_REGION": session.region_name,
+        "GATEWAY_KEY_NAMESPACE": stack_name(stage),
+        **{f"USAGE_PLAN_{role.upper()}": outputs[f"{role.capitalize()}UsagePlanId"]
+           for role in ("viewer", "editor", "admin")}})
+    sys.path.insert(0, str(ROOT))
+    try:
+        from chalicelib.config import settings
+        from chalicelib.store import db, gateway_keys, sites
+    finally:
+        sys.path.remove(str(ROOT))
+    settings.cache_clear()
+    db.reset_client()
+    gateway_keys._client.cache_clear()
+    done = 0
+    for site in sites.all_site_ids():
+        gateway_keys.register_site(site)
+        done += 1
+    return done
+
+
+def delete_gateway_keys(stage: str, session: Any) -> int:
+    """The sites' API Gateway keys, which the stack does not own (the site's creation made them):
+    without this they would stay and count against the account's 10,000 keys."""
+    client = session.client("apigateway")
+    prefix = f"{stack_name(stage)}."
+    names = [item for page in client.get_paginator("get_api_keys").paginate(nameQuery=prefix)
+             for item in page.get("items", []) if str(item.get("name", "")).startswith(prefix)]
+    for item in names:
+        client.delete_api_key(apiKey=item["id"])
+    return len(names)
+
+
 def destroy(stage: str, session: Any) -> None:
     """Delete the stack. The table is retained (DeletionPolicy Retain + deletion protection)."""
     cfn = session.client("cloudformation")
@@ -237,13 +283,15 @@ def destroy(stage: str, session: Any) -> None:
     cfn.delete_stack(StackName=stack_name(stage))
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name(stage),
                                                  WaiterConfig={"Delay": 15, "MaxAttempts": 160})
-    print(f"deleted {stack_name(stage)}; the table {outputs.get('TableName')} is retained "
+    deleted = delete_gateway_keys(stage, session)
+    print(f"deleted {stack_name(stage)} and {deleted} API Gateway keys of its sites; the table {outputs.get('TableName')} is retained "
           "(see docs/deploy.md to delete it for good)")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["deploy", "destroy", "rotate-operator-token", "rotate-cursor-key"])
+    parser.add_argument("command", choices=["deploy", "destroy", "rotate-operator-token", "rotate-cursor-key",
+                                            "register-gateway-keys"])
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--dist", type=Path, default=DIST)
     parser.add_argument("--alarm-email", default="")
@@ -260,6 +308,8 @@ def main(argv: list[str] | None = None) -> None:
         deploy(args.stage, args.dist, args.alarm_email, session)
     elif args.command == "destroy":
         destroy(args.stage, session)
+    elif args.command == "register-gateway-keys":
+        print(f"{register_gateway_keys(args.stage, session)} sites have their API Gateway keys")
     elif args.command == "rotate-cursor-key":
         cursor_key(session.client("ssm"), args.stage, rotate=True)
         print(f"new cursor key stored (redeploy to apply: make deploy STAGE={args.stage}); "

@@ -247,7 +247,7 @@ def wire(template: dict[str, Any], stage: str, names: dict[str, str], asl_text: 
     policy_vars = {"ActivityStateMachineArn": state_machine_arn(stage)}
     names = dict(names)
     if "RestAPI" in res and "APIHandler" in res:
-        _limits_across_lambdas(res, stage, names)
+        _limits_across_lambdas(res, t.setdefault("Outputs", {}), stage, names)
     functions = [k for k, v in res.items() if v["Type"] == "AWS::Serverless::Function"]
 
     for logical in functions:
@@ -355,7 +355,7 @@ def authenticated_operations() -> set[tuple[str, str]]:
     return {(spec.path, spec.method.lower()) for spec in ROUTES if spec.role is not None}
 
 
-def _limits_across_lambdas(res: dict[str, Any], stage: str, names: dict[str, str]) -> None:
+def _limits_across_lambdas(res: dict[str, Any], outputs: dict[str, Any], stage: str, names: dict[str, str]) -> None:
     """API Gateway's usage plans, one per role, fed by a Lambda REQUEST authorizer.
 
     - `GatewayAuthorizer`: the app's code (chalicelib/api/authorizer.py) as its own function,
@@ -443,6 +443,8 @@ def _limits_across_lambdas(res: dict[str, Any], stage: str, names: dict[str, str
         res[usage_plan_logical_id(role)] = {"Type": "AWS::ApiGateway::UsagePlan", "Properties": plan}
         if role != "operator":
             env[f"USAGE_PLAN_{role.upper()}"] = {"Ref": usage_plan_logical_id(role)}
+            # infra/deploy.py register-gateway-keys reads them (sites made before the plans)
+            outputs[f"{role.capitalize()}UsagePlanId"] = {"Value": {"Ref": usage_plan_logical_id(role)}}
     env[gateway_keys.NAMESPACE_ENV] = {"Ref": "AWS::StackName"}
     res["OperatorApiKey"] = {"Type": "AWS::ApiGateway::ApiKey", "Properties": {
         "Name": {"Fn::Sub": gateway_keys.key_value("${AWS::StackName}", None, "operator")},

@@ -405,3 +405,23 @@ def test_a_throttled_call_answers_429_rate_limited_with_retry_after(
         limits.reset()
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1", throttled.body
     assert json.loads(throttled.body)["error"]["type"] == "RateLimited"
+
+
+def test_sites_made_before_the_usage_plans_get_their_keys_and_destroy_removes_them(
+        stack: Stack, api_env: dict[str, str]) -> None:
+    """`deploy.py register-gateway-keys` for sites made before the stack had plans (here: a site
+    whose keys were deleted), then `delete_gateway_keys`, which `destroy` runs after the stack."""
+    gateway = stack.client("apigateway")
+    _app_call("post", "/sites", {"id": "older", "name": "Older", "timezone": "UTC", "weekStart": "monday"})
+    for key in gateway.get_api_keys(nameQuery=f"{STACK}.older.")["items"]:
+        for plan in _plans(stack).values():
+            if key["id"] in {k["id"] for k in gateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]}:
+                gateway.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
+        gateway.delete_api_key(apiKey=key["id"])
+    assert deploy.register_gateway_keys("dev", stack.session) >= 1
+    plans = _plans(stack)
+    for role in ("viewer", "editor", "admin"):
+        assert f"{STACK}.older.{role}" in _plan_key_values(stack, plans[role])
+    deleted = deploy.delete_gateway_keys("dev", stack.session)
+    left = {k["name"] for k in gateway.get_api_keys()["items"]}
+    assert deleted >= 3 and not any(name.startswith(f"{STACK}.") for name in left), left

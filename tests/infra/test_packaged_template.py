@@ -227,7 +227,8 @@ def test_console_bucket_is_private_and_served_over_https_through_origin_access_c
 REQUIRED_GATEWAY_RESPONSES = {
     "DEFAULT_4XX": None, "DEFAULT_5XX": None, "UNAUTHORIZED": ("401", "Unauthorized"),
     "ACCESS_DENIED": ("403", "Forbidden"), "THROTTLED": ("429", "RateLimited"),
-    "REQUEST_TOO_LARGE": ("413", "PayloadTooLarge"),
+    "REQUEST_TOO_LARGE": ("413", "PayloadTooLarge"), "QUOTA_EXCEEDED": ("429", "RateLimited"),
+    "INVALID_API_KEY": ("403", "Forbidden"),
 }
 
 
