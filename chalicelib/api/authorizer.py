@@ -8,7 +8,9 @@ caller's site and role (store/gateway_keys.py), so the usage plan of that role l
 caller across every Lambda container. The app still authenticates and authorizes each request
 itself (401, 403 and its in-process bucket as before): the authorizer only meters, and refuses
 what can never pass (no token, an unknown or revoked one: 401 in the API's error shape through
-the UNAUTHORIZED gateway response).
+the UNAUTHORIZED gateway response). Anything else it raises (DynamoDB still throttled after
+botocore's retries, a timeout) is API Gateway's AUTHORIZER_FAILURE: 503 `ServiceUnavailable`
+with `Retry-After` (infra/template.json), as the app answers `Busy`.
 
 Revocation: API Gateway may reuse an Allow for RESULT_TTL_SECONDS (30 s) and the authorizer's
 container may have verified the key up to auth.VERIFIED_SECONDS (30 s) before that, so a

@@ -228,7 +228,7 @@ REQUIRED_GATEWAY_RESPONSES = {
     "DEFAULT_4XX": None, "DEFAULT_5XX": None, "UNAUTHORIZED": ("401", "Unauthorized"),
     "ACCESS_DENIED": ("403", "Forbidden"), "THROTTLED": ("429", "RateLimited"),
     "REQUEST_TOO_LARGE": ("413", "PayloadTooLarge"), "QUOTA_EXCEEDED": ("429", "RateLimited"),
-    "INVALID_API_KEY": ("403", "Forbidden"),
+    "INVALID_API_KEY": ("403", "Forbidden"), "AUTHORIZER_FAILURE": ("503", "ServiceUnavailable"),
 }
 
 
