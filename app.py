@@ -13,6 +13,7 @@ from chalice import Chalice, Rate
 from chalicelib.api import activities, mechanics, meta, sites, users
 from chalicelib.api import jobs as operator_jobs
 from chalicelib.api import tabs as user_tabs
+from chalicelib.api import webhooks as webhook_routes
 from chalicelib.workflow import definition as workflow  # the names the ASL and the app share
 
 app = Chalice(app_name="gamification")
@@ -25,6 +26,7 @@ app.register_blueprint(mechanics.bp)
 app.register_blueprint(activities.bp)
 app.register_blueprint(user_tabs.bp)
 app.register_blueprint(operator_jobs.bp)
+app.register_blueprint(webhook_routes.bp)
 
 Event = dict[str, Any]
 
@@ -92,6 +94,22 @@ def reconcile_activities(event: Any, context: Any = None) -> dict[str, int]:
     from chalicelib.jobs import reconcile
 
     return reconcile.run()
+
+
+@app.lambda_function(name="deliver_webhook")
+def deliver_webhook(event: Event, context: Any) -> Event:
+    """One webhook delivery attempt, invoked asynchronously (chalicelib/webhooks/worker.py)."""
+    from chalicelib.webhooks import worker
+
+    return worker.handle(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="deliver_webhooks")
+def deliver_webhooks(event: Any, context: Any = None) -> dict[str, int]:
+    """Hand every webhook delivery due by now to the delivery function (retries, lost hand-offs)."""
+    from chalicelib.webhooks import worker
+
+    return worker.sweep()
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="rank_leaderboards")

@@ -168,6 +168,13 @@ def function_name(stage: str, name: str) -> str:
     return f"{APP_NAME}-{stage}" if name == "api_handler" else f"{APP_NAME}-{stage}-{name}"
 
 
+def function_arn(stage: str, name: str) -> dict[str, Any]:
+    """A function's ARN, built from its fixed name (the API and the sweep invoke the webhook
+    delivery function asynchronously)."""
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:"
+                       f"function:{function_name(stage, name)}"}
+
+
 def state_machine_name(stage: str) -> str:
     return f"{APP_NAME}-{stage}-activity"
 
@@ -244,7 +251,8 @@ def wire(template: dict[str, Any], stage: str, names: dict[str, str], asl_text: 
     t = _console_origin(copy.deepcopy(template))
     res: dict[str, Any] = t["Resources"]
     settings = STAGES[stage]
-    policy_vars = {"ActivityStateMachineArn": state_machine_arn(stage)}
+    policy_vars = {"ActivityStateMachineArn": state_machine_arn(stage),
+                   "WebhookDeliveryFunctionArn": function_arn(stage, "deliver_webhook")}
     names = dict(names)
     if "RestAPI" in res and "APIHandler" in res:
         _limits_across_lambdas(res, t.setdefault("Outputs", {}), stage, names)

@@ -9,7 +9,9 @@ Two kinds (docs/moto-patches.md has one section per patch, and the change moto c
     DynamoDB, so a lock held across an invoke would deadlock.
   - `route_lambda_invokes`: Lambda invokes call the app's own functions, so the real state
     machine definition runs the real handlers. An exception becomes a function error whose
-    `errorType` is the exception's class name, which is what the ASL's Retry/Catch match.
+    `errorType` is the exception's class name, which is what the ASL's Retry/Catch match. An
+    asynchronous invocation (`InvocationType=Event`, a webhook delivery) runs in a thread of its
+    own and answers 202 at once, as Lambda's queue does; what it raises is logged.
   - `dynamodb_limit_rule`: a Query that stops at its Limit hands back LastEvaluatedKey, as
     DynamoDB does (moto only does when another item follows).
   - `transactions_all_or_nothing`: a TransactWriteItems entry with more than one operation is
@@ -39,6 +41,7 @@ import base64
 import contextlib
 import functools
 import json
+import logging
 import math
 import os
 import re
@@ -52,6 +55,7 @@ from typing import Any
 
 from moto.core import config as moto_config
 
+LOG = logging.getLogger("local.patches")
 _dynamodb_lock = threading.RLock()
 _patched: set[str] = set()
 _handlers: dict[str, Callable[[Any, Any], Any]] = {}
@@ -1468,6 +1472,13 @@ def register_functions(handlers: dict[str, Callable[[Any, Any], Any]]) -> None:
     _handlers.update(handlers)
 
 
+def _run_async(handler: Callable[[Any, Any], Any], event: Any, name: str) -> None:
+    try:
+        handler(event, _Context(name))
+    except Exception:  # Lambda retries an asynchronous invocation twice; the caller never sees it
+        LOG.exception("asynchronous invocation of %s failed", name)
+
+
 def route_lambda_invokes() -> None:
     if "lambda" in _patched:
         return
@@ -1481,6 +1492,9 @@ def route_lambda_invokes() -> None:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "ResourceNotFound", "errorMessage": f"no function {name}"}).encode()
         event = json.loads(body) if body else {}
+        if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
+            threading.Thread(target=_run_async, args=(handler, event, name), name=f"async-{name}", daemon=True).start()
+            return b""
         try:
             result = handler(event, _Context(name))
         except Exception as exc:

@@ -86,6 +86,7 @@ def aws() -> Iterator[None]:
     from chalicelib import auth
     from chalicelib.config import settings
     from chalicelib.store import activities, db, sites, stock
+    from chalicelib.webhooks import worker
     from local import patches, provision
 
     auth._verified.clear()  # keys verified by an earlier test's process state
@@ -95,6 +96,7 @@ def aws() -> Iterator[None]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         settings.cache_clear()
         db.reset_client()
+        worker.reset_client()
         sites._cache.clear()
         import boto3
 
@@ -226,3 +228,13 @@ def submit(api: Api, site: str, uuid: str, attrs: dict[str, Any], key: str | Non
 
 def run(api: Api, site: str, uuid: str, attrs: dict[str, Any], **kw: Any) -> Any:
     return wait_for(api, site, submit(api, site, uuid, attrs, **kw))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    """A webhook receiver on 127.0.0.1 (tests/webhook_receiver.py), stopped after the test."""
+    from tests.webhook_receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.server.shutdown()

@@ -33,17 +33,20 @@ def _list_routes() -> list[str]:
     return sorted(r.path for r in ROUTES if r.method == "GET" and "limit" in r.query)
 
 
-def _fill(path: str) -> str:
-    return (path.replace("{site}", "acme").replace("{uuid}", "alice").replace("{id}", "xp_board"))
+def _fill(path: str, listed: str) -> str:
+    """A list route's path on resources that exist (`listed`: the webhook's id)."""
+    known = listed if path.startswith("/sites/{site}/webhooks/") else "xp_board"
+    return path.replace("{site}", "acme").replace("{uuid}", "alice").replace("{id}", known)
 
 
 @pytest.fixture
 def listed(api: Api, site: str) -> str:
+    """alice, a board and a webhook endpoint on acme; the endpoint's id."""
     api.ok("POST", f"/sites/{site}/users", {"uuid": "alice"})
     api.ok("POST", f"/sites/{site}/point-types", {"id": "xp", "name": "XP"})
     api.ok("POST", f"/sites/{site}/leaderboards", {"id": "xp_board", "name": "XP", "ranksBy": {"points": "xp"},
                                                    "periods": ["weekly"]})
-    return site
+    return str(api.ok("POST", f"/sites/{site}/webhooks", {"url": "http://127.0.0.1:9/x", "events": ["*"]})["id"])
 
 
 def test_every_list_route_takes_limit_and_cursor() -> None:
@@ -59,7 +62,7 @@ def test_every_list_route_takes_limit_and_cursor() -> None:
 @pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "1.5", "1e2"])
 def test_page_size_out_of_range_is_400_on_every_list(api: Api, listed: str, limit: str) -> None:
     for path in _list_routes():
-        status, data, _ = api.get(f"{_fill(path)}?limit={limit}")
+        status, data, _ = api.get(f"{_fill(path, listed)}?limit={limit}")
         assert status == 400, (path, status, data)
         assert data["error"]["type"] == "ValidationError"
         assert [d["field"] for d in data["error"]["details"]] == ["limit"], (path, data)
@@ -68,7 +71,7 @@ def test_page_size_out_of_range_is_400_on_every_list(api: Api, listed: str, limi
 def test_page_size_bounds_are_accepted_and_honoured(api: Api, listed: str) -> None:
     for path in _list_routes():
         for limit in ("1", "100"):
-            status, data, _ = api.get(f"{_fill(path)}?limit={limit}")
+            status, data, _ = api.get(f"{_fill(path, listed)}?limit={limit}")
             assert status == 200, (path, limit, data)
 
 
