@@ -370,6 +370,8 @@ def refresh_board(site: str, site_item: dict[str, Any], board: Leaderboard, now:
         watermark = min(parse_time(str(runs["watermark"])) or now, now)
         since = clock.iso(watermark - CHANGE_MARGIN)
     live = {str(i["uuid"]): i for i in store.live_scores(site, board.id, since)}
+    if since is None:
+        store.restamp_legacy(site, list(live.values()))
     rank_items = store.rank_items(site, board.id, [(uuid, key) for uuid in live for period_keys in keys.values()
                                                    for key in period_keys])
     written = 0

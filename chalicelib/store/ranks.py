@@ -169,6 +169,22 @@ def touch_live(site: str, uuid: str) -> int:
     return touched
 
 
+def restamp_legacy(site: str, items: Sequence[Item]) -> int:
+    """Live items written before their GSI2 sort key named the time (it was the uuid alone):
+    stamped now, so later runs' "changed since" Queries do not keep finding them (a uuid
+    sorts after any date when it starts with a letter). A write in between keeps its own key."""
+    def restamp(item: Item) -> int:
+        uuid = str(item["uuid"])
+        try:
+            db.update(user_pk(site, uuid), str(item["SK"]), "SET GSI2SK = :sk",
+                      values={":sk": live_index_sk(clock.iso(clock.now()), uuid), ":old": item["GSI2SK"]},
+                      condition="GSI2SK = :old", return_new=False)
+        except db.ConditionFailed:
+            return 0
+        return 1
+    return sum(fan_out(restamp, [i for i in items if "#" not in str(i.get("GSI2SK", "#"))]))
+
+
 def live_items(site: str, uuid: str, board_ids: Sequence[str], extra: Sequence[str] = ()) -> dict[str, Item]:
     """The user's live items of `board_ids` and the items `extra` (sort keys), by sort key, in
     one strongly consistent BatchGetItem."""
