@@ -96,6 +96,23 @@ def get_delivery(site: str, endpoint_id: str, delivery_id: str) -> Item | None:
     return db.get(deliveries_pk(site, endpoint_id), delivery_sk(delivery_id)) if delivery_id else None
 
 
+def claim(site: str, endpoint_id: str, delivery_id: str, *, seen_attempts: int, seen_next: str, until: str) -> bool:
+    """Take a due delivery for one attempt: its next attempt moved to `until` (past the
+    attempt's 10 s), so a sweep meanwhile does not hand it over again; False when another
+    worker took it first. If this worker dies, the delivery is due again at `until`."""
+    keys = due_keys(site, endpoint_id, delivery_id, until)
+    try:
+        db.update(deliveries_pk(site, endpoint_id), delivery_sk(delivery_id),
+                  "SET nextAttemptAt = :until, GSI1PK = :gpk, GSI1SK = :gsk",
+                  values={":until": until, ":gpk": keys["GSI1PK"], ":gsk": keys["GSI1SK"], ":seen": seen_attempts,
+                          ":next": seen_next, ":p": "pending"},
+                  names={"#st": "status"},
+                  condition="attempts = :seen AND nextAttemptAt = :next AND #st = :p", return_new=False)
+    except db.ConditionFailed:
+        return False
+    return True
+
+
 def record_attempt(site: str, endpoint_id: str, delivery_id: str, *, seen_attempts: int, status: str,
                    status_code: int | None, error: str | None, at: str, next_at: str | None) -> bool:
     """One attempt's result, conditional on no other attempt having been recorded since it was

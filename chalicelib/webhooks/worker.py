@@ -23,6 +23,9 @@ APP_NAME = "gamification"  # .chalice/config.json's app_name: Chalice names func
 DELIVERY_FUNCTION = "deliver_webhook"
 REDELIVERABLE_FOR = schedule.REDELIVERABLE_FOR
 SWEEP_LIMIT = 100  # deliveries dispatched per shard and sweep
+# A delivery being attempted is due again this long after the attempt began (the attempt's 10 s
+# and its recording are well inside): a worker that dies mid-attempt leaves it to the sweep.
+IN_FLIGHT = dt.timedelta(seconds=60)
 
 
 def delivery_function() -> str:
@@ -72,8 +75,11 @@ def attempt(site: str, endpoint_id: str, delivery_id: str) -> str | None:
     now = clock.now()
     if delivery is None or delivery.get("status") != "pending" or str(delivery.get("nextAttemptAt") or "") > clock.iso(now):
         return None
-    endpoint = store.get_endpoint(site, endpoint_id)
     attempts = int(delivery.get("attempts", 0))
+    if not store.claim(site, endpoint_id, delivery_id, seen_attempts=attempts, seen_next=str(delivery["nextAttemptAt"]),
+                       until=clock.iso(now + IN_FLIGHT)):
+        return None  # another invocation took it (a sweep and a hand-off at once)
+    endpoint = store.get_endpoint(site, endpoint_id)
     outcome: deliver.Outcome
     if endpoint is None:
         outcome = deliver.Outcome(None, "the endpoint was deleted", 0.0)

@@ -127,3 +127,30 @@ def test_retries_keep_the_event_id_and_a_dead_receiver_ends_failed_then_redelive
     assert (back["status"], back["lastStatusCode"]) == ("succeeded", 204)
     assert api.post(f"/sites/{site}/webhooks/{made['id']}/deliveries/dlv_nope/redeliver", {})[0] == 404
     shift()
+
+
+def test_a_delivery_attempted_by_two_workers_at_once_is_sent_once(api: Api, site: str, workflow: str,
+                                                                  receiver: Receiver) -> None:
+    """A sweep's hand-off and another one meet on one due delivery: the first takes it (its next
+    attempt moved past the attempt), the second finds it taken and sends nothing."""
+    import threading
+
+    made = create(api, site, receiver.url)
+    receiver.answer = (500, b"", {})
+    delivery = api.ok("POST", f"/sites/{site}/webhooks/{made['id']}/test", {})["deliveryId"]
+    settled(api, site, made["id"], delivery, 1)
+    receiver.answer, receiver.delay = (200, b"ok", {}), 0.5
+    try:
+        shift(6)
+        results: list[Any] = []
+        workers = [threading.Thread(target=lambda: results.append(worker.attempt(site, made["id"], delivery)))
+                   for _ in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert sorted(results, key=str) == [None, "succeeded"]
+        assert len(receiver.received) == 2  # the first attempt's 500, and one more
+        assert worker.sweep()["dispatched"] == 0
+    finally:
+        shift()
