@@ -60,6 +60,13 @@ def credits_for(ctx: Context, uuid: str, pt: PointType) -> tuple[list[CreditBatc
     return userstate.load_credits(ctx.site_id, uuid, pt.id)
 
 
+def reward_notice(ctx: Context, uuid: str, reward_id: str) -> dict[str, Any]:
+    """The data of a `reward.*` event about `uuid` (api.md)."""
+    reward = ctx.mechanics.rewards.get(reward_id)
+    return {"uuid": uuid, "rewardId": reward_id, "kind": getattr(reward, "kind", None),
+            "name": getattr(reward, "name", ""), "activityId": ctx.activity_id}
+
+
 def empty_result(blocked: bool = False) -> dict[str, Any]:
     return {"awarded": {"points": [], "behaviours": [], "rewards": [], "coupons": []},
             "exceptions": [], "blocked": blocked}

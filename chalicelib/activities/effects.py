@@ -31,6 +31,7 @@ from chalicelib.models.mechanics import PointType, SiteMechanics
 from chalicelib.store import activities as activity_store
 from chalicelib.store import db, userstate
 from chalicelib.store import ranks as rank_store
+from chalicelib.store import webhooks as webhook_store
 from chalicelib.store.keys import (
     USER_STATE_SK,
     activity_sk,
@@ -52,6 +53,8 @@ from chalicelib.store.userstate import (
     period_attr,
     wallet_attr,
 )
+from chalicelib.webhooks import events as webhook_events
+from chalicelib.webhooks import worker as webhook_worker
 
 # KPI and stats buckets are kept per day, week, month, quarter, year and all time, so that
 # any period's value is one item and a tab reads a handful of items, not a history.
@@ -151,6 +154,9 @@ class Effects:
         default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     extra_record: dict[str, Any] = field(default_factory=dict)
     retagged: bool = False  # the commit changes the user's tags (rank_store.touch_live after it)
+    # Events of this commit beside its wallet changes (`reward.unlocked`, ...): (type, data),
+    # recorded in its outbox item when the site has webhook endpoints (`_outbox`).
+    notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     applied: bool = False
     result_blocked: bool = False
     # Set by a step that evaluated the rewards on what its own commit leaves and found that
@@ -466,6 +472,33 @@ class Effects:
             kept["uuid"] = row["uuid"]
         return kept
 
+    def _outbox(self, status_note: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The commit's events as one outbox item's Put, in its own transaction: an event exists
+        if and only if its effect happened (a retried or duplicated step finds the marker and
+        records nothing). Only on a site with webhook endpoints (the site item says how many)."""
+        if not int(self.ctx.site.get("webhookEndpoints") or 0):
+            return None
+        parts = [self, *(other for other, _ in self.absorbed)]
+        ledger = [row for part in parts for row in part.ledger]
+        notices = [notice for part in parts for notice in part.notices]
+        status = (status_note or {}).get("status")
+        ended = status if status in activity_store.ENDED_STATUSES else None
+        if not ledger and not notices and ended is None:
+            return None
+        balances: dict[tuple[str, str], int | None] = {}
+        for row in ledger:
+            held = self.ctx.states.get(str(row["uuid"]))
+            wallet = held.wallets.get(str(row["pointId"])) if held is not None else None
+            balances.setdefault((str(row["uuid"]), str(row["pointId"])), wallet.balance if wallet else (
+                0 if held is not None else None))
+        events = webhook_events.commit_events(site=self.ctx.site_id, activity_id=self.ctx.activity_id, step=self.step,
+                                              at=self.ctx.now_iso, ledger=ledger, balances=balances, notices=notices,
+                                              ended=ended)
+        preferences = {uuid: dict((held.profile.get("settings") or {}).get("notifications") or {})
+                       for uuid, held in self.ctx.states.items()}
+        return webhook_store.outbox_put(self.ctx.site_id, self.ctx.uuid, self.ctx.activity_id,
+                                        [part.step for part in parts], events, preferences, self.ctx.now_iso)
+
     def commit(self, result: dict[str, Any], *, status_note: dict[str, Any] | None = None) -> bool:
         """Apply everything at once. False when this step had already been applied."""
         if status_note is None and self.ctx.closing is not None:
@@ -498,6 +531,9 @@ class Effects:
                               condition=f"attribute_exists(PK) AND attribute_not_exists(steps.#step){absent} "
                                         f"AND {expected}")
         ops = [marker, *self.operations()]
+        outbox = self._outbox(status_note)
+        if outbox is not None:
+            ops.append(outbox)
         if len(ops) > MAX_TRANSACTION_ITEMS:
             raise ActivityRuleBroken("TooManyEffects", f"this activity changes {len(ops)} items; the limit is "
                                      f"{MAX_TRANSACTION_ITEMS}")
@@ -523,6 +559,9 @@ class Effects:
             # (the user's next work, or the reconciler) removes (workflow.steps).
             activity_store.clear_marker(self.ctx.site_id, self.ctx.uuid, self.ctx.activity_id)
         self.keep_scores()
+        if outbox is not None:  # its deliveries made at once (the sweep makes any hand-off lost here)
+            webhook_worker.dispatch_outbox(self.ctx.site_id, self.ctx.uuid, webhook_store.outbox_sk(
+                self.ctx.activity_id, self.step))
         if self.retagged and any(board.tags for board in self.ctx.mechanics.leaderboards.values()):
             rank_store.touch_live(self.ctx.site_id, self.ctx.uuid)
         self.finished = (status_note or {}).get("status") in activity_store.ENDED_STATUSES

@@ -75,6 +75,21 @@ def fail(site: str, uuid: str, activity_id: str, error: dict[str, str], now: str
     """-> FAILED with `{type, message}`; nothing else of the activity was applied.
 
     False when the activity had already ended. A conflict or throttle surfaces as
-    TransientError, so that MarkFailed (or the reconciler) tries again.
+    TransientError, so that MarkFailed (or the reconciler) tries again. On a site with webhook
+    endpoints its one event, `activity.failed`, is recorded in the same transaction.
     """
-    return store.fail(site, uuid, activity_id, error, now)
+    from chalicelib.store import sites
+    from chalicelib.store import webhooks as webhook_store
+    from chalicelib.webhooks import events, worker
+
+    site_item = sites.get_site(site) or {}
+    outbox = None
+    if int(site_item.get("webhookEndpoints") or 0):
+        recorded = events.commit_events(site=site, activity_id=activity_id, step="fail", at=now, ledger=[],
+                                        balances={}, notices=[], ended="FAILED")
+        outbox = webhook_store.outbox_put(site, uuid, activity_id, ["fail"], recorded, {}, now)
+    if not store.fail(site, uuid, activity_id, error, now, extra=[outbox] if outbox else []):
+        return False
+    if outbox is not None:
+        worker.dispatch_outbox(site, uuid, webhook_store.outbox_sk(activity_id, "fail"))
+    return True

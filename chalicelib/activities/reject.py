@@ -283,6 +283,7 @@ def _revoke_rewards(ctx: Context, effects: Effects, records: list[tuple[str, dic
             removed[revoked.reward_id] += 1
             effects.guarded(reversals.remove_completion(ctx.site_id, uuid, revoked.reward_id, index,
                                                         str(completions[index]["at"])))
+            effects.notices.append(("reward.revoked", common.reward_notice(ctx, uuid, revoked.reward_id)))
             at = revoked.completed_at.isoformat().replace("+00:00", "Z")
             for name in (f"rk:{revoked.kind}", f"rw:{revoked.reward_id}"):
                 effects.measure(uuid, name, -1, at=at)

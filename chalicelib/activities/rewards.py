@@ -135,10 +135,14 @@ def unlock_for(ctx: Context, effects: Effects, state: UserState, summary: dict[s
         effects.measure(state.uuid, f"rw:{unlock.reward_id}", 1)
         summary["rewards"].append(unlock.reward_id)
         unlocked.append({"uuid": state.uuid, "rewardId": unlock.reward_id, "kind": unlock.kind})
+        effects.notices.append(("reward.unlocked", {"uuid": state.uuid, "rewardId": unlock.reward_id,
+                                                    "kind": unlock.kind, "name": unlock.name,
+                                                    "activityId": ctx.activity_id}))
     for reward_id in outcome.lost:
         effects.ops.append(db.tx_update(pk, reward_sk(reward_id), "SET lostAt = :now",
                                         values={":now": ctx.now_iso}))
         summary["lost"].append(reward_id)
+        effects.notices.append(("reward.revoked", common.reward_notice(ctx, state.uuid, reward_id)))
     for point_id, amount in outcome.points.items():
         pt = common.point_type(ctx, point_id)
         change = wallet.credit(pt, state.wallet(point_id), amount, ctx.now, ctx.tz,

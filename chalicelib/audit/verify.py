@@ -22,6 +22,10 @@ What it checks, per site (all sites unless told):
   step reversed its entries, by the same rule as a reject).
 - ordering markers: none left of an activity that ended, nor one without its activity once the
   accept's grace has passed.
+- events: an activity's recorded events (its commits' outbox items, on a site with webhook
+  endpoints) are its effects, no more and no fewer: one `points.changed` per ledger entry its
+  steps recorded (same user, point type and amount), one `activity.*` per status it ended in,
+  the last of them its status now, and no event id twice.
 - leaderboard counters: per board period, the users its top counter item counts in each band
   are exactly the rank items counted there as of that item's run (a rank item a later run
   wrote at its `before` score), whenever it is read, a run of the rank job under way or not.
@@ -120,6 +124,7 @@ class _SiteData:
     bounties: dict[str, db.Item] = field(default_factory=dict)
     markers: list[db.Item] = field(default_factory=list)  # ordering markers `P#`, with `owner`
     rank_items: list[db.Item] = field(default_factory=list)  # `S#K#` of the counters' layout (with `run`)
+    outboxes: dict[str, list[db.Item]] = field(default_factory=lambda: defaultdict(list))  # by activity id
 
 
 def verify(sites: list[str] | None = None, report: Report | None = None) -> Report:
@@ -150,13 +155,55 @@ def verify_site(site: str, report: Report) -> Report:
                 data.markers.append({**item, "owner": uuid})
             elif sk.startswith("S#K#") and "run" in item:
                 data.rank_items.append(item)
+            elif sk.startswith("OUT#"):
+                data.outboxes[sk.split("#")[1]].append(item)
     _check_coupons(site, data, report)
     _check_bounties(site, data, report)
     _check_goods(site, data, report)
     _check_activities(site, data, report)
     _check_markers(site, data, report)
     _check_rank_counters(site, data, report)
+    _check_events(site, data, report)
     return report
+
+
+def _check_events(site: str, data: _SiteData, report: Report) -> None:
+    seen: set[str] = set()
+    for activity_id, outboxes in sorted(data.outboxes.items()):
+        events = [e for box in outboxes for e in box.get("events") or []]
+        report.checked["events"] += len(events)
+        ids = [str(e["id"]) for e in events]
+        if len(set(ids)) != len(ids) or seen & set(ids):
+            report.add(site, "event-once", activity_id, "an event id recorded twice")
+        seen.update(ids)
+        activity = data.activities.get(activity_id)
+        if activity is None:
+            report.add(site, "event-has-effect", activity_id, "events of an activity that does not exist")
+            continue
+        owner = str(activity["uuid"])
+        effects = activity.get("effects") or {}
+        for box in outboxes:
+            steps = [str(step) for step in box.get("steps") or []]
+            booked = Counter((str(row.get("uuid") or owner), str(row["pointId"]), int(row["amount"]))
+                             for step in steps for row in (effects.get(step) or {}).get("ledger") or [])
+            told = Counter((str(e["data"]["uuid"]), str(e["data"]["pointId"]), int(e["data"]["delta"]))
+                           for e in box.get("events") or [] if e["type"] == "points.changed")
+            if booked != told:
+                report.add(site, "event-has-effect", f"{activity_id} {steps}",
+                           f"ledger {dict(booked)} but points.changed events {dict(told)}")
+            ends = [str(e["type"]) for e in box.get("events") or [] if str(e["type"]).startswith("activity.")]
+            status = str(activity.get("status", ""))
+            if "reject" in steps:
+                wanted = ["activity.rejected"]
+            elif "compensate" in steps or "fail" in steps:
+                wanted = ["activity.failed"]
+            elif activity.get("finishedBy") in steps:
+                wanted = ["activity.succeeded"]
+            else:
+                wanted = []
+            if ends != wanted:
+                report.add(site, "event-has-effect", f"{activity_id} {steps}",
+                           f"status {status} (finished by {activity.get('finishedBy')}) but end events {ends}")
 
 
 def _check_rank_counters(site: str, data: _SiteData, report: Report) -> None:

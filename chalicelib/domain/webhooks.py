@@ -17,6 +17,14 @@ PREVIOUS_SECRET_SIGNS_FOR = dt.timedelta(hours=24)
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 
 
+def recount(site: str) -> None:
+    """The site's number of active endpoints, on the site item: what processing reads (through
+    the site cache, so within its 30 s) to decide whether a commit records its events."""
+    from chalicelib.store import sites as sites_store
+
+    sites_store.update_site(site, {"webhookEndpoints": store.count_active(site)})
+
+
 def local_stage() -> bool:
     """The local stack allows receivers on the developer's machine (urls.check)."""
     return settings().stage == "local"
@@ -49,6 +57,7 @@ def create(site: str, body: WebhookCreate, by: str) -> dict[str, Any]:
             "respectUserPreferences": body.respect_user_preferences, "createdAt": clock.now_iso(), "createdBy": by,
             "secret": signing.new_secret()}
     store.put_endpoint(site, item)
+    recount(site)
     return {**view(item), "secret": item["secret"]}
 
 
@@ -64,12 +73,15 @@ def patch(site: str, endpoint_id: str, body: WebhookPatch) -> dict[str, Any]:
     item = store.update_endpoint(site, endpoint_id, changes) if changes else require(site, endpoint_id)
     if item is None:
         raise errors.NotFound(f"webhook '{endpoint_id[:64]}' does not exist")
+    if "active" in changes:
+        recount(site)
     return view(item)
 
 
 def delete(site: str, endpoint_id: str) -> None:
     if not store.delete_endpoint(site, endpoint_id):
         raise errors.NotFound(f"webhook '{endpoint_id[:64]}' does not exist")
+    recount(site)
 
 
 def rotate_secret(site: str, endpoint_id: str) -> dict[str, Any]:

@@ -204,7 +204,8 @@ def clear_marker(site: str, uuid: str, gate_id: str) -> None:
     db.delete(user_pk(site, uuid), pending_sk(gate_id))
 
 
-def fail(site: str, uuid: str, activity_id: str, error: dict[str, str], now: str) -> bool:
+def fail(site: str, uuid: str, activity_id: str, error: dict[str, str], now: str,
+         extra: Sequence[dict[str, Any]] = ()) -> bool:
     """QUEUED/PROCESSING -> FAILED with `{type, message}`, and the ordering marker gone.
 
     False when the activity had already ended (its status condition failed). Anything else
@@ -220,6 +221,7 @@ def fail(site: str, uuid: str, activity_id: str, error: dict[str, str], now: str
                                  ":p": "PROCESSING"},
                          names={"#s": "status", "#e": "error"}, condition="#s IN (:q, :p)"),
             db.tx_delete(pk, pending_sk(activity_id)),
+            *extra,  # the failure's recorded event (lifecycle.fail)
         ])
     except db.TransactionCancelled as err:
         if err.failed_at(0):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.store import db
-from chalicelib.store.keys import shard_of, site_pk
+from chalicelib.store.keys import shard_of, site_pk, user_pk
 
 Item = dict[str, Any]
 DUE_SHARDS = 8
@@ -167,3 +167,57 @@ def due(now: str, limit: int = 100) -> list[Item]:
             for item in db.query_page(key_condition="GSI1PK = :pk AND GSI1SK <= :now",
                                       values={":pk": due_index_pk(shard), ":now": f"{now}#\uffff"},
                                       index="GSI1", limit=limit)[0]]
+
+
+# ---------------------------------------------------------------- the outbox
+#
+# The events of one commit: one item `OUT#{activityId}#{step}` in the acting user's partition,
+# put in the commit's own transaction (so it exists if and only if the commit happened), indexed
+# in the sparse GSI1 partition `OUTBOX#{nn}` until its deliveries are made (`settle_outbox`).
+
+OUTBOX_SHARDS = 8
+
+
+def outbox_sk(activity_id: str, step: str) -> str:
+    return f"OUT#{activity_id}#{step}"
+
+
+def outbox_put(site: str, uuid: str, activity_id: str, steps: list[str], events: list[Item],
+               preferences: dict[str, dict[str, bool]], at: str) -> dict[str, Any]:
+    """The outbox item's Put, for the commit's TransactWriteItems (`steps`: the commit's step,
+    then the steps it carries, whose effects its events are)."""
+    sk = outbox_sk(activity_id, steps[0])
+    return db.tx_put({"PK": user_pk(site, uuid), "SK": sk, "site": site, "uuid": uuid, "steps": steps, "events": events,
+                      "preferences": preferences, "createdAt": at,
+                      "GSI1PK": f"OUTBOX#{shard_of(activity_id, OUTBOX_SHARDS):02d}",
+                      "GSI1SK": f"{at}#{site}#{uuid}#{sk}"})
+
+
+def get_outbox(site: str, uuid: str, sk: str) -> Item | None:
+    return db.get(user_pk(site, uuid), sk)
+
+
+def settle_outbox(site: str, uuid: str, sk: str) -> None:
+    """Its deliveries are made: out of the index (kept as the record of what was sent)."""
+    db.update(user_pk(site, uuid), sk, "REMOVE GSI1PK, GSI1SK", return_new=False)
+
+
+def unsettled_outboxes(before: str, limit: int = 100) -> list[Item]:
+    """Outbox items recorded before `before` whose deliveries were not made (a lost hand-off)."""
+    return [item for shard in range(OUTBOX_SHARDS)
+            for item in db.query_page(key_condition="GSI1PK = :pk AND GSI1SK < :before",
+                                      values={":pk": f"OUTBOX#{shard:02d}", ":before": before},
+                                      index="GSI1", limit=limit)[0]]
+
+
+def create_delivery(site: str, item: Item) -> bool:
+    """`put_delivery` once: False when that delivery exists already (a fan-out made again)."""
+    try:
+        put_delivery(site, item)
+    except db.ConditionFailed:
+        return False
+    return True
+
+
+def count_active(site: str) -> int:
+    return sum(1 for item in all_endpoints(site) if item.get("active", True))

@@ -10,14 +10,16 @@ again; after the last step it is `failed`, and redeliverable.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import Any
 
-from chalicelib import clock
+from chalicelib import clock, ids
 from chalicelib.config import settings
 from chalicelib.observability import logger
 from chalicelib.store import webhooks as store
-from chalicelib.webhooks import deliver, schedule, signing, urls
+from chalicelib.store.userstate import parse_time
+from chalicelib.webhooks import deliver, events, schedule, signing, urls
 
 APP_NAME = "gamification"  # .chalice/config.json's app_name: Chalice names functions after it
 DELIVERY_FUNCTION = "deliver_webhook"
@@ -26,6 +28,8 @@ SWEEP_LIMIT = 100  # deliveries dispatched per shard and sweep
 # A delivery being attempted is due again this long after the attempt began (the attempt's 10 s
 # and its recording are well inside): a worker that dies mid-attempt leaves it to the sweep.
 IN_FLIGHT = dt.timedelta(seconds=60)
+# An outbox still in its index this long after its commit lost its hand-off: the sweep fans it out.
+OUTBOX_GRACE = dt.timedelta(seconds=30)
 
 
 def delivery_function() -> str:
@@ -58,6 +62,71 @@ def dispatch(site: str, endpoint_id: str, delivery_id: str) -> None:
         _lambda().invoke(FunctionName=delivery_function(), InvocationType="Event", Payload=payload.encode())
     except Exception:  # the sweep hands it over again within a minute
         logger.exception("webhook delivery hand-off failed", extra={"delivery_id": delivery_id})
+
+
+def dispatch_outbox(site: str, uuid: str, outbox_sk: str) -> None:
+    """Hand a commit's outbox to the delivery function, to make its deliveries; a lost hand-off
+    is made by the sweep (the outbox stays in its index until then)."""
+    payload = json.dumps({"outbox": {"site": site, "uuid": uuid, "sk": outbox_sk}})
+    try:
+        _lambda().invoke(FunctionName=delivery_function(), InvocationType="Event", Payload=payload.encode())
+    except Exception:
+        logger.exception("webhook outbox hand-off failed", extra={"outbox": outbox_sk})
+
+
+def delivery_id(event: dict[str, Any], endpoint_id: str) -> str:
+    """One event's delivery to one endpoint: the same id whoever makes it (a fan-out made again
+    finds it there), sorting by the event's time in the log."""
+    moment = parse_time(str(event["createdAt"])) or clock.now()
+    digest = hashlib.sha256(f"{event['id']}|{endpoint_id}".encode()).hexdigest()[:16]
+    return "dlv_" + ids.new_id(moment)[:10].lower() + digest
+
+
+def fan_out(site: str, uuid: str, outbox_sk: str) -> int:
+    """The deliveries of one outbox: each event to each endpoint it is for (its type, the
+    user's preferences as recorded with it), each handed to the delivery function; then the
+    outbox leaves its index. Returns the deliveries made now."""
+    outbox = store.get_outbox(site, uuid, outbox_sk)
+    if outbox is None or "GSI1PK" not in outbox:
+        return 0  # made already
+    endpoints = store.all_endpoints(site)
+    preferences = dict(outbox.get("preferences") or {})
+    activities: dict[str, dict[str, Any] | None] = {}
+    made = []
+    for event in outbox.get("events") or []:
+        targets = [e for e in endpoints if events.delivered_to(e, event, preferences)]
+        if not targets:
+            continue
+        payload = {k: event[k] for k in ("id", "type", "createdAt", "site")}
+        payload["data"] = _data(site, uuid, event, activities)
+        body = json.dumps(payload, separators=(",", ":"), default=str)
+        for endpoint in targets:
+            made_id = delivery_id(event, str(endpoint["id"]))
+            if store.create_delivery(site, {"endpointId": endpoint["id"], "deliveryId": made_id,
+                                            "eventId": event["id"], "eventType": event["type"], "body": body,
+                                            "status": "pending", "attempts": 0, "lastStatusCode": None,
+                                            "lastError": None, "lastAttemptAt": None,
+                                            "nextAttemptAt": clock.now_iso(), "createdAt": clock.now_iso()}):
+                made.append((str(endpoint["id"]), made_id))
+    for endpoint_id, made_id in made:
+        dispatch(site, endpoint_id, made_id)
+    store.settle_outbox(site, uuid, outbox_sk)
+    return len(made)
+
+
+def _data(site: str, uuid: str, event: dict[str, Any], activities: dict[str, dict[str, Any] | None]) -> Any:
+    """An event's data as delivered: an activity's end carries the activity resource, read as
+    stored (with every step's result), once per outbox."""
+    if not str(event["type"]).startswith("activity."):
+        return event["data"]
+    from chalicelib.domain.activities import view
+    from chalicelib.store import activities as activity_store
+
+    activity_id = str(event["data"]["activityId"])
+    if activity_id not in activities:
+        activities[activity_id] = activity_store.get(site, uuid, activity_id)
+    stored = activities[activity_id]
+    return {"activity": view(stored) if stored is not None else {"id": activity_id}}
 
 
 def signing_secrets(endpoint: dict[str, Any], now: dt.datetime) -> list[str]:
@@ -109,14 +178,22 @@ def attempt(site: str, endpoint_id: str, delivery_id: str) -> str | None:
 
 def sweep(now: dt.datetime | None = None) -> dict[str, int]:
     """Dispatch every delivery due by `now` (the retries' later steps, and any hand-off lost)."""
-    moment = clock.iso(now or clock.now())
+    at = now or clock.now()
+    moment = clock.iso(at)
+    fanned = 0
+    for outbox in store.unsettled_outboxes(clock.iso(at - OUTBOX_GRACE), SWEEP_LIMIT):
+        fanned += fan_out(str(outbox["site"]), str(outbox["uuid"]), str(outbox["SK"]))
     due = store.due(moment, SWEEP_LIMIT)
     for item in due:
         dispatch(str(item["site"]), str(item["endpointId"]), str(item["deliveryId"]))
-    return {"dispatched": len(due)}
+    return {"dispatched": len(due), "fannedOut": fanned}
 
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
-    """The delivery function: one delivery of `{site, endpointId, deliveryId}`."""
+    """The delivery function: an outbox's fan-out (`{outbox: {site, uuid, sk}}`), or one
+    attempt of `{site, endpointId, deliveryId}`."""
+    if "outbox" in event:
+        box = event["outbox"]
+        return {"fannedOut": fan_out(str(box["site"]), str(box["uuid"]), str(box["sk"]))}
     status = attempt(str(event["site"]), str(event["endpointId"]), str(event["deliveryId"]))
     return {"deliveryId": event["deliveryId"], "status": status}

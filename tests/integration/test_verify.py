@@ -189,6 +189,14 @@ def _counters_off() -> None:
     db.put({"PK": f"LBH#{SITE}#xp#all", "SK": "H", "counts": {"0": 3}, "run": 1})
 
 
+def _event_without_effect() -> None:
+    """A points.changed of 99 coins recorded for E1's point step, whose ledger says 10."""
+    _put("alice", "OUT#E1#point", steps=["point"], events=[
+        {"id": "evt_e1_point_0", "type": "points.changed", "createdAt": "2026-01-01T00:00:00Z", "site": SITE,
+         "data": {"uuid": "alice", "pointId": "coins", "delta": 99, "balance": 99, "kind": "credit",
+                  "activityId": "E1"}, "about": "alice"}])
+
+
 CORRUPTIONS: dict[str, tuple[Callable[[], None], str]] = {
     "wallet differs from ledger": (_wallet_off, "wallet-equals-ledger"),
     "figures do not add up": (_figures_off, "wallet-figures"),
@@ -206,6 +214,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[], None], str]] = {
     "bounty awarded although its start was rejected": (_bounty_closed_after_its_start_was_rejected,
                                                         "goods-kept-payment-returned"),
     "leaderboard counters off their rank items": (_counters_off, "rank-counters"),
+    "an event without its effect": (_event_without_effect, "event-has-effect"),
 }
 
 
