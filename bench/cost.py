@@ -184,8 +184,10 @@ class Executions:
 
 # --- one measured activity -------------------------------------------------------------------
 class Bench:
-    def __init__(self, stage: str, lambda_mode: str, latency: str) -> None:
+    def __init__(self, stage: str, lambda_mode: str, latency: str, webhook: bool = False) -> None:
         self.stage, self.lambda_mode, self.latency = stage, lambda_mode, latency
+        self.webhook = webhook
+        self.receiver: Any = None
         self.meter = Meter(measure_units=lambda_mode == "thread")
         self.queues_sent: set[str] = set()
 
@@ -240,6 +242,10 @@ class Bench:
             for kind, body in mechanics():
                 self.operator("POST", f"/sites/{SITE}/{kind}", body)
             self.key = self.operator("POST", f"/sites/{SITE}/api-keys", {"name": "cost bench", "role": "admin"})["key"]
+            if self.webhook:  # one endpoint subscribed to everything, a receiver answering 200 at once
+                self.receiver = _receiver()
+                self.operator("POST", f"/sites/{SITE}/webhooks",
+                              {"url": f"http://127.0.0.1:{self.receiver.server_address[1]}/hooks", "events": ["*"]})
 
     def user(self, uuid: str) -> None:
         self.operator("POST", f"/sites/{SITE}/users", {"uuid": uuid, "tags": ["sales"]})
@@ -290,6 +296,8 @@ class Bench:
             concrete = json.loads(json.dumps(attrs).replace("{target}", target))
             activity_id = self.submit(self.key, uuid, concrete)
         done = self.wait(activity_id)
+        if self.webhook:
+            time.sleep(0.5)  # its events' fan-out and deliveries run apart: counted with this activity
         with self.meter.unmetered():
             executions = self.executions.new()
         time.sleep(0.1)
@@ -416,9 +424,29 @@ def pattern(partition: str, names: dict[str, str]) -> str:
     return partition
 
 
+def _receiver() -> Any:
+    """A webhook receiver on 127.0.0.1 that answers every delivery 200."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def measure(stage: str = "prod", lambda_mode: str = "thread", latency: str = "off",
-            warmup: bool = True) -> dict[str, Any]:
-    bench = Bench(stage, lambda_mode, latency)
+            warmup: bool = True, webhook: bool = False) -> dict[str, Any]:
+    bench = Bench(stage, lambda_mode, latency, webhook)
     bench.start()
     try:
         bench.setup_site()
@@ -432,6 +460,7 @@ def measure(stage: str = "prod", lambda_mode: str = "thread", latency: str = "of
     finally:
         bench.stop()
     return {"stage": stage, "lambda": lambda_mode, "latency": latency, "commit": commit(), "site": SITE,
+            "webhook": webhook,
             "machine_types": machine_types, "polls_measured": POLLS_MEASURED, "queues": queues, "cases": results,
             # the keys the warm-up activities touched: keys that differ from one activity to the next
             # (sharded ones) show in bench/capacity.py as spread over the values seen
@@ -563,12 +592,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lambda", dest="lambda_mode", choices=("thread", "process"), default="thread")
     parser.add_argument("--latency", default="off", help="LOCAL_LATENCY for the run (off or aws)")
     parser.add_argument("--from-json", type=Path, help="print the report of an earlier --json instead of measuring")
+    parser.add_argument("--webhook", action="store_true",
+                        help="with one webhook endpoint subscribed to every event (its events and deliveries counted)")
     args = parser.parse_args(argv)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     if args.from_json:
         data = json.loads(args.from_json.read_text())
     else:
-        data = measure(args.stage, args.lambda_mode, args.latency)
+        data = measure(args.stage, args.lambda_mode, args.latency, webhook=args.webhook)
     if args.json:
         args.json.write_text(json.dumps(data, indent=1, default=str) + "\n")
     print_report(data)

@@ -85,11 +85,22 @@ def all_endpoints(site: str) -> list[Item]:
 
 
 def put_delivery(site: str, item: Item) -> None:
-    """A new delivery, due at once (`nextAttemptAt`)."""
+    """A new delivery; in the due index while it has a next attempt (`nextAttemptAt`)."""
     endpoint_id, delivery_id = str(item["endpointId"]), str(item["deliveryId"])
-    db.put({**item, "PK": deliveries_pk(site, endpoint_id), "SK": delivery_sk(delivery_id), "site": site,
-            **due_keys(site, endpoint_id, delivery_id, str(item["nextAttemptAt"]))},
+    due = due_keys(site, endpoint_id, delivery_id, str(item["nextAttemptAt"])) if item.get("nextAttemptAt") else {}
+    db.put({**item, "PK": deliveries_pk(site, endpoint_id), "SK": delivery_sk(delivery_id), "site": site, **due},
            condition="attribute_not_exists(PK)")
+
+
+def existing_deliveries(site: str, wanted: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of (endpoint, delivery id) exist, 100 per BatchGetItem."""
+    from chalicelib.store.reads import BATCH_GET_MAX, batch_get
+
+    keys = [(deliveries_pk(site, e), delivery_sk(d)) for e, d in dict.fromkeys(wanted)]
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), BATCH_GET_MAX):
+        found.update((str(i["endpointId"]), str(i["deliveryId"])) for i in batch_get(keys[start:start + BATCH_GET_MAX]))
+    return found
 
 
 def get_delivery(site: str, endpoint_id: str, delivery_id: str) -> Item | None:
