@@ -22,8 +22,6 @@ from chalicelib.store import ranks as rank_store
 from tests.builders import DAY, configure, shift, tab, user
 from tests.conftest import Api
 
-pytestmark = pytest.mark.dates  # a weekly board closes by the site's calendar
-
 BOARD = "xp_board"
 PERIODS = ("weekly", "allTime")
 
@@ -181,6 +179,7 @@ def test_a_run_that_dies_anywhere_is_finished_by_the_next(api: Api, site: str, m
     shift()
 
 
+@pytest.mark.dates  # a weekly board closes by the site's calendar
 def test_period_close_keeps_the_brute_force_final_ranks(api: Api, site: str) -> None:
     rng = random.Random(3)
     board = _board(api, site, 40)
