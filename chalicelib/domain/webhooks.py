@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, get_args
 
 from chalicelib import clock, errors, ids
 from chalicelib.config import settings
-from chalicelib.models.webhooks import WebhookCreate, WebhookPatch
+from chalicelib.models.webhooks import DeliveryStatus, WebhookCreate, WebhookPatch
 from chalicelib.store import webhooks as store
 from chalicelib.webhooks import signing, urls, worker
 
 # After a rotation the old secret signs too, for receivers still holding it (api.md).
 PREVIOUS_SECRET_SIGNS_FOR = dt.timedelta(hours=24)
-DELIVERY_STATUSES = ("pending", "succeeded", "failed")
+DELIVERY_STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
 
 
 def recount(site: str) -> None:

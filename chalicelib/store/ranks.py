@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from chalicelib import clock
 from chalicelib.engine.leaderboards import Counts, Entry, Slot, competition_ranks
+from chalicelib.parallel import in_parallel
 from chalicelib.store import db
 from chalicelib.store.keys import (
     BOARD_SHARDS,
@@ -122,12 +122,8 @@ COUNTER_THREADS = 4
 
 
 def fan_out(task: Callable[[T], R], parts: Sequence[T], threads: int = RANK_JOB_THREADS) -> list[R]:
-    """`task` over `parts`, `threads` at a time, results in order; the first failure is raised
-    once the others have ended (nothing is left running behind a failed run)."""
-    if len(parts) <= 1:
-        return [task(part) for part in parts]
-    with ThreadPoolExecutor(max_workers=min(threads, len(parts)), thread_name_prefix="ranks") as pool:
-        return list(pool.map(task, parts))
+    """`task` over `parts`, `threads` at a time, results in order (`parallel.in_parallel`)."""
+    return in_parallel(task, parts, threads, "ranks")
 
 
 def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:

@@ -17,13 +17,14 @@ from typing import Any
 from chalicelib import clock, ids
 from chalicelib.config import settings
 from chalicelib.observability import logger
+from chalicelib.parallel import in_parallel
 from chalicelib.store import webhooks as store
 from chalicelib.store.userstate import parse_time
 from chalicelib.webhooks import deliver, events, schedule, signing, urls
 
 APP_NAME = "gamification"  # .chalice/config.json's app_name: Chalice names functions after it
 DELIVERY_FUNCTION = "deliver_webhook"
-REDELIVERABLE_FOR = schedule.REDELIVERABLE_FOR
+ATTEMPT_THREADS = 8  # a fan-out's attempts at once, each with its own 10 s
 SWEEP_LIMIT = 100  # deliveries dispatched per shard and sweep
 # A delivery being attempted is due again this long after the attempt began (the attempt's 10 s
 # and its recording are well inside): a worker that dies mid-attempt leaves it to the sweep.
@@ -107,7 +108,8 @@ def fan_out(site: str, uuid: str, outbox_sk: str) -> int:
     made = store.existing_deliveries(site, [(str(e["id"]), d) for e, _, _, d in wanted])
     fresh = [w for w in wanted if (str(w[0]["id"]), w[3]) not in made]
     started = clock.now()
-    outcomes = _in_parallel(lambda w: _send(w[0], str(w[1]["id"]), w[2], started), fresh)
+    outcomes = in_parallel(lambda w: _send(w[0], str(w[1]["id"]), w[2], started), fresh, ATTEMPT_THREADS,
+                           "webhooks")
     for (endpoint, event, body, made_id), outcome in zip(fresh, outcomes, strict=True):
         at = clock.now()
         following = None if outcome.succeeded else schedule.next_attempt(1, at)
@@ -119,15 +121,6 @@ def fan_out(site: str, uuid: str, outbox_sk: str) -> int:
             "createdAt": clock.iso(started)})
     store.settle_outbox(site, uuid, outbox_sk)
     return len(fresh)
-
-
-def _in_parallel(task: Any, parts: list[Any]) -> list[Any]:
-    if len(parts) <= 1:
-        return [task(part) for part in parts]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(8, len(parts)), thread_name_prefix="webhooks") as pool:
-        return list(pool.map(task, parts))
 
 
 def _send(endpoint: dict[str, Any] | None, event_id: str, body: str, now: dt.datetime) -> deliver.Outcome:
